@@ -1,0 +1,175 @@
+"""``truesli`` command line. Command names and flags are a contract other tooling relies on.
+
+Expected failures (bad config, unreadable input, unwritable output) print one ``truesli: error: …``
+line naming the fix and exit 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from streams.config import ConfigError, load_config
+from streams.sinks.files import OutputError
+from streams.sources.files import InputError
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """Anything a user can fix; the message is printed as is."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _write_json(path: str, doc: dict) -> None:
+    data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+
+
+# -- commands ----------------------------------------------------------------------------------------------
+def cmd_gen(args: argparse.Namespace) -> int:
+    from streams.gen import main_gen
+
+    if args.events < 0:
+        raise UserError("--events must be ≥ 0")
+    if not 0.0 <= args.bot_share < 1.0:
+        raise UserError("--bot-share must be in [0, 1): the share of requests that are not real users")
+    try:
+        main_gen(args.events, args.seed, args.bot_share, args.out, args.truth)
+    except OSError as exc:
+        raise OutputError(f"cannot write {args.out}: {exc.strerror}") from None
+    if args.out != "-":
+        print(f"wrote {args.events:,} requests to {args.out}" + (f", truth to {args.truth}" if args.truth else ""),
+              file=sys.stderr)
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from streams.embedded import run_embedded
+    from streams.sinks.report import render_report, summary_dict
+
+    config = load_config(args.config)
+    if args.format != "auto":  # the flag overrides input.format of the config file
+        config = config.model_copy(update={"input": config.input.model_copy(update={"format": args.format})})
+    result = run_embedded(config, args.inputs, now_ms=_now_ms(), fmt=config.input.format,
+                          counters_path=args.counters, dead_letters_path=args.dead_letters,
+                          verdicts_path=args.verdicts)
+    if args.summary_json:
+        _write_json(args.summary_json, summary_dict(result.tally, result.book, config))
+    out = sys.stderr if "-" in (args.counters, args.dead_letters, args.verdicts, args.summary_json) else sys.stdout
+    out.write(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
+                            result.first_ts_ms, result.last_ts_ms))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.embedded import run_embedded
+    from streams.gen import main_gen
+    from streams.sinks.report import render_report, summary_dict
+
+    out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="truesli-demo-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sample = out_dir / "sample.jsonl"
+    truth_path = out_dir / "truth.json"
+    truth = main_gen(args.events, args.seed, 0.9, str(sample), str(truth_path))
+    examples = Path(__file__).resolve().parent.parent / "examples" / "truesli.yaml"
+    config = load_config(args.config or (examples if examples.exists() else None))
+    result = run_embedded(config, [str(sample)], now_ms=_now_ms(), counters_path=str(out_dir / "counters.jsonl"),
+                          dead_letters_path=str(out_dir / "dead-letters.jsonl"),
+                          verdicts_path=str(out_dir / "verdicts.jsonl"))
+    _write_json(str(out_dir / "summary.json"), summary_dict(result.tally, result.book, config))
+    print(f"truesli demo: generated {args.events:,} requests (90% of them not real users) → {sample}\n")
+    print(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
+                        result.first_ts_ms, result.last_ts_ms))
+    print("Ground truth from the generator (real users only):")
+    totals = result.book.totals()
+    for journey, doc in truth["journeys"].items():
+        for slo, t in doc["slos"].items():
+            got = totals.get((journey, slo))
+            if got is None or not t["total"]:
+                continue
+            real = 100.0 * (t["total"] - t["good"]) / t["total"]
+            cleaned = 100.0 * (got.total - got.good) / got.total if got.total else 0.0
+            print(f"  {journey}/{slo}: truth {real:.3f}% · truesli {cleaned:.3f}% · "
+                  f"off by {abs(real - cleaned):.4f} percentage points")
+    print(f"\nFiles: {out_dir}/ (counters.jsonl, verdicts.jsonl — why each request was dropped —, "
+          "dead-letters.jsonl, summary.json)")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from streams.bench import run_core_bench
+
+    run_core_bench(events=args.events, seed=args.seed, out_json=args.json)
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="truesli", description="Streaming SLIs that count real users only.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("gen", help="write a labelled traffic mix (request_log JSONL) and its ground truth")
+    g.add_argument("--events", type=int, required=True)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--bot-share", type=float, default=0.9, help="share of requests that are not real users")
+    g.add_argument("--out", required=True, help="output JSONL ('-' = stdout)")
+    g.add_argument("--truth", help="write the real-user ground truth here (JSON)")
+    g.set_defaults(func=cmd_gen)
+
+    p = sub.add_parser("process", help="clean and count request logs from files or stdin (embedded mode)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="log files ('-' = stdin; .gz ok; Parquet archives)")
+    p.add_argument("--config", help="truesli.yaml (default: the built-in config)")
+    p.add_argument("--format", choices=("auto", "jsonl", "combined", "parquet"), default="auto")
+    p.add_argument("--counters", help="write sli_counter JSON lines here")
+    p.add_argument("--dead-letters", help="write dead_letter JSON lines here")
+    p.add_argument("--verdicts", help="write one JSON line per input record: why it was counted or dropped")
+    p.add_argument("--summary-json", help="write run totals as JSON here")
+    p.set_defaults(func=cmd_process)
+
+    d = sub.add_parser("demo", help="generate a bot-heavy sample, process it, show how bots distort the SLI")
+    d.add_argument("--events", type=int, default=200_000)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--config", help="config to use (default: examples/truesli.yaml)")
+    d.add_argument("--out-dir", help="where to keep the sample and outputs (default: a temp dir)")
+    d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
+    b.add_argument("--events", type=int, default=1_000_000)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--json", help="also write the results as JSON here")
+    b.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, InputError, OutputError, UserError) as exc:
+        print(f"truesli: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("truesli: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

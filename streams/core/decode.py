@@ -1,0 +1,325 @@
+"""bytes → Request, or a dead-letter reason. Never raises on input.
+
+Accepted input, per record:
+- a JSON object (one line of JSONL, or a Kafka message value), whose keys are mapped to truesli's
+  request fields by a preset (truesli, nginx ``escape=json``, envoy, ALB-like) plus per-field overrides;
+- a Common/Combined Log Format line as nginx and Apache write it (an optional trailing number is read as
+  the request time in seconds, as in nginx's common ``combined + $request_time`` layouts);
+- an already-parsed mapping (rows read from Parquet archives).
+
+Failures come back as ``DecodeFailure(reason, error)``. Reasons are stable identifiers meant for
+dashboards: ``oversized``, ``empty``, ``invalid_utf8``, ``malformed_json``, ``not_an_object``,
+``missing_field:<name>``, ``bad_type:<name>``, ``bad_timestamp``, ``unparseable_line``, ``future_timestamp``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import orjson
+
+from streams.config import FIELD_NAMES, InputConfig
+from streams.core.timeparse import parse_clf, parse_epoch, parse_rfc3339
+from streams.model import Request
+
+PRESETS: dict[str, dict[str, str]] = {
+    "truesli": {name: name for name in FIELD_NAMES},
+    "nginx": {
+        "ts": "time_iso8601", "client_ip": "remote_addr", "method": "request_method", "host": "host",
+        "path": "request_uri", "status": "status", "duration_ms": "request_time",
+        "user_agent": "http_user_agent", "bytes": "body_bytes_sent", "forwarded_for": "http_x_forwarded_for",
+        "request_id": "request_id",
+    },
+    "envoy": {
+        "ts": "start_time", "client_ip": "downstream_remote_address", "method": "method", "host": "authority",
+        "path": "path", "status": "response_code", "duration_ms": "duration", "user_agent": "user_agent",
+        "bytes": "bytes_sent", "forwarded_for": "x_forwarded_for", "request_id": "request_id",
+    },
+    "alb": {
+        "ts": "time", "client_ip": "client", "method": "request_verb", "host": "domain_name",
+        "path": "request_url", "status": "elb_status_code", "duration_ms": "target_processing_time",
+        "user_agent": "user_agent", "bytes": "sent_bytes", "request_id": "trace_id",
+    },
+}
+PRESET_DURATION_UNITS = {"truesli": "ms", "nginx": "s", "envoy": "ms", "alb": "s"}
+_UNIT_FACTOR = {"ms": 1.0, "s": 1000.0, "us": 0.001}
+
+RAW_LIMIT = 4096
+"""Dead letters keep at most this many characters of the original record."""
+
+
+class DecodeFailure(NamedTuple):
+    reason: str
+    error: str
+
+
+_INF = float("inf")
+
+
+@lru_cache(maxsize=1 << 16)
+def normalize_ip(text: str) -> str | None:
+    """Canonical text of an IP address; strips a ``:port`` / ``[v6]:port`` suffix. None if invalid."""
+    if len(text) > 64:
+        return None
+    candidate = text.strip()
+    if candidate.startswith("["):
+        end = candidate.find("]")
+        candidate = candidate[1:end] if end > 0 else candidate
+    elif candidate.count(":") == 1:
+        candidate = candidate.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+# The unrolled-loop form of quoted strings keeps this linear on hostile lines.
+_Q = r'"((?:[^"\\]|\\.)*)"'
+_COMBINED = re.compile(
+    r'^(\S+) \S+ \S+ \[([^\]]{1,40})\] ' + _Q + r' (\d{3}) (\S+)(?: ' + _Q + r' ' + _Q + r')?(.*)$',
+    re.DOTALL)
+
+
+def _strict_bool(value: Any) -> bool | None:
+    if value is True or value is False:
+        return value
+    if value in ("true", "1", 1, "yes", "True"):
+        return True
+    if value in ("false", "0", 0, "no", "False", "", None, "-"):
+        return False
+    return None
+
+
+class Decoder:
+    """Turns one raw record into a Request. Stateless apart from bounded caches; safe to share."""
+
+    __slots__ = ("_cfg", "_keys", "_k", "_nested", "_duration_factor", "_max_bytes", "_ua_cap", "_format")
+
+    def __init__(self, cfg: InputConfig) -> None:
+        self._cfg = cfg
+        keys = dict(PRESETS[cfg.preset])
+        keys.update(cfg.fields)
+        self._keys = keys
+        self._nested = {key: tuple(key.split(".")) for key in keys.values() if "." in key}
+        self._k = tuple(keys.get(name, f"\0{name}") for name in FIELD_NAMES)
+        unit = cfg.duration_unit or PRESET_DURATION_UNITS[cfg.preset]
+        self._duration_factor = _UNIT_FACTOR[unit]
+        self._max_bytes = cfg.max_line_bytes
+        self._ua_cap = cfg.max_user_agent_chars
+        self._format = cfg.format
+
+    # -- entry point -------------------------------------------------------------------------------
+    def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
+        if isinstance(item, dict):
+            return self._from_mapping(item)
+        if len(item) > self._max_bytes:
+            return DecodeFailure("oversized", f"record is {len(item)} bytes; the cap is {self._max_bytes}")
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            item = bytes(item)
+            head = item.lstrip()[:1]
+            if not head:
+                return DecodeFailure("empty", "empty record")
+            if head == b"{" and self._format != "combined" or self._format == "jsonl":
+                return self._from_json(item)
+            try:
+                text = item.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return DecodeFailure("invalid_utf8", str(exc))
+            return self._from_combined(text)
+        text = item.lstrip()
+        if not text:
+            return DecodeFailure("empty", "empty record")
+        if text[0] == "{" and self._format != "combined" or self._format == "jsonl":
+            return self._from_json(text)
+        return self._from_combined(text)
+
+    # -- JSON ------------------------------------------------------------------------------------------
+    def _from_json(self, raw: bytes | str) -> Request | DecodeFailure:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            msg = str(exc)
+            if "UTF-8" in msg or "surrogate" in msg:
+                return DecodeFailure("invalid_utf8", msg)
+            return DecodeFailure("malformed_json", msg)
+        if not isinstance(obj, dict):
+            return DecodeFailure("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+        return self._from_mapping(obj)
+
+    def _flatten(self, obj: dict) -> dict:
+        """Lift dotted (nested) keys to the top level so the fast path needs plain lookups."""
+        flat = dict(obj)
+        for key, path in self._nested.items():
+            cur: Any = obj
+            for part in path:
+                cur = cur.get(part) if isinstance(cur, dict) else None
+            flat[key] = cur
+        return flat
+
+    def _from_mapping(self, obj: dict) -> Request | DecodeFailure:
+        # Absent and JSON null are the same thing for every field.
+        if self._nested:
+            obj = self._flatten(obj)
+        (k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, _k_bytes, k_route, k_service,
+         k_request_id, k_rate_limited, k_synthetic, _k_bot_score, _k_asn, _k_country, k_forwarded) = self._k
+        get = obj.get
+        ts = get(k_ts)
+        if ts is None or ts == "" or ts == "-":
+            return DecodeFailure("missing_field:ts", "no timestamp")
+        try:
+            tt = type(ts)
+            if tt is str:
+                ts_ms = parse_epoch(float(ts)) if _looks_numeric(ts) else parse_rfc3339(ts)
+            elif tt is int or tt is float:
+                ts_ms = parse_epoch(ts)
+            else:
+                return DecodeFailure("bad_type:ts", f"timestamp of type {tt.__name__}")
+        except (ValueError, OverflowError) as exc:
+            return DecodeFailure("bad_timestamp", str(exc))
+        ip = get(k_ip)
+        if ip is None or ip == "" or ip == "-":
+            return DecodeFailure("missing_field:client_ip", "no client IP")
+        if type(ip) is not str:
+            return DecodeFailure("bad_type:client_ip", f"client IP of type {type(ip).__name__}")
+        client_ip = normalize_ip(ip)
+        if client_ip is None:
+            return DecodeFailure("bad_type:client_ip", "not an IP address")
+        method = get(k_method)
+        if method is None or method == "":
+            return DecodeFailure("missing_field:method", "no HTTP method")
+        if type(method) is not str or len(method) > 16:
+            return DecodeFailure("bad_type:method", "method must be a short string")
+        path = get(k_path)
+        if path is None or path == "":
+            return DecodeFailure("missing_field:path", "no request path")
+        if type(path) is not str:
+            return DecodeFailure("bad_type:path", f"path of type {type(path).__name__}")
+        host = get(k_host)
+        if host is None or host == "-":
+            host = ""
+        elif type(host) is not str:
+            return DecodeFailure("bad_type:host", f"host of type {type(host).__name__}")
+        if path[0] != "/" or "?" in path:
+            path, url_host = _split_target(path)
+            if url_host and not host:
+                host = url_host
+        if host:
+            host = _clean_host(host)
+        status = get(k_status)
+        if status is None:
+            return DecodeFailure("missing_field:status", "no status code")
+        if type(status) is not int:
+            if type(status) is str and status.isdigit() and len(status) <= 3:
+                status = int(status)
+            else:
+                return DecodeFailure("bad_type:status", "status must be an integer 0..999")
+        if not 0 <= status <= 999:
+            return DecodeFailure("bad_type:status", "status must be an integer 0..999")
+        duration = get(k_duration)
+        if duration is None or duration == "-" or duration == "":
+            duration_ms = None
+        else:
+            dt = type(duration)
+            if dt is str:
+                try:
+                    duration = float(duration)
+                except ValueError:
+                    return DecodeFailure("bad_type:duration_ms", "duration is not a number")
+            elif dt is not float and dt is not int:
+                return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
+            if not 0 <= duration < _INF:
+                return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
+            duration_ms = float(duration) * self._duration_factor
+        ua = get(k_ua)
+        if ua is None or ua == "-":
+            ua = ""
+        elif type(ua) is not str:
+            return DecodeFailure("bad_type:user_agent", f"user agent of type {type(ua).__name__}")
+        elif len(ua) > self._ua_cap:
+            ua = ua[: self._ua_cap]
+        req = Request(ts_ms, client_ip, method.upper(), host, path, status, duration_ms, ua)
+        flag = get(k_rate_limited)
+        if flag is not None:
+            value = _strict_bool(flag)
+            if value is None:
+                return DecodeFailure("bad_type:rate_limited", "rate_limited must be a boolean")
+            req.rate_limited = value
+        flag = get(k_synthetic)
+        if flag is not None:
+            value = _strict_bool(flag)
+            if value is None:
+                return DecodeFailure("bad_type:synthetic", "synthetic must be a boolean")
+            req.synthetic = value
+        for name, key in (("service", k_service), ("route", k_route), ("request_id", k_request_id)):
+            value = get(key)
+            if value is not None:
+                if type(value) is not str:
+                    return DecodeFailure(f"bad_type:{name}", f"{name} must be a string")
+                setattr(req, name, value[:256])
+        fwd = get(k_forwarded)
+        if fwd is not None and fwd != "-":
+            if type(fwd) is not str:
+                return DecodeFailure("bad_type:forwarded_for", "forwarded_for must be a string")
+            req.forwarded_for = fwd[:1024]
+        return req
+
+    # -- Combined Log Format -------------------------------------------------------------------------
+    def _from_combined(self, line: str) -> Request | DecodeFailure:
+        m = _COMBINED.match(line.rstrip("\r\n"))
+        if m is None:
+            return DecodeFailure("unparseable_line", "not JSON and not Common/Combined Log Format")
+        ip_text, time_text, request_line, status_text, _bytes, _referer, ua, rest = m.groups()
+        client_ip = normalize_ip(ip_text)
+        if client_ip is None:
+            return DecodeFailure("bad_type:client_ip", "not an IP address")
+        try:
+            ts_ms = parse_clf(time_text)
+        except (ValueError, OverflowError) as exc:
+            return DecodeFailure("bad_timestamp", str(exc))
+        parts = request_line.split(" ")
+        if len(parts) not in (2, 3) or not parts[0].isalpha() or len(parts[0]) > 16:
+            return DecodeFailure("unparseable_line", "request line is not 'METHOD target [protocol]'")
+        path, host = _split_target(parts[1])
+        duration_ms = None
+        if rest:
+            first = rest.split(None, 1)[0] if rest.strip() else ""
+            try:
+                value = float(first)
+                if math.isfinite(value) and value >= 0:
+                    duration_ms = value * 1000.0
+            except ValueError:
+                pass
+        ua = "" if ua is None or ua == "-" else ua.replace('\\"', '"')
+        if len(ua) > self._ua_cap:
+            ua = ua[: self._ua_cap]
+        return Request(ts_ms, client_ip, parts[0].upper(), _clean_host(host) if host else "", path,
+                       int(status_text), duration_ms, ua)
+
+
+def _looks_numeric(text: str) -> bool:
+    return bool(text) and (text[0].isdigit() or text[0] in "+-.") and text[4:5] != "-"
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    """Request target → (path without query, host from an absolute URL or '')."""
+    host = ""
+    if target.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        host, target = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
+    q = target.find("?")
+    if q >= 0:
+        target = target[:q]
+    return (target or "/"), host
+
+
+def _clean_host(host: str) -> str:
+    host = host.lower()
+    if host.startswith("["):
+        return host
+    colon = host.rfind(":")
+    return host[:colon] if colon > 0 and host[colon + 1:].isdigit() else host

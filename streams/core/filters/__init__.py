@@ -1,0 +1,58 @@
+"""The filter chain: synthetic → ip_deny → bot_ua → rate_limited → scanner → credential_stuffing.
+
+Each filter answers "which rule drops this request", or None. The first answer wins and names the
+record's reason. The first three are pure functions of the request; the last three read and update the
+request's per-IP state, which is touched only for requests that reach them.
+"""
+
+from __future__ import annotations
+
+from streams.config import FiltersConfig, StateConfig
+from streams.core.filters.bot_ua import BotUaCheck
+from streams.core.filters.credential_stuffing import CredentialStuffingCheck
+from streams.core.filters.ip_lists import IpDenyCheck
+from streams.core.filters.ipstate import IpStateStore
+from streams.core.filters.rate_limit import RateLimitCheck
+from streams.core.filters.scanner import ScannerCheck
+from streams.core.filters.synthetic import SyntheticCheck
+from streams.model import IpFlag, Request
+
+
+class FilterChain:
+    """Owns the filters and the per-IP state of one pipeline."""
+
+    __slots__ = ("_stateless", "_stateful", "store")
+
+    def __init__(self, cfg: FiltersConfig, state: StateConfig) -> None:
+        stateless: list = []
+        if cfg.synthetic.enabled:
+            stateless.append(SyntheticCheck(cfg.synthetic))
+        if cfg.ip_deny.enabled and cfg.ip_deny.deny:
+            stateless.append(IpDenyCheck(cfg.ip_deny))
+        if cfg.bot_ua.enabled:
+            scanner_uas = cfg.scanner.user_agents if cfg.scanner.enabled else ()
+            stateless.append(BotUaCheck(cfg.bot_ua, scanner_uas))
+        stateful: list = []
+        if cfg.rate_limited.enabled:
+            stateful.append(RateLimitCheck(cfg.rate_limited))
+        if cfg.scanner.enabled:
+            stateful.append(ScannerCheck(cfg.scanner))
+        if cfg.credential_stuffing.enabled:
+            stateful.append(CredentialStuffingCheck(cfg.credential_stuffing))
+        self._stateless = tuple((f.reason, f.check) for f in stateless)
+        self._stateful = tuple((f.reason, f.check) for f in stateful)
+        self.store = IpStateStore(state.max_tracked_ips, state.ip_ttl_s)
+
+    def check(self, req: Request, flags: list[IpFlag]) -> tuple[str, str] | None:
+        """(reason, rule) of the first filter that drops ``req``, or None for a real user."""
+        for reason, check in self._stateless:
+            rule = check(req)
+            if rule is not None:
+                return reason, rule
+        if self._stateful:
+            st = self.store.touch(req.client_ip, req.ts_ms)
+            for reason, check in self._stateful:
+                rule = check(req, st, flags)
+                if rule is not None:
+                    return reason, rule
+        return None

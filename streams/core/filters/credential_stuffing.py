@@ -1,0 +1,70 @@
+"""Credential stuffing: an IP with many failed logins (or login attempts) per window on login routes.
+
+The IP is then dropped on every route for ``cooldown_s``: an attacker's 200 OK on a stolen password must
+not count as a good real-user login. Counting uses the same two-bucket sliding window as rate limiting.
+"""
+
+from __future__ import annotations
+
+from streams.config import CredentialStuffingFilter, expand_statuses
+from streams.core.filters.ipstate import IpState, estimate, slide
+from streams.core.journeys import route_predicate
+from streams.model import IpFlag, Request
+
+_CACHE_LIMIT = 200_000
+
+
+class CredentialStuffingCheck:
+    reason = "credential_stuffing"
+    __slots__ = ("_routes", "_failures", "_max_fail", "_max_att", "_window_ms", "_cooldown_ms",
+                 "_route_cache", "_rule_fail", "_rule_att")
+
+    def __init__(self, cfg: CredentialStuffingFilter) -> None:
+        self._routes = tuple(route_predicate(r) for r in cfg.routes)
+        self._failures = expand_statuses(cfg.failure_statuses)
+        self._max_fail = cfg.max_failures
+        self._max_att = cfg.max_attempts
+        self._window_ms = cfg.window_s * 1000
+        self._cooldown_ms = cfg.cooldown_s * 1000
+        self._route_cache: dict[tuple[str, str, str], bool] = {}
+        self._rule_fail = f"login_failures>{cfg.max_failures}/{cfg.window_s}s"
+        self._rule_att = f"login_attempts>{cfg.max_attempts}/{cfg.window_s}s"
+
+    def _is_login(self, req: Request) -> bool:
+        key = (req.method, req.host, req.path)
+        hit = self._route_cache.get(key)
+        if hit is None:
+            hit = any(r(req.method, req.host, req.path) for r in self._routes)
+            if len(self._route_cache) >= _CACHE_LIMIT:
+                self._route_cache.clear()
+            self._route_cache[key] = hit
+        return hit
+
+    def check(self, req: Request, st: IpState, flags: list[IpFlag]) -> str | None:
+        ts = req.ts_ms
+        if ts < st.cs_until:
+            # A failed login during the cooldown is more of the same attack: extend it.
+            if req.status in self._failures and self._is_login(req):
+                st.cs_until = ts + self._cooldown_ms
+            return st.cs_rule
+        if not self._is_login(req):
+            return None
+        w = self._window_ms
+        idx, att, att_prev = slide(st.cs_idx, st.cs_att, st.cs_att_prev, ts, w)
+        fail, fail_prev = st.cs_fail, st.cs_fail_prev
+        if idx != st.cs_idx:  # the attempts counter moved buckets: move failures alongside
+            fail, fail_prev = (0, fail) if idx == st.cs_idx + 1 else (0, 0)
+        if req.status in self._failures:
+            fail += 1
+        st.cs_idx, st.cs_att, st.cs_att_prev, st.cs_fail, st.cs_fail_prev = idx, att, att_prev, fail, fail_prev
+        rule = None
+        if estimate(idx, fail, fail_prev, ts, w) > self._max_fail:
+            rule = self._rule_fail
+        elif estimate(idx, att, att_prev, ts, w) > self._max_att:
+            rule = self._rule_att
+        if rule is None:
+            return None
+        st.cs_until = ts + self._cooldown_ms
+        st.cs_rule = rule
+        flags.append(IpFlag(ts, req.client_ip, self.reason, rule, st.cs_until))
+        return rule

@@ -1,0 +1,71 @@
+"""Scanners: known scanner user agents, probe paths, or an IP producing many distinct 404s.
+
+A probe path or the 404 threshold flags the IP for ``cooldown_s`` (event time): the rest of a scan is
+dropped too, not only the requests that gave it away. Further 404s or probes during the cooldown extend
+it, so a slow scanner does not get a fresh allowance of 404s every cooldown period.
+"""
+
+from __future__ import annotations
+
+from streams.config import ScannerFilter
+from streams.core.filters.ipstate import IpState
+from streams.model import IpFlag, Request
+
+_CACHE_LIMIT = 100_000
+
+
+class ScannerCheck:
+    reason = "scanner"
+    __slots__ = ("_needles", "_probes", "_threshold", "_window_ms", "_cooldown_ms", "_ua_cache", "_rule_404")
+
+    def __init__(self, cfg: ScannerFilter) -> None:
+        self._needles = tuple(n.lower() for n in cfg.user_agents)
+        self._probes = tuple(p.lower() for p in cfg.probe_paths)
+        self._threshold = cfg.distinct_404_threshold
+        self._window_ms = cfg.window_s * 1000
+        self._cooldown_ms = cfg.cooldown_s * 1000
+        self._ua_cache: dict[str, str | None] = {}
+        self._rule_404 = f"distinct_404>{cfg.distinct_404_threshold}/{cfg.window_s}s"
+
+    def _ua_rule(self, ua: str) -> str | None:
+        rule = self._ua_cache.get(ua, 0)
+        if rule == 0:
+            low = ua.lower()
+            rule = next((f"user_agent:{n}" for n in self._needles if n in low), None)
+            if len(self._ua_cache) >= _CACHE_LIMIT:
+                self._ua_cache.clear()
+            self._ua_cache[ua] = rule
+        return rule
+
+    def check(self, req: Request, st: IpState, flags: list[IpFlag]) -> str | None:
+        rule = self._ua_rule(req.user_agent)
+        if rule is not None:
+            return rule
+        ts = req.ts_ms
+        low = req.path.lower()
+        if ts < st.scan_until:
+            # Still scanning: fresh evidence keeps the IP in cooldown, so a slow scan is not let back in.
+            if req.status == 404 or (self._probes and low.startswith(self._probes)):
+                st.scan_until = ts + self._cooldown_ms
+            return st.scan_rule
+        if self._probes and low.startswith(self._probes):
+            probe = next(p for p in self._probes if low.startswith(p))
+            return self._flag(req, st, f"probe_path:{probe}", flags)
+        if req.status == 404:
+            idx = ts // self._window_ms
+            if idx != st.nf_idx or st.nf_paths is None:
+                st.nf_idx = idx
+                st.nf_paths = set()
+            paths = st.nf_paths
+            if len(paths) <= self._threshold:
+                paths.add(req.path)
+            if len(paths) > self._threshold:
+                return self._flag(req, st, self._rule_404, flags)
+        return None
+
+    def _flag(self, req: Request, st: IpState, rule: str, flags: list[IpFlag]) -> str:
+        st.scan_until = req.ts_ms + self._cooldown_ms
+        st.scan_rule = rule
+        st.nf_paths = None
+        flags.append(IpFlag(req.ts_ms, req.client_ip, self.reason, rule, st.scan_until))
+        return rule

@@ -1,0 +1,115 @@
+"""Timestamp parsing for access logs: RFC 3339 strings, epoch seconds/milliseconds, CLF dates.
+
+Every function returns integer epoch milliseconds (UTC) or raises ``ValueError``. Results are bounded to
+[2000-01-01, 2100-01-01): anything outside is an absurd timestamp, not a request we can place in a window.
+Parsing caches the expensive part (the calendar conversion of a minute or a CLF second) because access
+logs repeat those prefixes for thousands of lines in a row; the caches are cleared when they grow large.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+_CACHE_LIMIT = 100_000
+
+_minute_cache: dict[str, int] = {}
+_clf_cache: dict[str, int] = {}
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
+def _bounded(ms: int) -> int:
+    if not MIN_TS_MS <= ms < MAX_TS_MS:
+        raise ValueError("timestamp outside 2000-01-01 .. 2100-01-01")
+    return ms
+
+
+def _minute_ms(prefix: str) -> int:
+    ms = _minute_cache.get(prefix)
+    if ms is None:
+        if len(_minute_cache) >= _CACHE_LIMIT:
+            _minute_cache.clear()
+        dt = datetime(int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13]),
+                      int(prefix[14:16]), tzinfo=timezone.utc)
+        ms = int(dt.timestamp()) * 1000
+        _minute_cache[prefix] = ms
+    return ms
+
+
+def parse_rfc3339(text: str) -> int:
+    """``2026-01-01T00:00:01.250Z`` / ``…+02:00`` / ``2026-01-01 00:00:01`` (no offset = UTC)."""
+    n = len(text)
+    if n < 19 or n > 40 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt " \
+            or text[13] != ":" or text[16] != ":":
+        raise ValueError("not an RFC 3339 timestamp")
+    base = _minute_ms(text[:16])
+    sec_text = text[17:19]
+    if not sec_text.isdigit():
+        raise ValueError("bad seconds")
+    sec = int(sec_text)
+    if sec > 60:
+        raise ValueError("bad seconds")
+    ms = base + sec * 1000
+    i = 19
+    if i < n and text[i] in ".,":
+        j = i + 1
+        while j < n and text[j].isdigit():
+            j += 1
+        frac = text[i + 1:j]
+        if not frac:
+            raise ValueError("empty fraction")
+        ms += int((frac + "00")[:3])
+        i = j
+    if i < n:
+        tz = text[i:]
+        if tz in ("Z", "z"):
+            pass
+        elif len(tz) == 6 and tz[0] in "+-" and tz[3] == ":" and tz[1:3].isdigit() and tz[4:6].isdigit():
+            offset = (int(tz[1:3]) * 60 + int(tz[4:6])) * 60_000
+            ms = ms - offset if tz[0] == "+" else ms + offset
+        else:
+            raise ValueError("bad UTC offset")
+    return _bounded(ms)
+
+
+def parse_epoch(value: float) -> int:
+    """Epoch seconds (< 1e11) or milliseconds (< 1e14); the magnitude tells which."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("not a finite number")
+    if abs(value) < 1e11:
+        return _bounded(int(round(value * 1000)))
+    if abs(value) < 1e14:
+        return _bounded(int(value))
+    raise ValueError("epoch value too large (expected seconds or milliseconds)")
+
+
+def parse_clf(text: str) -> int:
+    """Common Log Format time: ``10/Oct/2000:13:55:36 -0700``."""
+    ms = _clf_cache.get(text)
+    if ms is not None:
+        return ms
+    if len(text) != 26 or text[2] != "/" or text[6] != "/" or text[11] != ":" or text[20] != " ":
+        raise ValueError("not a CLF timestamp")
+    month = _MONTHS.get(text[3:6])
+    if month is None:
+        raise ValueError("bad month")
+    sign = text[21]
+    if sign not in "+-" or not text[22:26].isdigit():
+        raise ValueError("bad UTC offset")
+    offset = timedelta(hours=int(text[22:24]), minutes=int(text[24:26]))
+    tz = timezone(offset if sign == "+" else -offset)
+    dt = datetime(int(text[7:11]), month, int(text[0:2]), int(text[12:14]), int(text[15:17]),
+                  int(text[18:20]), tzinfo=tz)
+    ms = _bounded(int(dt.timestamp()) * 1000)
+    if len(_clf_cache) >= _CACHE_LIMIT:
+        _clf_cache.clear()
+    _clf_cache[text] = ms
+    return ms
+
+
+def format_rfc3339(ms: int) -> str:
+    """Inverse of :func:`parse_rfc3339` for output: UTC with millisecond precision."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -1,0 +1,1 @@
+"""Sinks publish core outputs (files, terminal, Kafka, remote-write); they hold no SLI logic."""

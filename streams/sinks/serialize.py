@@ -1,0 +1,30 @@
+"""Core records → the JSON documents of schemas/ (one place, shared by every sink)."""
+
+from __future__ import annotations
+
+from streams.core.timeparse import format_rfc3339
+from streams.model import DeadLetter, WindowCounter
+
+
+def counter_to_dict(c: WindowCounter, emitted_at_ms: int) -> dict:
+    """An ``sli_counter`` message. ``emitted_at`` is the sink's clock, the only non-event-time field."""
+    doc = {
+        "journey": c.journey, "slo": c.slo,
+        "window_start": format_rfc3339(c.window_start_ms), "window_end": format_rfc3339(c.window_end_ms),
+        "good": c.good, "total": c.total, "raw_good": c.raw_good, "raw_total": c.raw_total,
+        "filtered": dict(sorted(c.filtered.items())), "skipped": dict(sorted(c.skipped.items())),
+        "late": c.late, "emitted_at": format_rfc3339(emitted_at_ms), "revision": c.revision,
+    }
+    if c.partition is not None:
+        doc["partition"] = c.partition
+    return doc
+
+
+def dead_letter_to_dict(d: DeadLetter, now_ms: int) -> dict:
+    """A ``dead_letter`` message."""
+    return {
+        "reason": d.reason, "error": d.error,
+        "source": {"topic": d.source, "partition": d.partition, "offset": d.offset},
+        "raw": d.raw, "ts": format_rfc3339(now_ms),
+        "event_ts": format_rfc3339(d.ts_ms) if d.ts_ms is not None else None,
+    }

@@ -1,0 +1,123 @@
+"""Files and stdin → batches of raw records with their positions.
+
+- JSON lines and Common/Combined Log Format lines (``.gz`` is decompressed); blank lines are not records.
+- Parquet archives (the Arrow schema of ``streams.archive_schema``), read by record batch.
+Positions are 1-based line numbers (row numbers for Parquet), so dead letters and verdicts point at the
+exact line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from streams.core.pipeline import Origin
+
+BATCH_LINES = 5_000
+_READ_HINT = 1 << 20
+
+
+class InputError(Exception):
+    """An input that cannot be read at all (missing file, permission, not Parquet…)."""
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    p = Path(path)
+    try:
+        if p.suffix == ".gz":
+            return gzip.open(p, "rb")  # type: ignore[return-value]
+        return p.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"input file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"input is a directory, not a file: {path} (use --format parquet for archives)") from None
+    except OSError as exc:
+        raise InputError(f"cannot open {path}: {exc.strerror}") from None
+
+
+def iter_line_batches(path: str, batch_lines: int = BATCH_LINES) -> Iterator[tuple[list[bytes], Origin]]:
+    """Yield (records, origin) with at most ``batch_lines`` records each; line endings stripped."""
+    name = "<stdin>" if path == "-" else path
+    f = _open(path)
+    line_no = 0
+    batch: list[bytes] = []
+    numbers: list[int] = []
+    contiguous = True
+    try:
+        while True:
+            try:
+                chunk = f.readlines(_READ_HINT)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise InputError(f"cannot read {name}: {exc}") from None
+            if not chunk:
+                break
+            for raw in chunk:
+                line_no += 1
+                line = raw.rstrip(b"\r\n")
+                if not line.strip():
+                    contiguous = False
+                    continue
+                batch.append(line)
+                numbers.append(line_no)
+                if len(batch) >= batch_lines:
+                    yield batch, _origin(name, numbers, contiguous)
+                    batch, numbers, contiguous = [], [], True
+        if batch:
+            yield batch, _origin(name, numbers, contiguous)
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def _origin(name: str, numbers: list[int], contiguous: bool) -> Origin:
+    if contiguous:
+        return Origin(source=name, first=numbers[0])
+    return Origin(source=name, first=numbers[0], offsets=numbers)
+
+
+def iter_parquet_batches(path: str, batch_rows: int = BATCH_LINES) -> Iterator[tuple[list[dict], Origin]]:
+    """Rows of a Parquet file (or every ``*.parquet`` under a directory, sorted) as dicts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
+    if not files:
+        raise InputError(f"no .parquet files under {path}")
+    for file in files:
+        try:
+            pf = pq.ParquetFile(file)
+        except FileNotFoundError:
+            raise InputError(f"input file not found: {file}") from None
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"{file} is not a readable Parquet file: {exc}") from None
+        row = 1
+        for rb in pf.iter_batches(batch_size=batch_rows):
+            # Timestamps travel as epoch ms so the decoder sees the same values as from JSON.
+            cols = {}
+            for name, col in zip(rb.schema.names, rb.columns):
+                cols[name] = col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col
+            rows = pa.table(cols).to_pylist()
+            yield rows, Origin(source=str(file), first=row)
+            row += len(rows)
+
+
+def sniff_format(path: str) -> str:
+    """'parquet' for Parquet files/directories, else 'lines' (JSON vs CLF is decided per line)."""
+    if path == "-":
+        return "lines"
+    p = Path(path)
+    if p.is_dir() or p.suffix == ".parquet":
+        return "parquet"
+    try:
+        with p.open("rb") as f:
+            if f.read(4) == b"PAR1":
+                return "parquet"
+    except OSError:
+        pass
+    return "lines"
