@@ -1,0 +1,19 @@
+"""Shared fixtures for unit tests of the pure core (no broker)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from streams.gen import generate
+
+FIXED_NOW_MS = 1_800_000_000_000  # 2027-01-15: after every generated timestamp, so nothing is "future"
+
+
+@pytest.fixture(scope="session")
+def mix_600k() -> tuple[list[bytes], dict]:
+    """A 600,000-request generated mix with bots at 90% of traffic, and its ground truth."""
+    buf = io.BytesIO()
+    truth = generate(buf, events=600_000, seed=11, bot_share=0.9)
+    return buf.getvalue().splitlines(), truth

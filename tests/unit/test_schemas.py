@@ -1,0 +1,98 @@
+"""Messages — samples and what the code actually produces — validate against schemas/."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import orjson
+import pytest
+
+from streams.archive_schema import REQUEST_LOG_ARROW_SCHEMA, schema_as_json
+from streams.config import Config
+from streams.core.pipeline import Pipeline
+from streams.gen import generate
+from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+from tests.unit.conftest import FIXED_NOW_MS
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_every_schema_is_valid_2020_12():
+    names = sorted(p.name for p in SCHEMAS.glob("*.schema.json"))
+    assert names == ["anomaly.schema.json", "change_event.schema.json", "dead_letter.schema.json",
+                     "request_log.schema.json", "sli_counter.schema.json"]
+    for p in SCHEMAS.glob("*.schema.json"):
+        assert json.loads(p.read_text())["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        _validator(p.name.removesuffix(".schema.json"))
+
+
+def test_generated_requests_match_request_log_schema():
+    buf = io.BytesIO()
+    generate(buf, events=2_000, seed=3, bot_share=0.9)
+    v = _validator("request_log")
+    for line in buf.getvalue().splitlines():
+        v.validate(orjson.loads(line))
+
+
+def test_request_log_schema_rejects_what_decode_rejects():
+    v = _validator("request_log")
+    with pytest.raises(jsonschema.ValidationError):
+        v.validate({"ts": "2026-01-01T00:00:00Z", "client_ip": "1.2.3.4", "method": "GET", "path": "/"})
+    with pytest.raises(jsonschema.ValidationError):
+        v.validate({"ts": "2026-01-01T00:00:00Z", "client_ip": "1.2.3.4", "method": "GET", "path": "/",
+                    "status": "two hundred"})
+
+
+def test_produced_counters_and_dead_letters_match_their_schemas():
+    buf = io.BytesIO()
+    generate(buf, events=3_000, seed=4, bot_share=0.5)
+    lines = buf.getvalue().splitlines() + [b"{not json", b'{"ts": 1}', b"\xff\xfe"]
+    p = Pipeline(Config())
+    out = p.process(lines, now_ms=FIXED_NOW_MS)
+    counters = out.counters + p.flush().counters
+    assert len(counters) > 0
+    assert len(out.dead_letters) == 3
+    cv, dv = _validator("sli_counter"), _validator("dead_letter")
+    for c in counters:
+        cv.validate(counter_to_dict(c, FIXED_NOW_MS))
+    for d in out.dead_letters:
+        dv.validate(dead_letter_to_dict(d, FIXED_NOW_MS))
+
+
+def test_partial_counter_carries_partition_and_validates():
+    p = Pipeline(Config(), partition=3)
+    p.process([b'{"ts":"2026-01-01T00:00:01Z","client_ip":"11.0.0.1","method":"GET","path":"/","status":200}'],
+              now_ms=FIXED_NOW_MS)
+    [c] = p.flush().counters
+    doc = counter_to_dict(c, FIXED_NOW_MS)
+    assert doc["partition"] == 3
+    assert c.key == f"all|availability|{c.window_start_ms}|3"
+    _validator("sli_counter").validate(doc)
+
+
+def test_sample_anomaly_and_change_event_validate():
+    _validator("anomaly").validate({
+        "id": "burn_spike:checkout:availability:2026-01-01T03:00:00.000Z", "type": "burn_spike",
+        "state": "firing", "journey": "checkout", "slo": "availability", "severity": "page",
+        "window": {"start": "2026-01-01T03:00:00.000Z", "end": "2026-01-01T03:05:00.000Z"},
+        "burn_rates": {"5m": 20.0, "1h": 15.1}, "evidence": {}, "correlated_changes": [],
+        "ts": "2026-01-01T03:05:00.000Z"})
+    _validator("change_event").validate({"ts": "2026-01-01T02:55:00Z", "service": "shop", "kind": "deploy",
+                                         "id": "deploy-42"})
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("change_event").validate({"ts": 1, "service": "shop", "kind": "reboot", "id": "x"})
+
+
+def test_arrow_schema_file_mirrors_the_code():
+    doc = json.loads((SCHEMAS / "request_log.arrow.json").read_text())
+    assert doc["fields"] == schema_as_json()
+    assert REQUEST_LOG_ARROW_SCHEMA.field("ts").type.unit == "ms"
