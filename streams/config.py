@@ -339,6 +339,18 @@ class Config(Strict):
             raise ValueError(f"journey names must be unique; repeated: {sorted(dup)}")
         return self
 
+    @model_validator(mode="after")
+    def _ttl_covers_behaviour(self) -> "Config":
+        # Per-IP state older than the TTL must be irrelevant to every verdict: then when state expires
+        # (which depends on batching) cannot change results, and live, replay and embedded runs agree.
+        f = self.filters
+        longest = max(f.rate_limited.window_s * 2, f.rate_limited.cooldown_s, f.scanner.window_s * 2,
+                      f.scanner.cooldown_s, f.credential_stuffing.window_s * 2, f.credential_stuffing.cooldown_s)
+        if self.state.ip_ttl_s < longest:
+            raise ValueError(f"state.ip_ttl_s ({self.state.ip_ttl_s}) must be at least {longest}: the longest "
+                             "filter cooldown or two filter windows, or an IP's evidence would be forgotten early")
+        return self
+
 
 def _yaml_path(loc: tuple[Any, ...]) -> str:
     out = ""

@@ -14,9 +14,14 @@ order)::
      "rate_limited": true,                # only on edge_rate_limited events
      "synthetic": true}                   # only on flagged synthetic probes
 
-Timing: event ``i`` of ``N`` has base time
-``start_ms + i * duration_s * 1000 // N`` and is jittered by at most
-+/-2000 ms, clamped into ``[start_ms, start_ms + duration_s * 1000)``.
+Timing: the ``M = events - n_stuffing`` lines that are not credential
+stuffing are spread uniformly in file order: the k-th of them has base time
+``start_ms + k * duration_s * 1000 // M``. The k-th of the ``S`` stuffing
+lines has base time ``lo + (2k + 1) * (hi - lo) // (2S)`` (``[lo, hi) =
+burst_window_ms(...)``) and sits in the file just before the first uniform
+line whose base time reaches it. Every ts is its base jittered by at most
++/-2000 ms and clamped into ``[start_ms, start_ms + duration_s * 1000)``
+(stuffing: into its burst window), so the stream is slightly out of order.
 Default ``duration_s = max(600, ceil(events / 2000) * 60)`` (about 2,000
 events per minute of event time, at least ten minutes).
 
@@ -335,31 +340,38 @@ def _build_rl_clients(rng: random.Random) -> list[tuple[str, str]]:
     return [(f"45.{131 + i % 4}.{rng.randrange(256)}.{rng.randint(1, 254)}", rng.choice(BROWSER_UAS)) for i in range(20)]
 
 
+def _stuffing_base_ms(k: int, n_stuff: int, start_ms: int, duration_s: int) -> int:
+    """Base time offset (from start_ms) of the k-th of n_stuff stuffing events:
+    evenly spread over the burst window."""
+    lo, hi = burst_window_ms(start_ms, duration_s)
+    return lo - start_ms + (2 * k + 1) * (hi - lo) // (2 * n_stuff)
+
+
 def _label_sequence(rng: random.Random, events: int, bot_share: float, start_ms: int, duration_s: int) -> list[int]:
-    """Exact per-label counts; stuffing evenly spread over its burst window."""
+    """Label per line, exact per-label counts.
+
+    All labels but credential_stuffing are shuffled over a uniform timeline
+    (``M = events - n_stuff`` lines); stuffing line k is inserted just before
+    the first of those whose base time reaches its own burst base time.
+    """
     nonreal = min(events, max(0, round(events * bot_share)))
     counts = _split_counts(nonreal, _NONREAL_WEIGHTS)
-    dur_ms = duration_s * 1000
-    lo, hi = burst_window_ms(start_ms, duration_s)
-    i_lo = ((lo - start_ms) * events + dur_ms - 1) // dur_ms
-    i_hi = ((hi - start_ms) * events + dur_ms - 1) // dur_ms
-    slots = max(0, i_hi - i_lo)
     n_stuff = counts[_STUFF]
-    if n_stuff > slots:  # only for absurdly small windows; keep counts exact
-        counts[_CRAWL] += n_stuff - slots
-        n_stuff = counts[_STUFF] = slots
     others: list[int] = [_REAL] * (events - nonreal)
     for lab in (_CRAWL, _SCAN, _RL, _HEALTH, _BG, _SYN):
         others.extend([lab] * counts[lab])
     rng.shuffle(others)
     if not n_stuff:
         return others
+    m = len(others)
+    dur_ms = duration_s * 1000
     seq: list[int] = []
     taken = 0
     for k in range(n_stuff):
-        pos = i_lo + (2 * k + 1) * slots // (2 * n_stuff)  # strictly increasing
-        seq.extend(others[taken : taken + pos - len(seq)])
-        taken = pos - k
+        base = _stuffing_base_ms(k, n_stuff, start_ms, duration_s)
+        j = -(-base * m // dur_ms)  # first uniform line with j * dur_ms // m >= base
+        seq.extend(others[taken:j])
+        taken = max(taken, j)
         seq.append(_STUFF)
     seq.extend(others[taken:])
     return seq
@@ -437,6 +449,9 @@ def generate(
     # stuffing burst as offsets from start_ms (the loop works in offsets)
     burst_lo, burst_hi = (t - start_ms for t in burst_window_ms(start_ms, duration_s))
     n_real = seq.count(_REAL)
+    n_stuff = seq.count(_STUFF)
+    n_uniform = max(1, events - n_stuff)  # lines on the uniform timeline
+    stuff_seen = 0
     minutes = duration_s / 60.0
     p_cgnat = min(CGNAT_SHARE, CGNAT_MAX_AVG_PER_MIN * minutes / n_real) if n_real else 0.0
 
@@ -527,7 +542,8 @@ def generate(
         c1 = min(events, c0 + _CHUNK)
         for i in range(c0, c1):
             lab = seq[i]
-            ts = i * dur_ms // events + int(rnd() * jitter_span) - JITTER_MS  # offset from start_ms
+            # offset from start_ms; uniform base (stuffing lines override it)
+            ts = (i - stuff_seen) * dur_ms // n_uniform + int(rnd() * jitter_span) - JITTER_MS
             extra = 0  # 1: rate_limited, 2: synthetic
             if lab == _CRAWL:
                 ip, ua = crawler_clients[getrandbits(8)]
@@ -590,6 +606,9 @@ def generate(
                 status = 200 if rnd() < 0.02 else 401
                 nbytes = 400 + int(rnd() * 400)
                 dur = user_dur[getrandbits(QB)]
+                ts = (_stuffing_base_ms(stuff_seen, n_stuff, start_ms, duration_s)
+                      + int(rnd() * jitter_span) - JITTER_MS)
+                stuff_seen += 1
                 if ts < burst_lo:
                     ts = burst_lo
                 elif ts >= burst_hi:

@@ -33,9 +33,6 @@ class Request:
     user_agent: str
     rate_limited: bool = False
     synthetic: bool = False
-    service: str | None = None
-    route: str | None = None
-    request_id: str | None = None
     forwarded_for: str | None = None
     """Raw X-Forwarded-For, consulted only when the peer is a configured trusted proxy."""
 

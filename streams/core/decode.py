@@ -114,26 +114,34 @@ class Decoder:
 
     # -- entry point -------------------------------------------------------------------------------
     def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
-        if isinstance(item, dict):
+        if type(item) is dict:
             return self._from_mapping(item)
         if len(item) > self._max_bytes:
             return DecodeFailure("oversized", f"record is {len(item)} bytes; the cap is {self._max_bytes}")
-        if isinstance(item, (bytes, bytearray, memoryview)):
-            item = bytes(item)
-            head = item.lstrip()[:1]
+        fmt = self._format
+        if type(item) is bytes:
+            head = item[:1]
+            if head == b"{" and fmt != "combined":
+                return self._from_json(item)
+            if head.isspace():
+                head = item.lstrip()[:1]
             if not head:
                 return DecodeFailure("empty", "empty record")
-            if head == b"{" and self._format != "combined" or self._format == "jsonl":
+            if head == b"{" and fmt != "combined" or fmt == "jsonl":
                 return self._from_json(item)
             try:
                 text = item.decode("utf-8")
             except UnicodeDecodeError as exc:
                 return DecodeFailure("invalid_utf8", str(exc))
             return self._from_combined(text)
+        if isinstance(item, (bytearray, memoryview)):
+            return self.decode(bytes(item))
+        if isinstance(item, dict):
+            return self._from_mapping(item)
         text = item.lstrip()
         if not text:
             return DecodeFailure("empty", "empty record")
-        if text[0] == "{" and self._format != "combined" or self._format == "jsonl":
+        if text[0] == "{" and fmt != "combined" or fmt == "jsonl":
             return self._from_json(text)
         return self._from_combined(text)
 
@@ -164,8 +172,8 @@ class Decoder:
         # Absent and JSON null are the same thing for every field.
         if self._nested:
             obj = self._flatten(obj)
-        (k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, _k_bytes, k_route, k_service,
-         k_request_id, k_rate_limited, k_synthetic, _k_bot_score, _k_asn, _k_country, k_forwarded) = self._k
+        (k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, _k_bytes, _k_route, _k_service,
+         _k_request_id, k_rate_limited, k_synthetic, _k_bot_score, _k_asn, _k_country, k_forwarded) = self._k
         get = obj.get
         ts = get(k_ts)
         if ts is None or ts == "" or ts == "-":
@@ -254,12 +262,6 @@ class Decoder:
             if value is None:
                 return DecodeFailure("bad_type:synthetic", "synthetic must be a boolean")
             req.synthetic = value
-        for name, key in (("service", k_service), ("route", k_route), ("request_id", k_request_id)):
-            value = get(key)
-            if value is not None:
-                if type(value) is not str:
-                    return DecodeFailure(f"bad_type:{name}", f"{name} must be a string")
-                setattr(req, name, value[:256])
         fwd = get(k_forwarded)
         if fwd is not None and fwd != "-":
             if type(fwd) is not str:

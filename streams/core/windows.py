@@ -154,7 +154,8 @@ class Windows:
     def _expire(self) -> None:
         if self.closed_through is None or not self._closed:
             return
-        horizon = self.closed_through - self.retain_ms
+        # Keep every window a record that passes too_late() could still belong to: drop by window end.
+        horizon = self.closed_through - self.retain_ms - self.size_ms
         stale = [k for k in self._closed if k[1] < horizon]
         for k in stale:
             del self._closed[k]

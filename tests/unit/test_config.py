@@ -82,6 +82,7 @@ def test_errors_name_the_yaml_path_and_all_problems_at_once():
     ({"input": {"preset": "apache"}}, "input.preset: Input should be 'truesli', 'nginx', 'envoy' or 'alb'"),
     ({"windows": {"size_s": 0}}, "windows.size_s: Input should be greater than or equal to 1"),
     ([1, 2], "t.yaml: the top level must be a mapping of sections"),
+    ({"state": {"ip_ttl_s": 60}}, "state.ip_ttl_s (60) must be at least 1200"),
 ])
 def test_specific_errors(data, expected):
     assert expected in _error(data)

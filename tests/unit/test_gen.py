@@ -38,6 +38,11 @@ REQUIRED = {
 OPTIONAL = {"rate_limited", "synthetic"}
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+SCANNER_TOOL_UAS = {
+    "sqlmap/1.7.2#stable (https://sqlmap.org)",
+    "Mozilla/5.0 (compatible; Nikto/2.5.0)",
+    "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)",
+}
 BOTISH = ("bot", "crawl", "spider", "http", "python", "curl", "wget", "headless", "synthetic", "probe", "scan")
 
 
@@ -322,8 +327,7 @@ def test_class_signatures(sample):
     assert sum(r["status"] != 200 for r in crawl) / len(crawl) < 0.005
 
     scan = by["scanner"]
-    tools = [r for r in scan if r["user_agent"].split("/")[0] in ("sqlmap", "Nuclei - Open-source project (github.com")
-             or "Nikto" in r["user_agent"]]
+    tools = [r for r in scan if r["user_agent"] in SCANNER_TOOL_UAS]
     probes = [r for r in scan if r["client_ip"].startswith("185.220.101.") and r["client_ip"] != "185.220.101.77"]
     enum = [r for r in scan if r["client_ip"] == "185.220.101.77"]
     assert len(tools) + len(probes) + len(enum) == len(scan)
@@ -381,18 +385,55 @@ def test_flags_only_on_their_classes(sample):
 # --- time -----------------------------------------------------------------------------
 
 
-def test_timestamps_jitter_at_most_2s_around_uniform_spread(sample):
-    recs, truth, _ = sample
-    n, start, dur_ms = len(recs), truth["start_ms"], truth["duration_s"] * 1000
-    offs = []
-    for i, r in enumerate(recs):
-        t = _ts_ms(r["ts"])
-        assert start <= t < start + dur_ms
-        off = t - (start + i * dur_ms // n)
-        assert abs(off) <= 2_000, (i, r["ts"])
-        offs.append(off)
-    assert min(offs) < -1_500 and max(offs) > 1_500  # jitter is actually used
-    assert any(_ts_ms(recs[i]["ts"]) < _ts_ms(recs[i - 1]["ts"]) for i in range(1, n))  # slightly out of order
+def _base_times(truth: dict, labels: list[str]) -> list[int]:
+    """Expected base ts per line, per the timing contract in the streams.gen docstring."""
+    start, dur_ms = truth["start_ms"], truth["duration_s"] * 1000
+    n_stuff = labels.count("credential_stuffing")
+    m = len(labels) - n_stuff
+    lo, hi = burst_window_ms(start, truth["duration_s"])
+    out, k, s = [], 0, 0
+    for lab in labels:
+        if lab == "credential_stuffing":
+            out.append(lo + (2 * s + 1) * (hi - lo) // (2 * n_stuff))
+            s += 1
+        else:
+            out.append(start + k * dur_ms // m)
+            k += 1
+    return out
+
+
+# (100_000, 60_000): the burst holds more stuffing lines than uniform lines fall into its window
+@pytest.mark.parametrize("events,duration_s", [(60_000, None), (100_000, 60_000), (2_000, 30)])
+def test_timestamps_jitter_at_most_2s(events, duration_s, sample):
+    if events == 60_000:
+        recs, truth, labels = sample
+        ts = [_ts_ms(r["ts"]) for r in recs]
+    else:
+        data, truth, labels = _gen(events=events, seed=10, duration_s=duration_s)
+        ts = [_ts_ms(line[7:31].decode()) for line in data.splitlines()]  # '{"ts":"' is 7 bytes
+    start, end = truth["start_ms"], truth["start_ms"] + truth["duration_s"] * 1000
+    offs = [t - b for t, b in zip(ts, _base_times(truth, labels), strict=True)]
+    assert start <= min(ts) and max(ts) < end
+    assert max(abs(o) for o in offs) <= 2_000
+    assert min(offs) < -1_500 and max(offs) > 1_500  # the jitter is really used
+    # file order follows time: slightly out of order, never by much more than the jitter
+    running_max, worst = ts[0], 0
+    for t in ts:
+        worst = max(worst, running_max - t)
+        running_max = max(running_max, t)
+    assert 0 < worst <= 4_000 + truth["duration_s"] * 1000 // len(ts) + 1
+
+
+def test_non_stuffing_lines_are_uniform_in_file_order(sample):
+    recs, truth, labels = sample
+    per_minute: Counter[int] = Counter()
+    for r, lab in zip(recs, labels):
+        if lab != "credential_stuffing":
+            per_minute[(_ts_ms(r["ts"]) - truth["start_ms"]) // 60_000] += 1
+    m = len(recs) - truth["labels"]["credential_stuffing"]
+    expect = m / (truth["duration_s"] / 60)
+    assert len(per_minute) == truth["duration_s"] // 60
+    assert all(abs(c - expect) <= 70 for c in per_minute.values()), per_minute
 
 
 def test_custom_start_and_duration():
@@ -403,7 +444,7 @@ def test_custom_start_and_duration():
     assert orjson.loads(data.splitlines()[0])["ts"].startswith("2023-11-14T22:13:")
 
 
-@pytest.mark.parametrize("events,duration_s", [(60_000, None), (200_000, None), (50_000, 200)])
+@pytest.mark.parametrize("events,duration_s", [(60_000, None), (100_000, 60_000), (50_000, 200), (5_000, 3)])
 def test_credential_stuffing_burst_lies_within_its_5_minute_window(events, duration_s):
     data, truth, labels = _gen(events=events, seed=4, duration_s=duration_s)
     lo, hi = burst_window_ms(truth["start_ms"], truth["duration_s"])
@@ -411,14 +452,17 @@ def test_credential_stuffing_burst_lies_within_its_5_minute_window(events, durat
     assert lo == truth["start_ms"] + dur_ms * 2 // 5
     assert hi - lo == min(300_000, dur_ms - dur_ms * 2 // 5)
     lines = data.splitlines()
-    stuff_ts = sorted(_ts_ms(orjson.loads(lines[i])["ts"]) for i, lab in enumerate(labels)
-                      if lab == "credential_stuffing")
+    stuff = [orjson.loads(lines[i]) for i, lab in enumerate(labels) if lab == "credential_stuffing"]
+    stuff_ts = sorted(_ts_ms(r["ts"]) for r in stuff)
     assert len(stuff_ts) == truth["labels"]["credential_stuffing"] == round(events * 0.9 * 0.02)
     assert lo <= stuff_ts[0] and stuff_ts[-1] < hi
-    # evenly spread: covers the window, no gap much above the mean spacing + 2x jitter
-    assert stuff_ts[0] - lo < 10_000 and hi - stuff_ts[-1] < 10_000
+    # evenly spread: covers the window, no gap above the mean spacing + 2x jitter
     mean_gap = (hi - lo) / len(stuff_ts)
+    assert stuff_ts[0] - lo <= mean_gap + 2_000 and hi - stuff_ts[-1] <= mean_gap + 2_000
     assert max(b - a for a, b in zip(stuff_ts, stuff_ts[1:])) <= mean_gap + 4_001
+    # nothing else is (burst-shaped) POST /login from 203.0.113.0/24
+    assert not any(b'"client_ip":"203.0.113.' in line for line, lab in zip(lines, labels)
+                   if lab != "credential_stuffing")
 
 
 @pytest.mark.parametrize("bot_share", [0.9, 0.0])

@@ -13,7 +13,7 @@ class IpState:
     """Counters of one IP. Sliding windows use two buckets: (index, current count, previous count)."""
 
     __slots__ = ("last_ms", "rate_idx", "rate_cur", "rate_prev", "rate_until", "rate_rule",
-                 "scan_until", "scan_rule", "nf_idx", "nf_paths",
+                 "scan_until", "scan_rule", "nf_idx", "nf_paths", "nf_prev",
                  "cs_idx", "cs_att", "cs_att_prev", "cs_fail", "cs_fail_prev", "cs_until", "cs_rule")
 
     def __init__(self, ts_ms: int) -> None:
@@ -27,6 +27,7 @@ class IpState:
         self.scan_rule = ""
         self.nf_idx = -1
         self.nf_paths: set[str] | None = None
+        self.nf_prev: set[str] | None = None
         self.cs_idx = -1
         self.cs_att = 0
         self.cs_att_prev = 0

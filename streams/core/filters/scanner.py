@@ -51,21 +51,34 @@ class ScannerCheck:
         if self._probes and low.startswith(self._probes):
             probe = next(p for p in self._probes if low.startswith(p))
             return self._flag(req, st, f"probe_path:{probe}", flags)
-        if req.status == 404:
-            idx = ts // self._window_ms
-            if idx != st.nf_idx or st.nf_paths is None:
-                st.nf_idx = idx
-                st.nf_paths = set()
-            paths = st.nf_paths
-            if len(paths) <= self._threshold:
-                paths.add(req.path)
-            if len(paths) > self._threshold:
-                return self._flag(req, st, self._rule_404, flags)
+        if req.status == 404 and self._count_404(st, ts, req.path) > self._threshold:
+            return self._flag(req, st, self._rule_404, flags)
         return None
+
+    def _count_404(self, st: IpState, ts: int, path: str) -> int:
+        """Distinct 404 paths in the current and previous bucket (each capped at threshold + 1).
+
+        Two buckets, like the rate limiter's, so a scan straddling a bucket boundary is still seen whole;
+        an out-of-order 404 joins its bucket and never resets the evidence.
+        """
+        idx = ts // self._window_ms
+        cap = self._threshold + 1
+        cur, prev = st.nf_paths, st.nf_prev
+        if cur is None or idx > st.nf_idx + 1:
+            cur, prev = set(), None
+            st.nf_idx = idx
+        elif idx == st.nf_idx + 1:
+            cur, prev = set(), cur
+            st.nf_idx = idx
+        target = prev if idx < st.nf_idx and prev is not None else cur
+        if len(target) < cap:
+            target.add(path)
+        st.nf_paths, st.nf_prev = cur, prev
+        return len(cur | prev) if prev else len(cur)
 
     def _flag(self, req: Request, st: IpState, rule: str, flags: list[IpFlag]) -> str:
         st.scan_until = req.ts_ms + self._cooldown_ms
         st.scan_rule = rule
-        st.nf_paths = None
+        st.nf_paths = st.nf_prev = None
         flags.append(IpFlag(req.ts_ms, req.client_ip, self.reason, rule, st.scan_until))
         return rule

@@ -1,0 +1,397 @@
+"""Hostile input is bounded (DESIGN §3.6) and every record is accounted for (§3.1), whatever arrives.
+
+Property tests throw arbitrary bytes, text and half-valid JSON objects at the decoder and the pipeline;
+the explicit cases pin the exact outcome of known nasty inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import streams.core.filters.bot_ua as bot_ua
+from streams.config import FIELD_NAMES, Config, InputConfig
+from streams.core.decode import RAW_LIMIT, DecodeFailure, Decoder
+from streams.core.pipeline import Pipeline
+from streams.core.timeparse import format_rfc3339
+from streams.model import Request
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+NOW = T0 + 60_000
+Y2099 = 4_070_908_800_000  # 2099-01-01T00:00:00Z
+
+DECODE_REASONS = {"oversized", "empty", "invalid_utf8", "malformed_json", "not_an_object", "bad_timestamp",
+                  "unparseable_line", "future_timestamp"}
+PIPELINE_REASONS = DECODE_REASONS | {"too_late"}
+SCHEMA_REASON = re.compile(r"^[a-z0-9_]+(:[a-z0-9_]+)?$")  # schemas/dead_letter.schema.json
+
+PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PIPELINE_PROPERTY = settings(max_examples=200, deadline=None,
+                             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compile_crawler_list_once():
+    """Every Pipeline compiles the ~1,500 crawler-list regexes; the property test builds one per example.
+    Compiled RE2 patterns are immutable, so sharing them between pipelines changes nothing but run time."""
+    compile_re2 = getattr(bot_ua, "compile_re2", None)
+    with pytest.MonkeyPatch.context() as mp:
+        if compile_re2 is not None:
+            mp.setattr(bot_ua, "compile_re2", functools.lru_cache(maxsize=None)(compile_re2))
+        yield
+
+
+def is_documented(reason: str, plain: set[str]) -> bool:
+    if reason in plain:
+        return True
+    prefix, _, field = reason.partition(":")
+    return prefix in ("missing_field", "bad_type") and field in FIELD_NAMES
+
+
+def valid_line(ts_ms: int = T0, **over: Any) -> bytes:
+    rec: dict[str, Any] = {"ts": format_rfc3339(ts_ms), "client_ip": "198.51.100.20", "method": "GET",
+                           "path": "/checkout", "status": 200, "duration_ms": 12,
+                           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
+    rec.update(over)
+    return orjson.dumps(rec)
+
+
+# -- strategies ----------------------------------------------------------------------------------------
+
+JUNK = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+PLAUSIBLE: dict[str, st.SearchStrategy] = {
+    "ts": st.one_of(
+        st.integers(T0 - 600_000, T0 + 600_000),                              # epoch ms around now
+        st.integers((T0 - 600_000) // 1000, (T0 + 600_000) // 1000),          # epoch seconds
+        st.integers(T0 - 600_000, T0 + 600_000).map(format_rfc3339),
+        st.integers(T0 - 600_000, T0 + 600_000).map(lambda ms: str(ms)),
+        st.sampled_from([Y2099, 0, 946_684_800_000, "2026-13-01T00:00:00Z", "yesterday", "2026-01-01T00:00:00+99:00",
+                         "2026-01-01T00:00:00.²²²Z", "9" * 40]),
+    ),
+    "client_ip": st.one_of(
+        st.sampled_from(["198.51.100.20", "203.0.113.9:443", "2001:db8::1", "[2001:db8::1]:443", "::ffff:1.2.3.4",
+                         "999.1.1.1", "-", "", " 10.0.0.1 ", "fe80::1%eth0", "[::1"]),
+        st.ip_addresses().map(str),
+    ),
+    "method": st.sampled_from(["GET", "POST", "get", "PROPFIND", "", "M" * 17, "ß", "G E T"]),
+    "host": st.sampled_from(["example.com", "API.Example.com:8443", "[::1]:80", "-", "", "a" * 300]),
+    "path": st.one_of(
+        st.sampled_from(["/", "/checkout", "/api/login", "/health", "/metrics", "/.env", "/wp-login.php",
+                         "/internal/x", "/a?b=c", "https://Shop.example.com:443/p?q", "http://", "*", "?", "/\x00\x1f"]),
+        st.text(max_size=30),
+    ),
+    "status": st.one_of(st.integers(-5, 1005), st.sampled_from(["200", "503", "1000", "abc", "²", "٢٠٠", "", "0"])),
+    "duration_ms": st.one_of(st.floats(), st.integers(-5, 10**6), st.sampled_from(["12.5", "fast", "-", "nan", "1e400"])),
+    "user_agent": st.one_of(
+        st.sampled_from(["Mozilla/5.0", "Googlebot/2.1 (+http://www.google.com/bot.html)", "sqlmap/1.7",
+                         "kube-probe/1.29", "Datadog/Synthetics", "", "-", "curl/8.5.0", "Mozilla/5.0 (" * 60]),
+        st.text(max_size=40),
+    ),
+    "rate_limited": st.sampled_from([True, False, "true", "0", "maybe", 2, None]),
+    "synthetic": st.sampled_from([True, False, "yes", "no", "maybe", None]),
+    "forwarded_for": st.sampled_from(["198.51.100.1, 10.0.0.1", "-", "", "x" * 2000]),
+}
+
+# Objects with keys from the request_log contract, each value plausible or of a random type.
+JSON_OBJECTS = st.fixed_dictionaries({}, optional={
+    name: (st.one_of(PLAUSIBLE[name], JUNK) if name in PLAUSIBLE else JUNK) for name in FIELD_NAMES
+})
+
+# A valid record with one or two fields replaced: reaches the checks behind the first ones.
+_FIELD_AND_VALUE = st.one_of([st.tuples(st.just(name), st.one_of(PLAUSIBLE[name], JUNK) if name in PLAUSIBLE
+                                        else JUNK) for name in FIELD_NAMES])
+PERTURBED = st.builds(
+    lambda pairs: {**orjson.loads(valid_line()), **dict(pairs)},
+    st.lists(_FIELD_AND_VALUE, min_size=1, max_size=2),
+)
+
+VALID_RECORDS = st.builds(
+    lambda ts, ip, path, status, ua: valid_line(ts, client_ip=ip, path=path, status=status, user_agent=ua),
+    st.integers(T0 - 300_000, T0 + 300_000), st.sampled_from(["198.51.100.20", "203.0.113.9", "2001:db8::7"]),
+    st.sampled_from(["/", "/checkout", "/health", "/api/login"]), st.sampled_from([200, 201, 404, 500, 503]),
+    st.sampled_from(["Mozilla/5.0", "curl/8.5.0", "Googlebot/2.1"]),
+)
+
+CLF_LINES = st.builds(
+    lambda ip, when, req, status, tail: f'{ip} - - [{when}] "{req}" {status} 0{tail}',
+    st.sampled_from(["1.2.3.4", "2001:db8::1", "nope"]),
+    st.sampled_from(["01/Jan/2026:00:00:30 +0000", "01/Jan/2026:01:00:30 +0100", "31/Dec/1999:23:59:59 +0000",
+                     "01/Foo/2026:00:00:00 +0000", "x"]),
+    st.one_of(st.sampled_from(["GET / HTTP/1.1", "\x16\x03\x01", "-", "POST /api/login HTTP/1.1"]), st.text(max_size=20)),
+    st.sampled_from(["200", "404", "503", "abc"]),
+    st.one_of(st.just(""), st.just(' "-" "-"'), st.just(' "-" "Mozilla/5.0" 0.125'), st.text(max_size=20)),
+)
+
+
+def _mutate(data: bytes, cut: int, junk: bytes) -> bytes:
+    """Truncate a valid JSON line somewhere and splice in junk bytes."""
+    cut %= len(data) + 1
+    return data[:cut] + junk + data[cut:]
+
+
+ITEMS = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200),
+    JSON_OBJECTS.map(orjson.dumps),
+    JSON_OBJECTS.map(lambda o: orjson.dumps(o).decode()),
+    JSON_OBJECTS,                                                     # already-parsed rows
+    PERTURBED.map(orjson.dumps),
+    PERTURBED,
+    VALID_RECORDS,
+    st.builds(_mutate, VALID_RECORDS, st.integers(0, 400), st.binary(min_size=1, max_size=8)),
+    CLF_LINES,
+    CLF_LINES.map(lambda s: s.encode("utf-8", "surrogatepass")),
+)
+
+DECODERS = [Decoder(InputConfig(preset=p, format=f)) for p in ("truesli", "nginx", "envoy", "alb")
+            for f in ("auto", "jsonl", "combined")]
+DECODERS.append(Decoder(InputConfig(fields={"path": "request.path", "status": "response.status"},
+                                    max_line_bytes=256, max_user_agent_chars=16, duration_unit="us")))
+
+
+# -- (a) the decoder never raises ----------------------------------------------------------------------
+
+def check_decoded(out: Request | DecodeFailure, ua_cap: int) -> None:
+    if isinstance(out, DecodeFailure):
+        assert is_documented(out.reason, DECODE_REASONS), out
+        assert out.reason != "future_timestamp"  # only the pipeline knows the clock
+        assert isinstance(out.error, str) and out.error
+    else:
+        assert type(out) is Request
+        assert type(out.ts_ms) is int and 946_684_800_000 <= out.ts_ms < 4_102_444_800_000
+        assert type(out.status) is int and 0 <= out.status <= 999
+        assert out.duration_ms is None or (type(out.duration_ms) is float and out.duration_ms >= 0)
+        assert len(out.user_agent) <= ua_cap
+        assert out.path and out.method == out.method.upper()
+
+
+@PROPERTY
+@given(st.binary(max_size=600), st.sampled_from(DECODERS))
+def test_decode_arbitrary_bytes_never_raises(data: bytes, decoder: Decoder) -> None:
+    check_decoded(decoder.decode(data), 512)
+
+
+@PROPERTY
+@given(st.text(max_size=600), st.sampled_from(DECODERS))
+def test_decode_arbitrary_text_never_raises(text: str, decoder: Decoder) -> None:
+    check_decoded(decoder.decode(text), 512)
+
+
+@PROPERTY
+@given(ITEMS, st.sampled_from(DECODERS))
+def test_decode_structured_hostile_items_never_raises(item: Any, decoder: Decoder) -> None:
+    check_decoded(decoder.decode(item), 512)
+
+
+@PROPERTY
+@given(st.one_of(JSON_OBJECTS, PERTURBED))
+def test_decode_json_object_bytes_and_dict_agree(obj: dict) -> None:
+    # The same object as a JSON line or as an already-parsed row decodes the same way (NaN/inf floats
+    # become null in JSON, so compare only rows that survive a round trip unchanged).
+    line = orjson.dumps(obj)
+    if orjson.loads(line) != obj:
+        return
+    decoder = DECODERS[0]
+    assert decoder.decode(line) == decoder.decode(obj)
+
+
+# -- (b) the pipeline accounts for every record --------------------------------------------------------
+
+def check_outputs(out: Any, batch: list) -> None:
+    tally = out.tally
+    tally.check_conservation()
+    assert tally.consumed == len(batch)
+    assert len(out.dead_letters) == sum(tally.dead_lettered.values())
+    assert Counter(d.reason for d in out.dead_letters) == Counter(tally.dead_lettered)
+    offsets = [d.offset for d in out.dead_letters]
+    assert offsets == sorted(set(offsets)) and all(1 <= o <= len(batch) for o in offsets)
+    for d in out.dead_letters:
+        assert d.reason and SCHEMA_REASON.match(d.reason), d
+        assert is_documented(d.reason, PIPELINE_REASONS), d
+        assert len(d.raw) <= RAW_LIMIT
+    for c in out.counters:
+        assert 0 <= c.good <= c.total <= c.raw_total and 0 <= c.raw_good <= c.raw_total
+
+
+@PIPELINE_PROPERTY
+@given(st.lists(st.lists(ITEMS, max_size=25), min_size=1, max_size=4))
+def test_pipeline_conserves_every_record(batches: list[list]) -> None:
+    pipeline = Pipeline(Config())
+    latest: dict[str, Any] = {}
+    per_batch_consumed = 0
+    for batch in batches:
+        out = pipeline.process(batch, now_ms=NOW)
+        check_outputs(out, batch)
+        per_batch_consumed += out.tally.consumed
+        for c in out.counters:
+            latest[c.key] = c
+    end = pipeline.flush()
+    assert end.tally.consumed == 0 and end.dead_letters == []
+    for c in end.counters:
+        latest[c.key] = c
+
+    cumulative = pipeline.tally
+    cumulative.check_conservation()
+    assert cumulative.consumed == per_batch_consumed == sum(len(b) for b in batches)
+    # The default config has one catch-all journey with one availability SLO: every counted record is in
+    # exactly one window's total, every filtered one only in raw_total, nothing is unmatched.
+    assert cumulative.unmatched == 0
+    assert sum(c.total for c in latest.values()) == cumulative.counted
+    assert sum(c.raw_total for c in latest.values()) == cumulative.counted + sum(cumulative.filtered.values())
+
+
+# -- explicit hostile cases ----------------------------------------------------------------------------
+
+def test_one_megabyte_line_is_oversized() -> None:
+    line = valid_line(user_agent="A" * 1_048_576)
+    pipeline = Pipeline(Config())
+    out = pipeline.process([line, valid_line()], now_ms=NOW)
+    assert out.tally.to_dict() == {"consumed": 2, "counted": 1, "filtered": {}, "excluded": {}, "unmatched": 0,
+                                   "dead_lettered": 1, "dead_letter_reasons": {"oversized": 1}, "late": 0}
+    [dead] = out.dead_letters
+    assert (dead.reason, dead.error, dead.offset, dead.ts_ms) == (
+        "oversized", f"record is {len(line)} bytes; the cap is 65536", 1, None)
+    assert dead.raw == line[:RAW_LIMIT].decode()
+
+
+@pytest.mark.parametrize("ua", ["Mozilla/5.0 (" * 5000, "a" * 65_536 + "bot", "(" * 65_536,
+                                "Mozilla/5.0 " + "\\" * 65_000 + '"'])
+def test_huge_user_agent_is_truncated_before_any_regex(ua: str) -> None:
+    cfg = Config(input=InputConfig(max_line_bytes=200_000))
+    line = valid_line(user_agent=ua)
+    assert len(line) < 200_000
+    decoded = Decoder(cfg.input).decode(line)
+    assert decoded == Request(T0, "198.51.100.20", "GET", "", "/checkout", 200, 12.0, ua[:512])
+    assert len(decoded.user_agent) == 512
+    pipeline = Pipeline(cfg)
+    out = pipeline.process([line], now_ms=NOW)
+    assert out.tally.to_dict() == {"consumed": 1, "counted": 1, "filtered": {}, "excluded": {}, "unmatched": 0,
+                                   "dead_lettered": 0, "dead_letter_reasons": {}, "late": 0}
+    [counter] = pipeline.flush().counters
+    assert (counter.window_start_ms, counter.good, counter.total, counter.raw_total) == (T0, 1, 1, 1)
+
+
+def test_huge_user_agent_in_a_combined_line_is_truncated() -> None:
+    ua = "Mozilla/5.0 (" * 5000
+    line = f'1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 0 "-" "{ua}" 0.5'
+    out = Decoder(InputConfig(max_line_bytes=200_000)).decode(line)
+    assert out == Request(T0, "1.2.3.4", "GET", "", "/", 200, 500.0, ua[:512])
+
+
+def test_combined_line_full_of_quotes_and_backslashes_is_rejected() -> None:
+    line = '1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "' + '\\"' * 20_000 + ' 200 0'
+    out = Decoder(InputConfig()).decode(line)
+    assert out == DecodeFailure("unparseable_line", "not JSON and not Common/Combined Log Format")
+
+
+def test_invalid_utf8_inside_a_json_string() -> None:
+    line = valid_line(user_agent="PLACEHOLDER").replace(b"PLACEHOLDER", b"Mozilla\xff\xfe/5.0")
+    out = Pipeline(Config()).process([line, valid_line()], now_ms=NOW)
+    assert out.tally.counted == 1 and out.tally.dead_lettered == {"invalid_utf8": 1}
+    assert [(d.reason, d.offset) for d in out.dead_letters] == [("invalid_utf8", 1)]
+    assert "\\xff\\xfe" in out.dead_letters[0].raw
+
+
+def test_dead_letter_raw_is_bounded_for_invalid_utf8_bytes() -> None:
+    # Each undecodable byte becomes 4 characters ("\xff") in raw; the schema caps raw at 4096 characters.
+    out = Pipeline(Config()).process([b"\xff" * 5000], now_ms=NOW)
+    [dead] = out.dead_letters
+    assert dead.reason == "invalid_utf8"
+    assert len(dead.raw) <= RAW_LIMIT
+
+
+def test_duplicate_keys_last_one_wins() -> None:
+    line = valid_line()[:-1] + b',"status":503,"path":"/health","path":"/checkout","status":500}'
+    assert Decoder(InputConfig()).decode(line) == Request(
+        T0, "198.51.100.20", "GET", "", "/checkout", 500, 12.0, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+    pipeline = Pipeline(Config())
+    assert pipeline.process([line], now_ms=NOW).tally.counted == 1
+    [counter] = pipeline.flush().counters
+    assert (counter.good, counter.total) == (0, 1)
+
+
+@pytest.mark.parametrize("status", [b"1000000000000000000000000000000", b"18446744073709551615", b"-1",
+                                    b"9223372036854775808"])
+def test_huge_integer_status(status: bytes) -> None:
+    line = valid_line()[:-1] + b',"status":' + status + b"}"
+    assert Decoder(InputConfig()).decode(line) == DecodeFailure("bad_type:status",
+                                                                "status must be an integer 0..999")
+
+
+@pytest.mark.parametrize("ts", [b"1000000000000000000000000000000", b"18446744073709551615", b"1e300"])
+def test_huge_number_timestamp_is_bad_timestamp(ts: bytes) -> None:
+    line = b'{"ts":' + ts + b',"client_ip":"1.2.3.4","method":"GET","path":"/","status":200}'
+    assert Decoder(InputConfig()).decode(line) == DecodeFailure(
+        "bad_timestamp", "epoch value too large (expected seconds or milliseconds)")
+
+
+def test_integer_beyond_double_range_is_malformed_json() -> None:
+    line = b'{"ts":' + b"9" * 5000 + b',"client_ip":"1.2.3.4","method":"GET","path":"/","status":200}'
+    assert Decoder(InputConfig()).decode(line).reason == "malformed_json"
+
+
+@pytest.mark.parametrize("row", [
+    {"ts": T0, "client_ip": "1.2.3.4", "method": "GET", "path": "/", "status": 200, "duration_ms": 10**400},
+    {"ts": 10**400, "client_ip": "1.2.3.4", "method": "GET", "path": "/", "status": 200},
+    {"ts": T0, "client_ip": "1.2.3.4", "method": "GET", "path": "/", "status": 10**400},
+])
+def test_huge_python_ints_in_parsed_rows_never_raise(row: dict) -> None:
+    out = Decoder(InputConfig()).decode(row)
+    assert type(out) is DecodeFailure
+    assert out.reason in ("bad_type:duration_ms", "bad_timestamp", "bad_type:status")
+
+
+def test_control_characters_in_the_path() -> None:
+    escaped = valid_line(path="/a\x00b\x1fc\x7fd\u2028")
+    raw = valid_line(path="PLACEHOLDER").replace(b"PLACEHOLDER", b"/a\x01b")
+    clf = '1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET /a\x01b\tc HTTP/1.1" 200 0'
+    decoder = Decoder(InputConfig())
+    assert decoder.decode(escaped) == Request(T0, "198.51.100.20", "GET", "", "/a\x00b\x1fc\x7fd\u2028", 200,
+                                              12.0, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+    assert decoder.decode(raw).reason == "malformed_json"   # JSON forbids raw control characters in strings
+    assert decoder.decode(clf) == Request(T0, "1.2.3.4", "GET", "", "/a\x01b\tc", 200, None, "")
+    out = Pipeline(Config()).process([escaped, raw, clf], now_ms=NOW)
+    assert out.tally.to_dict() == {"consumed": 3, "counted": 2, "filtered": {}, "excluded": {}, "unmatched": 0,
+                                   "dead_lettered": 1, "dead_letter_reasons": {"malformed_json": 1}, "late": 0}
+
+
+def test_year_2099_in_a_2026_stream_is_future_timestamp_and_the_stream_goes_on() -> None:
+    pipeline = Pipeline(Config())
+    batch = [valid_line(T0), valid_line(Y2099), valid_line(T0 + 1_000), valid_line(T0 + 2_000, status=503)]
+    out = pipeline.process(batch, now_ms=NOW)
+    assert out.tally.to_dict() == {"consumed": 4, "counted": 3, "filtered": {}, "excluded": {}, "unmatched": 0,
+                                   "dead_lettered": 1, "dead_letter_reasons": {"future_timestamp": 1}, "late": 0}
+    [dead] = out.dead_letters
+    assert (dead.reason, dead.offset, dead.ts_ms) == ("future_timestamp", 2, Y2099)
+    # The absurd record did not drag the watermark to 2099: the 2026 window is still open, then complete.
+    assert out.counters == []
+    later = pipeline.process([valid_line(T0 + 5_000)], now_ms=NOW)
+    assert later.tally.counted == 1 and later.dead_letters == []
+    [counter] = pipeline.flush().counters
+    assert (counter.window_start_ms, counter.good, counter.total) == (T0, 3, 4)
+    assert pipeline.tally.to_dict() == {"consumed": 5, "counted": 4, "filtered": {}, "excluded": {},
+                                        "unmatched": 0, "dead_lettered": 1,
+                                        "dead_letter_reasons": {"future_timestamp": 1}, "late": 0}
+
+
+def test_status_with_non_decimal_digits_does_not_crash_the_pipeline() -> None:
+    out = Pipeline(Config()).process([valid_line(status="²"), valid_line()], now_ms=NOW)
+    assert out.tally.counted == 1 and out.tally.dead_lettered == {"bad_type:status": 1}
+
+
+def test_deeply_nested_json_is_malformed_not_a_crash() -> None:
+    line = b'{"ts":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    out = Pipeline(Config(input=InputConfig(max_line_bytes=300_000))).process([line], now_ms=NOW)
+    assert out.tally.dead_lettered == {"malformed_json": 1}
