@@ -577,7 +577,9 @@ def test_least_recently_touched_ip_is_evicted_first():
 
 
 def test_ip_state_expires_by_ttl_in_event_time():
-    p = Pipeline(cfg(state={"ip_ttl_s": 60}))
+    short = {"window_s": 30, "cooldown_s": 30}
+    p = Pipeline(cfg(state={"ip_ttl_s": 60}, filters={"rate_limited": short, "scanner": short,
+                                                       "credential_stuffing": short}))
     store = p.filters.store
     p.process([req(ts=at(0), ip="11.0.0.1"), req(ts=at(30), ip="11.0.0.2")])
     assert (len(store), store.evicted) == (2, 0)
