@@ -112,6 +112,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from streams.app import run_worker
+    from streams.kafka_clients import KafkaUnavailable
+
+    config = load_config(args.config)
+    if args.bootstrap:
+        config = config.model_copy(update={"kafka": config.kafka.model_copy(
+            update={"bootstrap_servers": args.bootstrap})})
+    try:
+        return run_worker(config, worker_id=args.worker_id, web_port=args.web_port, loglevel=args.loglevel)
+    except KafkaUnavailable as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_core_bench
 
@@ -148,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--config", help="config to use (default: examples/truesli.yaml)")
     d.add_argument("--out-dir", help="where to keep the sample and outputs (default: a temp dir)")
     d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="the live worker: consume requests.raw, publish sli.counters (Kafka)")
+    r.add_argument("--config", help="truesli.yaml (kafka: section for brokers and topics)")
+    r.add_argument("--bootstrap", help="override kafka.bootstrap_servers")
+    r.add_argument("--worker-id", help="stable id of this worker (transactional id suffix; default: hostname)")
+    r.add_argument("--web-port", type=int, help="override worker.web_port (/metrics, /health)")
+    r.add_argument("--loglevel", default="info", choices=("debug", "info", "warning", "error"))
+    r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
     b.add_argument("--events", type=int, default=1_000_000)

@@ -310,6 +310,44 @@ class InputConfig(Strict):
         return v
 
 
+class TopicsConfig(Strict):
+    """Topic names. ``requests`` and ``changes`` are inputs; the rest are written by truesli."""
+
+    requests: str = "requests.raw"
+    counters: str = "sli.counters"
+    partials: str = "sli.counters.partials"
+    anomalies: str = "sli.anomalies"
+    deadletter: str = "sli.deadletter"
+    changes: str = "ops.changes"
+    state: str = "truesli.state"
+
+
+class KafkaConfig(Strict):
+    """Where the live worker reads and writes. ``client`` passes extra librdkafka settings (e.g. security)
+    to every client truesli creates."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_id: str = Field(default="truesli", min_length=1)
+    topics: TopicsConfig = TopicsConfig()
+    create_topics: bool = True
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    client: dict[str, str] = Field(default_factory=dict)
+    batch_max_messages: int = Field(default=10_000, ge=1)
+    batch_timeout_ms: int = Field(default=200, ge=1)
+    commit_interval_ms: int = Field(default=1_000, ge=10)
+    transaction_timeout_ms: int = Field(default=15_000, ge=1_000)
+    connect_timeout_s: float = Field(default=15.0, gt=0)
+
+
+class WorkerConfig(Strict):
+    """The live worker's own HTTP endpoints (/metrics, /health)."""
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    data_dir: str = ".truesli-data"
+
+
 DEFAULT_EXCLUSIONS = (
     ExclusionRule(reason="health", match=RouteMatch(paths=(
         "/health", "/healthz", "/healthcheck", "/ready", "/readyz", "/live", "/livez", "/ping", "/status")),),
@@ -330,6 +368,8 @@ class Config(Strict):
     filters: FiltersConfig = FiltersConfig()
     state: StateConfig = StateConfig()
     windows: WindowsConfig = WindowsConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    worker: WorkerConfig = WorkerConfig()
 
     @model_validator(mode="after")
     def _unique_journeys(self) -> "Config":

@@ -221,7 +221,7 @@ class Decoder:
         if status is None:
             return DecodeFailure("missing_field:status", "no status code")
         if type(status) is not int:
-            if type(status) is str and status.isdigit() and len(status) <= 3:
+            if type(status) is str and len(status) <= 3 and status.isascii() and status.isdigit():
                 status = int(status)
             else:
                 return DecodeFailure("bad_type:status", "status must be an integer 0..999")
@@ -239,9 +239,17 @@ class Decoder:
                     return DecodeFailure("bad_type:duration_ms", "duration is not a number")
             elif dt is not float and dt is not int:
                 return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
-            if not 0 <= duration < _INF:
+            if duration == -1:
+                # ALB and others write -1 when no upstream answered (the 502/503/504s an availability
+                # SLO must count): the request happened, its duration is unknown.
+                duration_ms = None
+            elif not 0 <= duration < _INF:
                 return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
-            duration_ms = float(duration) * self._duration_factor
+            else:
+                try:
+                    duration_ms = float(duration) * self._duration_factor
+                except OverflowError:
+                    return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
         ua = get(k_ua)
         if ua is None or ua == "-":
             ua = ""
@@ -311,11 +319,12 @@ def _split_target(target: str) -> tuple[str, str]:
     host = ""
     if target.startswith(("http://", "https://")):
         rest = target.split("://", 1)[1]
-        slash = rest.find("/")
-        host, target = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
-    q = target.find("?")
-    if q >= 0:
-        target = target[:q]
+        end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+        host, target = (rest, "/") if end < 0 else (rest[:end], rest[end:])
+    for sep in ("?", "#"):
+        cut = target.find(sep)
+        if cut >= 0:
+            target = target[:cut]
     return (target or "/"), host
 
 

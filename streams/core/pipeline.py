@@ -97,17 +97,19 @@ def _raw_text(item: bytes | str | dict) -> str:
         return repr(item)[:RAW_LIMIT]
     if isinstance(item, str):
         return item[:RAW_LIMIT]
-    return bytes(item[:RAW_LIMIT]).decode("utf-8", "backslashreplace")
+    # Escaping can make text up to 4× longer than its bytes: bound the result, not just the input.
+    return bytes(item[:RAW_LIMIT]).decode("utf-8", "backslashreplace")[:RAW_LIMIT]
 
 
 class Pipeline:
     """One stream's worth of core state. Not thread-safe; feed batches in order."""
 
-    def __init__(self, config: Config, *, partition: int | None = None, collect_verdicts: bool = False) -> None:
+    def __init__(self, config: Config, *, partition: int | None = None, collect_verdicts: bool = False,
+                 track_state_changes: bool = False) -> None:
         self.config = config
         self.decoder = Decoder(config.input)
         self.router = Router(config)
-        self.filters = FilterChain(config.filters, config.state)
+        self.filters = FilterChain(config.filters, config.state, track_changes=track_state_changes)
         self.judges = [tuple(build_judge(s) for s in j.slos) for j in config.journeys]
         self.windows = Windows(config.windows, [(j.name, tuple(s.name for s in j.slos)) for j in config.journeys],
                                partition)

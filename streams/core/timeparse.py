@@ -68,7 +68,8 @@ def parse_rfc3339(text: str) -> int:
         tz = text[i:]
         if tz in ("Z", "z"):
             pass
-        elif len(tz) == 6 and tz[0] in "+-" and tz[3] == ":" and tz[1:3].isdigit() and tz[4:6].isdigit():
+        elif (len(tz) == 6 and tz[0] in "+-" and tz[3] == ":" and tz[1:3].isdigit() and tz[4:6].isdigit()
+              and int(tz[1:3]) <= 23 and int(tz[4:6]) <= 59):
             offset = (int(tz[1:3]) * 60 + int(tz[4:6])) * 60_000
             ms = ms - offset if tz[0] == "+" else ms + offset
         else:
@@ -98,7 +99,7 @@ def parse_clf(text: str) -> int:
     if month is None:
         raise ValueError("bad month")
     sign = text[21]
-    if sign not in "+-" or not text[22:26].isdigit():
+    if sign not in "+-" or not text[22:26].isdigit() or int(text[22:24]) > 23 or int(text[24:26]) > 59:
         raise ValueError("bad UTC offset")
     offset = timedelta(hours=int(text[22:24]), minutes=int(text[24:26]))
     tz = timezone(offset if sign == "+" else -offset)

@@ -39,8 +39,7 @@ class WindowAcc:
 
 class Windows:
     __slots__ = ("size_ms", "lateness_ms", "retain_ms", "idle_ms", "emit_empty", "partition",
-                 "_journeys", "_open", "_closed", "_dirty", "max_ts", "closed_through", "_idle_since",
-                 "_idle_base")
+                 "_journeys", "_open", "_closed", "_dirty", "max_ts", "closed_through", "_idle_since")
 
     def __init__(self, cfg: WindowsConfig, journeys: list[tuple[str, tuple[str, ...]]],
                  partition: int | None = None) -> None:
@@ -57,7 +56,6 @@ class Windows:
         self.max_ts: int | None = None
         self.closed_through: int | None = None  # every window starting before this has closed
         self._idle_since: int | None = None  # injected-clock time of the last record
-        self._idle_base: int | None = None  # max_ts when the idle period began
 
     # -- hot path --------------------------------------------------------------------------------------
     def too_late(self, ts_ms: int) -> bool:
@@ -86,7 +84,6 @@ class Windows:
         if self.max_ts is None or max_ts_in_batch > self.max_ts:
             self.max_ts = max_ts_in_batch
         self._idle_since = now_ms
-        self._idle_base = None
 
     def watermark(self, now_ms: int | None) -> int | None:
         if self.max_ts is None:
@@ -99,6 +96,8 @@ class Windows:
 
     def close(self, now_ms: int | None) -> list[WindowCounter]:
         """Emit windows the watermark has passed, plus re-emissions of windows that took late records."""
+        if now_ms is not None and self._idle_since is None:
+            self._idle_since = now_ms  # e.g. just restored: the idle timer starts at the first tick
         wm = self.watermark(now_ms)
         out: list[WindowCounter] = []
         if wm is not None:

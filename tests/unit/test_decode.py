@@ -519,7 +519,7 @@ def test_bad_type_status_non_decimal_digit_characters(value: str) -> None:
     assert decode(record(status=value)) == DecodeFailure("bad_type:status", "status must be an integer 0..999")
 
 
-@pytest.mark.parametrize("value", [-1, -0.5, "-5", "inf", "nan", {"ms": 1}, [1], True])
+@pytest.mark.parametrize("value", [-2, -0.5, "-5", "inf", "nan", {"ms": 1}, [1], True])
 def test_bad_type_duration_not_finite_nonnegative(value: Any) -> None:
     assert decode(record(duration_ms=value)) == DecodeFailure(
         "bad_type:duration_ms", "duration must be a finite number ≥ 0")
@@ -588,3 +588,10 @@ def test_unparseable_line(item: bytes | str) -> None:
 def test_duplicate_keys_last_wins() -> None:
     line = b'{"ts":"2026-01-01T00:00:00Z","client_ip":"1.2.3.4","method":"GET","path":"/","status":500,"status":200}'
     assert decode(line) == VALID_REQUEST
+
+
+@pytest.mark.parametrize("value", [-1, "-1", -1.0])
+def test_minus_one_duration_means_unknown_not_bad(value: Any) -> None:
+    # -1 is the access-log sentinel for "no upstream answered": keep the request, without a duration.
+    r = decode(record(duration_ms=value))
+    assert isinstance(r, Request) and r.duration_ms is None and r.status == 200

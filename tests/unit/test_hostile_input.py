@@ -89,11 +89,14 @@ PLAUSIBLE: dict[str, st.SearchStrategy] = {
     "host": st.sampled_from(["example.com", "API.Example.com:8443", "[::1]:80", "-", "", "a" * 300]),
     "path": st.one_of(
         st.sampled_from(["/", "/checkout", "/api/login", "/health", "/metrics", "/.env", "/wp-login.php",
-                         "/internal/x", "/a?b=c", "https://Shop.example.com:443/p?q", "http://", "*", "?", "/\x00\x1f"]),
+                         "/internal/x", "/a?b=c", "https://Shop.example.com:443/p?q", "http://", "*", "?",
+                         "/\x00\x1f"]),
         st.text(max_size=30),
     ),
-    "status": st.one_of(st.integers(-5, 1005), st.sampled_from(["200", "503", "1000", "abc", "²", "٢٠٠", "", "0"])),
-    "duration_ms": st.one_of(st.floats(), st.integers(-5, 10**6), st.sampled_from(["12.5", "fast", "-", "nan", "1e400"])),
+    "status": st.one_of(st.integers(-5, 1005),
+                        st.sampled_from(["200", "503", "1000", "abc", "²", "٢٠٠", "", "0"])),
+    "duration_ms": st.one_of(st.floats(), st.integers(-5, 10**6),
+                             st.sampled_from(["12.5", "fast", "-", "nan", "1e400"])),
     "user_agent": st.one_of(
         st.sampled_from(["Mozilla/5.0", "Googlebot/2.1 (+http://www.google.com/bot.html)", "sqlmap/1.7",
                          "kube-probe/1.29", "Datadog/Synthetics", "", "-", "curl/8.5.0", "Mozilla/5.0 (" * 60]),
@@ -129,7 +132,8 @@ CLF_LINES = st.builds(
     st.sampled_from(["1.2.3.4", "2001:db8::1", "nope"]),
     st.sampled_from(["01/Jan/2026:00:00:30 +0000", "01/Jan/2026:01:00:30 +0100", "31/Dec/1999:23:59:59 +0000",
                      "01/Foo/2026:00:00:00 +0000", "x"]),
-    st.one_of(st.sampled_from(["GET / HTTP/1.1", "\x16\x03\x01", "-", "POST /api/login HTTP/1.1"]), st.text(max_size=20)),
+    st.one_of(st.sampled_from(["GET / HTTP/1.1", "\x16\x03\x01", "-", "POST /api/login HTTP/1.1"]),
+              st.text(max_size=20)),
     st.sampled_from(["200", "404", "503", "abc"]),
     st.one_of(st.just(""), st.just(' "-" "-"'), st.just(' "-" "Mozilla/5.0" 0.125'), st.text(max_size=20)),
 )

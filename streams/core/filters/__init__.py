@@ -23,7 +23,7 @@ class FilterChain:
 
     __slots__ = ("_stateless", "_stateful", "store")
 
-    def __init__(self, cfg: FiltersConfig, state: StateConfig) -> None:
+    def __init__(self, cfg: FiltersConfig, state: StateConfig, *, track_changes: bool = False) -> None:
         stateless: list = []
         if cfg.synthetic.enabled:
             stateless.append(SyntheticCheck(cfg.synthetic))
@@ -41,7 +41,7 @@ class FilterChain:
             stateful.append(CredentialStuffingCheck(cfg.credential_stuffing))
         self._stateless = tuple((f.reason, f.check) for f in stateless)
         self._stateful = tuple((f.reason, f.check) for f in stateful)
-        self.store = IpStateStore(state.max_tracked_ips, state.ip_ttl_s)
+        self.store = IpStateStore(state.max_tracked_ips, state.ip_ttl_s, track_changes=track_changes)
 
     def check(self, req: Request, flags: list[IpFlag]) -> tuple[str, str] | None:
         """(reason, rule) of the first filter that drops ``req``, or None for a real user."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 class IpState:
     """Counters of one IP. Sliding windows use two buckets: (index, current count, previous count)."""
 
-    __slots__ = ("last_ms", "rate_idx", "rate_cur", "rate_prev", "rate_until", "rate_rule",
+    __slots__ = ("seq", "last_ms", "rate_idx", "rate_cur", "rate_prev", "rate_until", "rate_rule",
                  "scan_until", "scan_rule", "nf_idx", "nf_paths", "nf_prev",
                  "cs_idx", "cs_att", "cs_att_prev", "cs_fail", "cs_fail_prev", "cs_until", "cs_rule")
 
     def __init__(self, ts_ms: int) -> None:
+        self.seq = 0  # the store's touch counter at the last touch: finds what changed since a snapshot
         self.last_ms = ts_ms
         self.rate_idx = -1
         self.rate_cur = 0
@@ -60,15 +61,23 @@ def estimate(idx: int, cur: int, prev: int, ts_ms: int, window_ms: int) -> float
 
 
 class IpStateStore:
-    """ip → IpState with a hard maximum and a TTL in event time."""
+    """ip → IpState with a hard maximum and a TTL in event time.
 
-    __slots__ = ("_states", "max_entries", "ttl_ms", "evicted")
+    With ``track_changes`` (live mode) the store can report what changed since the last
+    :meth:`take_changes` — IPs touched, in touch order, and IPs evicted — so a changelog can be written
+    incrementally instead of snapshotting the whole store.
+    """
 
-    def __init__(self, max_entries: int, ttl_s: int) -> None:
+    __slots__ = ("_states", "max_entries", "ttl_ms", "evicted", "_seq", "_synced_seq", "_evicted_keys")
+
+    def __init__(self, max_entries: int, ttl_s: int, *, track_changes: bool = False) -> None:
         self._states: dict[str, IpState] = {}
         self.max_entries = max_entries
         self.ttl_ms = ttl_s * 1000
         self.evicted = 0
+        self._seq = 0
+        self._synced_seq = 0
+        self._evicted_keys: list[str] | None = [] if track_changes else None
 
     def __len__(self) -> int:
         return len(self._states)
@@ -79,12 +88,19 @@ class IpStateStore:
         if st is None:
             st = IpState(ts_ms)
             if len(states) >= self.max_entries:
-                del states[next(iter(states))]
-                self.evicted += 1
+                self._evict(next(iter(states)))
         elif ts_ms > st.last_ms:
             st.last_ms = ts_ms
+        self._seq += 1
+        st.seq = self._seq
         states[ip] = st
         return st
+
+    def _evict(self, ip: str) -> None:
+        del self._states[ip]
+        self.evicted += 1
+        if self._evicted_keys is not None:
+            self._evicted_keys.append(ip)
 
     def expire(self, event_now_ms: int) -> int:
         """Drop IPs untouched for longer than the TTL (event time). Returns how many went."""
@@ -95,7 +111,34 @@ class IpStateStore:
             ip = next(iter(states))
             if states[ip].last_ms >= cutoff:
                 break
-            del states[ip]
+            self._evict(ip)
             gone += 1
-        self.evicted += gone
         return gone
+
+    def take_changes(self) -> tuple[list[str], list[tuple[str, IpState]]]:
+        """(evicted IPs, [(ip, state)] touched since the last call, oldest touch first); resets both."""
+        changed: list[tuple[str, IpState]] = []
+        states = self._states
+        for ip in reversed(states):  # touch order is dict order, so stop at the first unchanged entry
+            st = states[ip]
+            if st.seq <= self._synced_seq:
+                break
+            changed.append((ip, st))
+        changed.reverse()
+        self._synced_seq = self._seq
+        evicted = self._evicted_keys or []
+        if self._evicted_keys is not None:
+            self._evicted_keys = []
+        return evicted, changed
+
+    def load(self, ip: str, st: IpState) -> None:
+        """Restore one entry (in the order the changelog recorded it)."""
+        self._states.pop(ip, None)
+        st.seq = 0
+        self._states[ip] = st
+
+    def forget(self, ip: str) -> None:
+        self._states.pop(ip, None)
+
+    def items(self):
+        return self._states.items()

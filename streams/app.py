@@ -1,0 +1,136 @@
+"""The live worker (``truesli run``): a faust-streaming app.
+
+- Stage A (high volume) runs on a confluent-kafka consumer + transactional producer in a thread owned by
+  a faust Service: faust's per-event stream machinery costs tens of µs per record, and Stage A needs
+  batches and exactly-once transactions (see docs/design.md for the measurement behind this choice).
+- Stage B (low volume) is a faust agent over the partials topic with a changelog-backed Table holding the
+  latest partial of every (journey, slo, window, partition); each update publishes the merged counter to
+  ``sli.counters`` (compacted, keyed journey|slo|window_start).
+- faust's web server serves /metrics (Prometheus text) and /health.
+Business logic lives in streams.core and streams.stage_b; nothing here but wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import faust
+import orjson
+
+from streams.config import Config
+from streams.core.timeparse import format_rfc3339
+from streams.kafka_clients import ensure_topics, preflight
+from streams.metrics import render
+from streams.stage_a import StageA
+from streams.stage_b import merge_partials, merged_key
+
+log = logging.getLogger("truesli.app")
+
+
+def default_transactional_id(config: Config, worker_id: str) -> str:
+    return f"{config.kafka.group_id}-stage-a-{worker_id}"
+
+
+def build_app(config: Config, *, worker_id: str, web_port: int | None = None) -> tuple[faust.App, StageA]:
+    """Create topics, the faust app and the Stage A runner. Raises KafkaUnavailable on broker problems."""
+    k = config.kafka
+    admin = preflight(k)
+    parts = ensure_topics(admin, k)
+    stage_a = StageA(config, transactional_id=default_transactional_id(config, worker_id),
+                     partials_partitions=parts[k.topics.partials])
+    data_dir = Path(config.worker.data_dir) / f"worker-{worker_id}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        f"{k.group_id}-stage-b",
+        broker=[f"kafka://{hp.strip()}" for hp in k.bootstrap_servers.split(",")],
+        store="memory://",
+        datadir=str(data_dir),
+        web_host=config.worker.web_host,
+        web_port=web_port if web_port is not None else config.worker.web_port,
+        web_bind=config.worker.web_host,
+        topic_replication_factor=k.replication_factor,
+        topic_partitions=parts[k.topics.partials],
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        table_cleanup_interval=60.0,
+    )
+    partials = app.topic(k.topics.partials, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw")
+    counters = app.topic(k.topics.counters, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw")
+    table = app.Table("latest-partials", default=dict, partitions=parts[k.topics.partials])
+
+    @app.agent(partials)
+    async def stage_b(stream):  # noqa: ANN001 - faust's stream type
+        async for value in stream:
+            try:
+                partial = orjson.loads(value)
+                key = merged_key(partial)
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:  # not ours: skip, never crash
+                stage_a.stats.stage_b_skipped += 1
+                log.warning("Stage B skipped a malformed partial: %s", exc)
+                continue
+            entry = dict(table[key])
+            entry[str(partial.get("partition"))] = partial
+            table[key] = entry
+            merged = merge_partials(entry.values(), format_rfc3339(int(time.time() * 1000)))
+            await counters.send(key=key.encode(), value=orjson.dumps(merged))
+
+    class StageAService(faust.Service):
+        """Owns the Stage A thread; a crash there stops the worker with an error."""
+
+        async def on_started(self) -> None:
+            loop = asyncio.get_running_loop()
+
+            def target() -> None:
+                try:
+                    stage_a.run()
+                except Exception as exc:  # the thread must report, not die silently
+                    log.error("Stage A stopped: %s", exc)
+                    asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
+
+            self._thread = threading.Thread(target=target, name="truesli-stage-a", daemon=True)
+            self._thread.start()
+
+        async def on_stop(self) -> None:
+            stage_a.stop()
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)
+
+    app.service(StageAService())
+
+    @app.page("/metrics")
+    async def metrics(web, request):  # noqa: ANN001
+        return web.bytes(render(stage_a.stats), content_type="text/plain; version=0.0.4")
+
+    @app.page("/health")
+    async def health(web, request):  # noqa: ANN001
+        s = stage_a.stats
+        age = time.monotonic() - s.last_ok_monotonic if s.last_ok_monotonic else None
+        ok = age is not None and age < 30
+        return web.json({"status": "ok" if ok else "starting" if age is None else "stalled",
+                         "assigned_partitions": sorted(s.tallies), "seconds_since_last_poll": age,
+                         "transactions": s.transactions, "broker_errors": s.broker_errors},
+                        status=200 if ok or age is None else 503)
+
+    return app, stage_a
+
+
+def run_worker(config: Config, *, worker_id: str | None = None, web_port: int | None = None,
+               loglevel: str = "info") -> int:
+    worker_id = worker_id or socket.gethostname()
+    app, _ = build_app(config, worker_id=worker_id, web_port=web_port)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+                          override_logging=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+__all__ = ["build_app", "run_worker", "default_transactional_id"]

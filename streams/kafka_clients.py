@@ -1,0 +1,102 @@
+"""Kafka plumbing shared by the worker, replay and tests: client settings, preflight, topic creation.
+
+Every client truesli creates gets ``kafka.bootstrap_servers`` plus ``kafka.client`` (extra librdkafka
+settings such as security), so credentials are configured once.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.config import KafkaConfig
+
+
+class KafkaUnavailable(Exception):
+    """The broker cannot be used (unreachable, wrong credentials, missing topic); message names the fix."""
+
+
+def client_conf(cfg: KafkaConfig, **overrides: object) -> dict:
+    conf: dict = {"bootstrap.servers": cfg.bootstrap_servers, "client.id": f"truesli-{cfg.group_id}"}
+    conf.update(cfg.client)
+    conf.update(overrides)
+    return conf
+
+
+def _logger_silencer(*_args: object) -> None:
+    """librdkafka logs connection retries; during preflight we report one clear error instead."""
+
+
+def preflight(cfg: KafkaConfig) -> AdminClient:
+    """Connect and list topics within ``connect_timeout_s`` or raise KafkaUnavailable."""
+    errors: list[str] = []
+
+    def on_error(err: KafkaError) -> None:
+        errors.append(err.str())
+
+    admin = AdminClient(client_conf(cfg, error_cb=on_error, logger=_NullLogger()))
+    try:
+        admin.list_topics(timeout=cfg.connect_timeout_s)
+    except KafkaException as exc:
+        detail = errors[-1] if errors else str(exc.args[0].str() if exc.args else exc)
+        hint = "check kafka.bootstrap_servers and that the broker is running"
+        if any(w in detail.lower() for w in ("auth", "sasl", "credential", "ssl", "certificate")):
+            hint = "check the credentials/TLS settings under kafka.client"
+        raise KafkaUnavailable(f"cannot reach Kafka at {cfg.bootstrap_servers}: {detail} ({hint})") from None
+    return admin
+
+
+class _NullLogger:
+    def log(self, *_args: object, **_kwargs: object) -> None:
+        pass
+
+    def isEnabledFor(self, *_args: object) -> bool:  # noqa: N802 - the logging API librdkafka calls
+        return False
+
+    debug = info = warning = error = critical = exception = log
+
+
+def topic_partitions(admin: AdminClient, topic: str, timeout: float = 10.0) -> int | None:
+    md = admin.list_topics(topic=topic, timeout=timeout)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        return None
+    return len(t.partitions)
+
+
+def ensure_topics(admin: AdminClient, cfg: KafkaConfig) -> dict[str, int]:
+    """Create truesli's topics when absent (compacted where keys replace values). Returns partitions."""
+    t = cfg.topics
+    compacted = {"cleanup.policy": "compact"}
+    wanted = {
+        t.requests: ({}, cfg.partitions),
+        t.counters: (compacted, cfg.partitions),
+        t.partials: (compacted, cfg.partitions),
+        t.anomalies: ({}, cfg.partitions),
+        t.deadletter: ({}, cfg.partitions),
+        t.changes: ({}, 1),
+    }
+    existing = admin.list_topics(timeout=cfg.connect_timeout_s).topics
+    input_partitions = len(existing[t.requests].partitions) if t.requests in existing else cfg.partitions
+    # The state changelog mirrors the input: state of input partition p lives in state partition p.
+    wanted[t.state] = ({"cleanup.policy": "compact", "max.message.bytes": str(16 << 20)}, input_partitions)
+    missing = [NewTopic(name, num_partitions=n, replication_factor=cfg.replication_factor, config=conf)
+               for name, (conf, n) in wanted.items() if name not in existing]
+    if missing and not cfg.create_topics:
+        raise KafkaUnavailable(f"topics missing: {', '.join(m.topic for m in missing)} "
+                               "(create them or set kafka.create_topics: true)")
+    if missing:
+        for name, fut in admin.create_topics(missing, operation_timeout=30).items():
+            try:
+                fut.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise KafkaUnavailable(f"cannot create topic {name}: {exc.args[0].str()}") from None
+    parts = {}
+    md = admin.list_topics(timeout=cfg.connect_timeout_s).topics
+    for name in wanted:
+        parts[name] = len(md[name].partitions) if name in md else wanted[name][1]
+    if parts[t.state] < parts[t.requests]:
+        raise KafkaUnavailable(f"topic {t.state} has {parts[t.state]} partitions but {t.requests} has "
+                               f"{parts[t.requests]}: the state changelog needs at least as many")
+    return parts

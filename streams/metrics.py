@@ -1,0 +1,76 @@
+"""The worker's /metrics: Prometheus text built from Stage A's tallies and stats (prometheus_client).
+
+Labels come only from fixed names and configured reasons — never from raw input — so the series count
+is bounded by configuration (invariant 5). Values are cumulative per input partition and survive
+restarts (tallies are restored from the state changelog); a partition moving to another worker moves
+its totals with it, which Prometheus sees as a counter reset on one worker and growth on the other.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+
+from streams.stage_a import StageAStats
+
+
+class StageACollector:
+    def __init__(self, stats: StageAStats) -> None:
+        self.stats = stats
+
+    def collect(self):
+        s = self.stats
+        tallies = list(s.tallies.values())
+
+        def total(attr: str) -> int:
+            return sum(getattr(t, attr) for t in tallies)
+
+        def by_reason(attr: str) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for t in tallies:
+                for k, v in getattr(t, attr).items():
+                    out[k] = out.get(k, 0) + v
+            return out
+
+        for name, attr, doc in (("consumed", "consumed", "records consumed from the input topic"),
+                                ("counted", "counted", "records counted as real-user events"),
+                                ("unmatched", "unmatched", "records no journey matched"),
+                                ("late", "late", "records counted into already-closed windows")):
+            yield CounterMetricFamily(f"truesli_{name}", doc, value=total(attr))
+        for name, attr, doc in (("filtered", "filtered", "records dropped as not real users, by filter"),
+                                ("excluded", "excluded", "records excluded as not user events, by rule"),
+                                ("dead_lettered", "dead_lettered", "records sent to the dead-letter topic")):
+            fam = CounterMetricFamily(f"truesli_{name}", doc, labels=["reason"])
+            for reason, n in sorted(by_reason(attr).items()):
+                fam.add_metric([reason], n)
+            yield fam
+        lag = GaugeMetricFamily("truesli_consumer_lag", "input records not yet processed", labels=["partition"])
+        for p, n in sorted(s.lag.items()):
+            lag.add_metric([str(p)], n)
+        yield lag
+        yield GaugeMetricFamily("truesli_batch_latency_seconds", "processing time of the last batch",
+                                value=s.last_batch_seconds)
+        yield CounterMetricFamily("truesli_batch_seconds", "processing time of all batches",
+                                  value=s.batch_seconds_sum)
+        yield CounterMetricFamily("truesli_batches", "batches processed", value=s.batches)
+        yield CounterMetricFamily("truesli_transactions", "Kafka transactions committed", value=s.transactions)
+        yield CounterMetricFamily("truesli_transaction_aborts", "Kafka transactions aborted", value=s.aborts)
+        yield CounterMetricFamily("truesli_state_restores", "partition states restored from the changelog",
+                                  value=s.restores)
+        yield CounterMetricFamily("truesli_broker_errors", "errors reported by the Kafka client",
+                                  value=s.broker_errors)
+        yield GaugeMetricFamily("truesli_state_ips", "client IPs held in per-IP filter state",
+                                value=sum(s.state_ips.values()))
+        yield GaugeMetricFamily("truesli_assigned_partitions", "input partitions owned by this worker",
+                                value=len(s.tallies))
+        age = time.monotonic() - s.last_ok_monotonic if s.last_ok_monotonic else -1.0
+        yield GaugeMetricFamily("truesli_seconds_since_last_poll", "time since the consume loop last ran",
+                                value=age)
+
+
+def render(stats: StageAStats) -> bytes:
+    registry = CollectorRegistry()
+    registry.register(StageACollector(stats))
+    return generate_latest(registry)

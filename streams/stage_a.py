@@ -1,0 +1,299 @@
+"""Stage A of the live worker: requests.raw → the core → per-partition partial counters, exactly once.
+
+One consumer in the group, one Pipeline per assigned partition, one transactional producer. Everything a
+batch produces — partial counters, dead letters, the changelog of the pipeline's state, and the consumer
+offsets — is committed in one Kafka transaction. After a crash the partition's state is rebuilt from the
+changelog (``truesli.state``, partition p holds the state of input partition p) and consumption resumes at
+the offset stored with it, so every record is reflected exactly once. Readers use read_committed.
+
+Transport-only: all SLI logic is in ``streams.core``; this module moves bytes and commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from streams.config import Config
+from streams.core import snapshot
+from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
+from streams.kafka_clients import client_conf
+from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+
+log = logging.getLogger("truesli.stage_a")
+
+
+def partial_partition(journey: str, slo: str, window_start_ms: int, partitions: int) -> int:
+    """All partials of one merged key go to one partials partition, so Stage B's table stays local."""
+    return zlib.crc32(f"{journey}|{slo}|{window_start_ms}".encode()) % partitions
+
+
+@dataclass(slots=True)
+class PartitionState:
+    pipeline: Pipeline
+    next_offset: int | None = None  # first offset not yet reflected in the pipeline
+
+
+@dataclass(slots=True)
+class StageAStats:
+    """What /metrics shows about Stage A. Written by the Stage A thread, read by the web thread."""
+
+    batches: int = 0
+    transactions: int = 0
+    aborts: int = 0
+    restores: int = 0
+    last_batch_seconds: float = 0.0
+    batch_seconds_sum: float = 0.0
+    lag: dict[int, int] = field(default_factory=dict)
+    tallies: dict[int, Tally] = field(default_factory=dict)
+    state_ips: dict[int, int] = field(default_factory=dict)
+    broker_errors: int = 0
+    stage_b_skipped: int = 0
+    last_error: str = ""
+    last_ok_monotonic: float = 0.0
+
+
+class StageA:
+    """Runs the consume → process → transactional produce loop until :meth:`stop` is called."""
+
+    def __init__(self, config: Config, *, transactional_id: str, partials_partitions: int,
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.config = config
+        k = config.kafka
+        self.topics = k.topics
+        self.partials_partitions = partials_partitions
+        self.now_ms = now_ms
+        self.stats = StageAStats()
+        self._stop = threading.Event()
+        self._parts: dict[int, PartitionState] = {}
+        self._needs_restore: set[int] = set()
+        self._in_txn = False
+        self._dirty = False
+        self.consumer = Consumer(client_conf(
+            k, **{"group.id": k.group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "isolation.level": "read_committed", "enable.partition.eof": False,
+                  "error_cb": self._on_error}))
+        self.producer = Producer(client_conf(
+            k, **{"transactional.id": transactional_id, "enable.idempotence": True, "linger.ms": 20,
+                  "transaction.timeout.ms": k.transaction_timeout_ms, "message.max.bytes": 16 << 20,
+                  "error_cb": self._on_error}))
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _on_error(self, err: KafkaError) -> None:
+        self.stats.broker_errors += 1
+        self.stats.last_error = err.str()
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            log.warning("Kafka unreachable: %s (retrying)", err.str())
+
+    def run(self) -> None:
+        k = self.config.kafka
+        self.producer.init_transactions(k.transaction_timeout_ms / 1000 * 2)
+        self.consumer.subscribe([self.topics.requests], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        last_commit = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                msgs = self.consumer.consume(num_messages=k.batch_max_messages, timeout=k.batch_timeout_ms / 1000)
+                # Messages of partitions awaiting restore are dropped: the seek after restore refetches them.
+                self._process(msgs)
+                if self._needs_restore:
+                    self._restore_pending()
+                if self._dirty and time.monotonic() - last_commit >= k.commit_interval_ms / 1000:
+                    self._commit()
+                    last_commit = time.monotonic()
+            if self._dirty:
+                self._commit()
+        finally:
+            if self._in_txn:
+                self._abort()
+            self.consumer.close()
+            self.producer.flush(10)
+
+    # -- rebalance -------------------------------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._needs_restore.update(tp.partition for tp in partitions)
+        consumer.pause(partitions)  # nothing is processed until the partition's state is back
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Abort, do not commit: the next owner restores from the last committed state. Simple and exact.
+        if self._in_txn:
+            self._abort()
+            # Other partitions we keep must also roll back to their committed state.
+            self._needs_restore.update(p for p in self._parts if p not in {tp.partition for tp in partitions})
+        for tp in partitions:
+            self._parts.pop(tp.partition, None)
+            self._needs_restore.discard(tp.partition)
+            self.stats.tallies.pop(tp.partition, None)
+
+    def _restore_pending(self) -> None:
+        pending = sorted(self._needs_restore)
+        self._needs_restore.clear()
+        tps = []
+        for p in pending:
+            state = PartitionState(Pipeline(self.config, partition=p, track_state_changes=True))
+            state.next_offset = snapshot.restore(state.pipeline, self._read_changelog(p))
+            self._parts[p] = state
+            self.stats.restores += 1
+            offset = state.next_offset
+            if offset is None:
+                committed = self.consumer.committed([TopicPartition(self.topics.requests, p)], timeout=30)[0]
+                offset = committed.offset if committed.offset >= 0 else OFFSET_BEGINNING
+            tp = TopicPartition(self.topics.requests, p, offset)
+            self.consumer.seek(tp)
+            tps.append(tp)
+            log.info("partition %d restored (%d IPs in state), resuming at offset %s", p,
+                     len(state.pipeline.filters.store), offset)
+        self.consumer.resume(tps)
+
+    def _read_changelog(self, partition: int) -> list[tuple[bytes, bytes | None]]:
+        """Every committed changelog record of one state partition, in write order."""
+        reader = Consumer(client_conf(self.config.kafka, **{
+            "group.id": f"{self.config.kafka.group_id}-restore", "enable.auto.commit": False,
+            "isolation.level": "read_committed", "enable.partition.eof": True}))
+        try:
+            tp = TopicPartition(self.topics.state, partition, OFFSET_BEGINNING)
+            # For a read_committed reader the high watermark is the last stable offset.
+            low, high = reader.get_watermark_offsets(tp, timeout=30, cached=False)
+            records: list[tuple[bytes, bytes | None]] = []
+            if high <= low:
+                return records
+            reader.assign([tp])
+            position = low
+            while position < high:
+                for m in reader.consume(num_messages=10_000, timeout=1.0):
+                    err = m.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            position = high
+                            continue
+                        raise KafkaException(err)
+                    records.append((m.key(), m.value()))
+                    position = m.offset() + 1
+            return records
+        finally:
+            reader.close()
+
+    # -- processing ---------------------------------------------------------------------------------------
+    def _process(self, msgs: list) -> None:
+        by_part: dict[int, tuple[list[bytes], list[int]]] = {}
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.fatal():
+                    raise KafkaException(err)
+                log.warning("consume error: %s", err.str())
+                continue
+            if m.partition() not in self._parts or m.partition() in self._needs_restore:
+                continue
+            values, offsets = by_part.setdefault(m.partition(), ([], []))
+            value = m.value()
+            values.append(value if value is not None else b"")
+            offsets.append(m.offset())
+        now = self.now_ms()
+        t0 = time.perf_counter()
+        for p, state in self._parts.items():
+            if p in self._needs_restore:
+                continue
+            if p in by_part:
+                values, offsets = by_part[p]
+                out = state.pipeline.process(values, now, Origin(self.topics.requests, p, offsets=offsets))
+                state.next_offset = offsets[-1] + 1
+                self._dirty = True
+            else:
+                out = state.pipeline.process([], now)  # idle: lets the injected clock close windows
+            if out.counters or out.dead_letters:
+                self._publish(out, now)
+                self._dirty = True
+            self.stats.tallies[p] = state.pipeline.tally
+            self.stats.state_ips[p] = len(state.pipeline.filters.store)
+        if msgs:
+            took = time.perf_counter() - t0
+            self.stats.batches += 1
+            self.stats.last_batch_seconds = took
+            self.stats.batch_seconds_sum += took
+        self.stats.last_ok_monotonic = time.monotonic()
+
+    def _begin(self) -> None:
+        if not self._in_txn:
+            self.producer.begin_transaction()
+            self._in_txn = True
+
+    def _publish(self, out: Outputs, now: int) -> None:
+        self._begin()
+        produce = self._produce
+        topics = self.topics
+        for c in out.counters:
+            produce(topics.partials, c.key.encode(), orjson.dumps(counter_to_dict(c, now)),
+                    partial_partition(c.journey, c.slo, c.window_start_ms, self.partials_partitions))
+        for d in out.dead_letters:
+            produce(topics.deadletter, f"{d.partition}|{d.offset}".encode(),
+                    orjson.dumps(dead_letter_to_dict(d, now)))
+        self.producer.poll(0)
+
+    def _commit(self) -> None:
+        """State changelog + offsets + everything published since the last commit, atomically."""
+        self._begin()
+        offsets = []
+        for p, state in self._parts.items():
+            for key, value in snapshot.ip_changes(state.pipeline):
+                self._produce(self.topics.state, key, value, p)
+            if state.next_offset is not None:
+                self._produce(self.topics.state, snapshot.META_KEY,
+                              snapshot.meta_record(state.pipeline, state.next_offset), p)
+                offsets.append(TopicPartition(self.topics.requests, p, state.next_offset))
+        try:
+            if offsets:
+                self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
+            self.producer.commit_transaction(60)
+            self._in_txn = False
+            self._dirty = False
+            self.stats.transactions += 1
+            self._update_lag()
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.fatal():
+                raise
+            log.warning("transaction failed (%s); rolling back to the last committed state", err.str())
+            self._abort()
+            self._needs_restore.update(self._parts)
+
+    def _produce(self, topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
+        kwargs = {} if partition is None else {"partition": partition}
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, **kwargs)
+                return
+            except BufferError:  # local queue full: let it drain
+                self.producer.poll(0.1)
+
+    def _abort(self) -> None:
+        try:
+            self.producer.abort_transaction(60)
+        except KafkaException as exc:
+            if exc.args[0].fatal():
+                raise
+            log.warning("abort failed: %s", exc.args[0].str())
+        self._in_txn = False
+        self._dirty = False
+        self.stats.aborts += 1
+
+    def _update_lag(self) -> None:
+        for p, state in self._parts.items():
+            if state.next_offset is None:
+                continue
+            try:
+                _, high = self.consumer.get_watermark_offsets(TopicPartition(self.topics.requests, p),
+                                                              cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                self.stats.lag[p] = max(0, high - state.next_offset)
