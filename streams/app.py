@@ -41,7 +41,7 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
     k = config.kafka
     admin = preflight(k)
     parts = ensure_topics(admin, k)
-    stage_a = StageA(config, transactional_id=default_transactional_id(config, worker_id),
+    stage_a = StageA(config, worker_id=worker_id, transactional_id=default_transactional_id(config, worker_id),
                      partials_partitions=parts[k.topics.partials])
     data_dir = Path(config.worker.data_dir) / f"worker-{worker_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +58,10 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         table_cleanup_interval=60.0,
+        # Static membership: a restarted worker takes its partitions back without a group rebalance.
+        consumer_group_instance_id=f"{k.group_id}-stage-b-{worker_id}",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     partials = app.topic(k.topics.partials, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw")

@@ -116,6 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from streams.app import run_worker
     from streams.kafka_clients import KafkaUnavailable
 
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack to stderr
     config = load_config(args.config)
     if args.bootstrap:
         config = config.model_copy(update={"kafka": config.kafka.model_copy(

@@ -61,6 +61,9 @@ class StageACollector:
                                   value=s.restores)
         yield CounterMetricFamily("truesli_broker_errors", "errors reported by the Kafka client",
                                   value=s.broker_errors)
+        yield CounterMetricFamily("truesli_producer_replacements",
+                                  "transactional producers replaced after they stopped responding",
+                                  value=s.producer_replacements)
         yield GaugeMetricFamily("truesli_state_ips", "client IPs held in per-IP filter state",
                                 value=sum(s.state_ips.values()))
         yield GaugeMetricFamily("truesli_assigned_partitions", "input partitions owned by this worker",

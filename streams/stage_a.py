@@ -16,6 +16,8 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import orjson
@@ -55,15 +57,20 @@ class StageAStats:
     tallies: dict[int, Tally] = field(default_factory=dict)
     state_ips: dict[int, int] = field(default_factory=dict)
     broker_errors: int = 0
+    producer_replacements: int = 0
     stage_b_skipped: int = 0
     last_error: str = ""
     last_ok_monotonic: float = 0.0
 
 
+class ProducerWedged(Exception):
+    """A transactional call did not return within its deadline."""
+
+
 class StageA:
     """Runs the consume → process → transactional produce loop until :meth:`stop` is called."""
 
-    def __init__(self, config: Config, *, transactional_id: str, partials_partitions: int,
+    def __init__(self, config: Config, *, worker_id: str, transactional_id: str, partials_partitions: int,
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.config = config
         k = config.kafka
@@ -77,13 +84,34 @@ class StageA:
         self._in_txn = False
         self._dirty = False
         self.consumer = Consumer(client_conf(
-            k, **{"group.id": k.group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            k, **{"group.id": k.group_id, "group.instance.id": f"{k.group_id}-stage-a-{worker_id}",
+                  "session.timeout.ms": 10_000, "enable.auto.commit": False, "auto.offset.reset": "earliest",
                   "isolation.level": "read_committed", "enable.partition.eof": False,
                   "error_cb": self._on_error}))
-        self.producer = Producer(client_conf(
-            k, **{"transactional.id": transactional_id, "enable.idempotence": True, "linger.ms": 20,
-                  "transaction.timeout.ms": k.transaction_timeout_ms, "message.max.bytes": 16 << 20,
-                  "error_cb": self._on_error}))
+        self._transactional_id = transactional_id
+        self._txn_timeout_s = k.transaction_timeout_ms / 1000
+        self._txn_executor = ThreadPoolExecutor(1, thread_name_prefix="truesli-txn")
+        self.producer = self._new_producer()
+
+    def _new_producer(self) -> Producer:
+        return Producer(client_conf(
+            self.config.kafka, **{"transactional.id": self._transactional_id, "enable.idempotence": True,
+                                  "linger.ms": 20, "transaction.timeout.ms": self.config.kafka.transaction_timeout_ms,
+                                  "message.max.bytes": 16 << 20, "error_cb": self._on_error}))
+
+    def _txn(self, call: Callable, *args: object) -> None:
+        """Run a transactional call with a hard deadline.
+
+        librdkafka can leave send_offsets/commit blocked past their own timeout when the broker restarts
+        mid-call (reproduced with confluent-kafka 2.16 against Kafka 3.9). Past the deadline the producer
+        is written off: a new one with the same transactional.id fences it and aborts its transaction,
+        and every partition is restored from the last committed state.
+        """
+        future = self._txn_executor.submit(call, *args)
+        try:
+            future.result(timeout=self._txn_timeout_s * 2)
+        except FutureTimeout:
+            raise ProducerWedged() from None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -97,7 +125,7 @@ class StageA:
 
     def run(self) -> None:
         k = self.config.kafka
-        self.producer.init_transactions(k.transaction_timeout_ms / 1000 * 2)
+        self._init_producer(first=True)
         self.consumer.subscribe([self.topics.requests], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_commit = time.monotonic()
         try:
@@ -117,6 +145,7 @@ class StageA:
                 self._abort()
             self.consumer.close()
             self.producer.flush(10)
+            self._txn_executor.shutdown(wait=False)
 
     # -- rebalance -------------------------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -222,6 +251,35 @@ class StageA:
             self.stats.batch_seconds_sum += took
         self.stats.last_ok_monotonic = time.monotonic()
 
+    def _init_producer(self, first: bool = False) -> None:
+        """init_transactions, retried until it works or we are stopped (fences any older producer)."""
+        while not self._stop.is_set():
+            try:
+                self._txn(self.producer.init_transactions, self._txn_timeout_s)
+                return
+            except ProducerWedged:
+                log.warning("init_transactions did not complete; retrying with a new producer")
+                self._replace_producer()
+            except KafkaException as exc:
+                if exc.args[0].fatal() or first and not exc.args[0].retriable():
+                    raise
+                log.warning("init_transactions failed (%s); retrying", exc.args[0].str())
+                time.sleep(1)
+
+    def _replace_producer(self) -> None:
+        """Write off a wedged producer (its blocked call keeps its thread) and start a fresh one."""
+        self.stats.producer_replacements += 1
+        self._txn_executor.shutdown(wait=False)
+        self._txn_executor = ThreadPoolExecutor(1, thread_name_prefix="truesli-txn")
+        self.producer = self._new_producer()
+        self._in_txn = False
+
+    def _recover(self, why: str) -> None:
+        """Roll every partition back to its last committed state (after a failed or wedged transaction)."""
+        log.warning("%s; rolling back to the last committed state", why)
+        self._dirty = False
+        self._needs_restore.update(self._parts)
+
     def _begin(self) -> None:
         if not self._in_txn:
             self.producer.begin_transaction()
@@ -252,19 +310,24 @@ class StageA:
                 offsets.append(TopicPartition(self.topics.requests, p, state.next_offset))
         try:
             if offsets:
-                self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
-            self.producer.commit_transaction(60)
+                self._txn(self.producer.send_offsets_to_transaction, offsets,
+                          self.consumer.consumer_group_metadata(), self._txn_timeout_s)
+            self._txn(self.producer.commit_transaction, self._txn_timeout_s)
             self._in_txn = False
             self._dirty = False
             self.stats.transactions += 1
             self._update_lag()
+        except ProducerWedged:
+            self._replace_producer()
+            self._init_producer()
+            self.stats.aborts += 1
+            self._recover("the transactional producer stopped responding (broker outage?)")
         except KafkaException as exc:
             err = exc.args[0]
             if err.fatal():
                 raise
-            log.warning("transaction failed (%s); rolling back to the last committed state", err.str())
             self._abort()
-            self._needs_restore.update(self._parts)
+            self._recover(f"transaction failed ({err.str()})")
 
     def _produce(self, topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         kwargs = {} if partition is None else {"partition": partition}
@@ -277,11 +340,16 @@ class StageA:
 
     def _abort(self) -> None:
         try:
-            self.producer.abort_transaction(60)
+            self._txn(self.producer.abort_transaction, self._txn_timeout_s)
+        except ProducerWedged:
+            self._replace_producer()
+            self._init_producer()
         except KafkaException as exc:
             if exc.args[0].fatal():
                 raise
-            log.warning("abort failed: %s", exc.args[0].str())
+            log.warning("abort failed (%s); replacing the producer", exc.args[0].str())
+            self._replace_producer()
+            self._init_producer()
         self._in_txn = False
         self._dirty = False
         self.stats.aborts += 1

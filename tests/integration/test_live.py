@@ -1,0 +1,163 @@
+"""The live worker against a real broker: same counters as embedded mode, dead letters, several workers,
+SIGKILLs and a broker restart without losing or double-counting anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import orjson
+import pytest
+
+from tests.integration.live_harness import (MALFORMED, ROOT, Worker, expected_counters, live_config, load, mix,
+                                            produce, read_topic, wait_for_counters)
+
+
+def _consumed(m: dict) -> float:
+    return m.get("truesli_consumed_total", 0.0)
+
+
+def test_live_counters_equal_embedded_and_dead_letters_are_published(kafka_broker, tmp_path):
+    bs = kafka_broker.bootstrap
+    cfg_path = live_config(tmp_path, bs, partitions=3)
+    cfg = load(cfg_path)
+    lines = mix(20_000, seed=21)
+    expected = expected_counters(cfg, lines)
+    w = Worker(cfg_path, "solo", tmp_path / "solo.log").start()
+    try:
+        w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 3)
+        produce(bs, cfg.kafka.topics.requests, lines)
+        got = wait_for_counters(bs, cfg.kafka.topics.counters, expected)
+        assert got == expected, w.tail()
+        m = w.wait_metrics(lambda m: _consumed(m) == len(lines))
+        accounted = (m["truesli_counted_total"] + m["truesli_unmatched_total"]
+                     + sum(v for k, v in m.items() if k.startswith(("truesli_filtered_total{",
+                                                                       "truesli_excluded_total{",
+                                                                       "truesli_dead_lettered_total{"))))
+        assert accounted == len(lines)
+        dead = [orjson.loads(v) for _, v, _ in read_topic(bs, cfg.kafka.topics.deadletter)]
+        assert len(dead) == len(MALFORMED) == sum(v for k, v in m.items()
+                                                  if k.startswith("truesli_dead_lettered_total{"))
+        assert Counter(d["reason"] for d in dead) == Counter(
+            {"malformed_json": 1, "missing_field:client_ip": 1, "invalid_utf8": 1})
+        assert all(d["source"]["topic"] == cfg.kafka.topics.requests and d["source"]["offset"] >= 0
+                   and d["source"]["partition"] in (0, 1, 2) for d in dead)
+    finally:
+        w.stop()
+    assert w.proc.returncode == 0, w.tail()
+
+
+def test_two_workers_give_the_same_sums_as_one(kafka_broker, tmp_path):
+    bs = kafka_broker.bootstrap
+    cfg_path = live_config(tmp_path, bs, partitions=4)
+    cfg = load(cfg_path)
+    lines = mix(16_000, seed=22)
+    expected = expected_counters(cfg, lines)
+    workers = [Worker(cfg_path, f"w{i}", tmp_path / f"w{i}.log").start() for i in range(2)]
+    try:
+        for w in workers:
+            w.wait_metrics(lambda m: m.get("truesli_assigned_partitions", 0) >= 1)
+        workers[0].wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 2)
+        workers[1].wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 2)
+        produce(bs, cfg.kafka.topics.requests, lines)
+        got = wait_for_counters(bs, cfg.kafka.topics.counters, expected)
+        assert got == expected, workers[0].tail() + workers[1].tail()
+        consumed = [_consumed(w.wait_metrics(lambda m: _consumed(m) > 0)) for w in workers]
+        assert sum(consumed) == len(lines)
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_sigkill_at_three_points_loses_and_duplicates_nothing(kafka_broker, tmp_path):
+    bs = kafka_broker.bootstrap
+    cfg_path = live_config(tmp_path, bs, partitions=3)
+    cfg = load(cfg_path)
+    lines = mix(24_000, seed=23)
+    expected = expected_counters(cfg, lines)
+    chunks = [lines[: len(lines) // 4], lines[len(lines) // 4: len(lines) // 2],
+              lines[len(lines) // 2: 3 * len(lines) // 4], lines[3 * len(lines) // 4:]]
+    log = tmp_path / "killed.log"
+    w = Worker(cfg_path, "phoenix", log).start()
+    try:
+        w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 3)
+        produce(bs, cfg.kafka.topics.requests, chunks[0])
+        # 1: mid-stream, right after records start flowing (an open transaction is likely)
+        w.wait_metrics(lambda m: _consumed(m) > 0)
+        w.kill()
+        w = Worker(cfg_path, "phoenix", log, web_port=w.web_port).start()
+        produce(bs, cfg.kafka.topics.requests, chunks[1])
+        # 2: after some transactions committed and windows were emitted
+        w.wait_metrics(lambda m: m.get("truesli_transactions_total", 0) >= 3 and _consumed(m) > len(chunks[0]))
+        w.kill()
+        w = Worker(cfg_path, "phoenix", log, web_port=w.web_port).start()
+        produce(bs, cfg.kafka.topics.requests, chunks[2])
+        # 3: immediately at start-up, before or during state restore
+        time.sleep(1.5)
+        w.kill()
+        w = Worker(cfg_path, "phoenix", log, web_port=w.web_port).start()
+        produce(bs, cfg.kafka.topics.requests, chunks[3])
+        got = wait_for_counters(bs, cfg.kafka.topics.counters, expected, timeout=180)
+        assert got == expected, w.tail()
+        m = w.wait_metrics(lambda m: _consumed(m) == len(lines))
+        assert m["truesli_state_restores_total"] == 3
+        dead = read_topic(bs, cfg.kafka.topics.deadletter)
+        assert len(dead) == len(MALFORMED)  # dead letters are exactly-once too
+    finally:
+        w.stop()
+
+
+def test_broker_restart_mid_run(tmp_path):
+    """Uses a broker of its own, so restarting it disturbs no other test."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import kafka_broker as kb
+
+    with kb.Broker() as broker:
+        bs = broker.bootstrap
+        cfg_path = live_config(tmp_path, bs, partitions=2)
+        cfg = load(cfg_path)
+        lines = mix(12_000, seed=24)
+        expected = expected_counters(cfg, lines)
+        w = Worker(cfg_path, "steady", tmp_path / "steady.log").start()
+        try:
+            w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 2)
+            produce(bs, cfg.kafka.topics.requests, lines[:6_000])
+            w.wait_metrics(lambda m: _consumed(m) > 0)
+            broker.restart()
+            produce(bs, cfg.kafka.topics.requests, lines[6_000:])
+            got = wait_for_counters(bs, cfg.kafka.topics.counters, expected, timeout=180)
+            assert got == expected, w.tail()
+            assert w.proc.poll() is None, w.tail()
+        finally:
+            w.stop()
+
+
+def test_unreachable_broker_is_one_clear_error(tmp_path):
+    cfg_path = live_config(tmp_path, "127.0.0.1:1", partitions=1)
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "streams.cli", "run", "--config", str(cfg_path)], cwd=ROOT,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert err.startswith("truesli: error: cannot reach Kafka at 127.0.0.1:1:")
+    assert "check kafka.bootstrap_servers and that the broker is running" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert time.monotonic() - t0 < 30
+
+
+def test_docker_compose_file_is_valid():
+    """No engine runs here, but the compose client validates the file (scripts/test installs it)."""
+    for compose in (["docker", "compose"], ["docker-compose"]):
+        if subprocess.run([*compose, "version"], capture_output=True).returncode == 0:
+            break
+    else:
+        pytest.fail("neither `docker compose` nor `docker-compose` is installed (scripts/test installs it)")
+    r = subprocess.run([*compose, "-f", str(ROOT / "docker-compose.yml"), "config"], capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()
+    rendered = r.stdout.decode()
+    for service in ("kafka:", "prometheus:", "truesli:"):
+        assert service in rendered
+    assert "--web.enable-remote-write-receiver" in rendered
