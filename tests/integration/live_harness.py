@@ -202,3 +202,25 @@ class Worker:
 
 def load(path: Path) -> Config:
     return load_config(path)
+
+
+@dataclass
+class LiveCase:
+    """One live test's private topics, its input records and what embedded mode computes for them."""
+
+    bootstrap: str
+    config_path: Path
+    config: Config
+    lines: list[bytes]
+    expected: dict
+
+    @property
+    def topics(self):
+        return self.config.kafka.topics
+
+
+def live_case(tmp_path: Path, bootstrap: str, *, partitions: int, events: int, seed: int) -> LiveCase:
+    config_path = live_config(tmp_path, bootstrap, partitions=partitions)
+    config = load(config_path)
+    lines = mix(events, seed=seed)
+    return LiveCase(bootstrap, config_path, config, lines, expected_counters(config, lines))

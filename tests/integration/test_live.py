@@ -11,8 +11,8 @@ from collections import Counter
 import orjson
 import pytest
 
-from tests.integration.live_harness import (MALFORMED, ROOT, Worker, expected_counters, live_config, load, mix,
-                                            produce, read_topic, wait_for_counters)
+from tests.integration.live_harness import (MALFORMED, ROOT, Worker, live_case, live_config, produce, read_topic,
+                                            wait_for_counters)
 
 
 def _consumed(m: dict) -> float:
@@ -20,12 +20,9 @@ def _consumed(m: dict) -> float:
 
 
 def test_live_counters_equal_embedded_and_dead_letters_are_published(kafka_broker, tmp_path):
-    bs = kafka_broker.bootstrap
-    cfg_path = live_config(tmp_path, bs, partitions=3)
-    cfg = load(cfg_path)
-    lines = mix(20_000, seed=21)
-    expected = expected_counters(cfg, lines)
-    w = Worker(cfg_path, "solo", tmp_path / "solo.log").start()
+    case = live_case(tmp_path, kafka_broker.bootstrap, partitions=3, events=20_000, seed=21)
+    bs, cfg, lines, expected = case.bootstrap, case.config, case.lines, case.expected
+    w = Worker(case.config_path, "solo", tmp_path / "solo.log").start()
     try:
         w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 3)
         produce(bs, cfg.kafka.topics.requests, lines)
@@ -50,12 +47,9 @@ def test_live_counters_equal_embedded_and_dead_letters_are_published(kafka_broke
 
 
 def test_two_workers_give_the_same_sums_as_one(kafka_broker, tmp_path):
-    bs = kafka_broker.bootstrap
-    cfg_path = live_config(tmp_path, bs, partitions=4)
-    cfg = load(cfg_path)
-    lines = mix(16_000, seed=22)
-    expected = expected_counters(cfg, lines)
-    workers = [Worker(cfg_path, f"w{i}", tmp_path / f"w{i}.log").start() for i in range(2)]
+    case = live_case(tmp_path, kafka_broker.bootstrap, partitions=4, events=16_000, seed=22)
+    bs, cfg, lines, expected = case.bootstrap, case.config, case.lines, case.expected
+    workers = [Worker(case.config_path, f"w{i}", tmp_path / f"w{i}.log").start() for i in range(2)]
     try:
         for w in workers:
             w.wait_metrics(lambda m: m.get("truesli_assigned_partitions", 0) >= 1)
@@ -72,11 +66,8 @@ def test_two_workers_give_the_same_sums_as_one(kafka_broker, tmp_path):
 
 
 def test_sigkill_at_three_points_loses_and_duplicates_nothing(kafka_broker, tmp_path):
-    bs = kafka_broker.bootstrap
-    cfg_path = live_config(tmp_path, bs, partitions=3)
-    cfg = load(cfg_path)
-    lines = mix(24_000, seed=23)
-    expected = expected_counters(cfg, lines)
+    case = live_case(tmp_path, kafka_broker.bootstrap, partitions=3, events=24_000, seed=23)
+    bs, cfg, lines, expected, cfg_path = case.bootstrap, case.config, case.lines, case.expected, case.config_path
     chunks = [lines[: len(lines) // 4], lines[len(lines) // 4: len(lines) // 2],
               lines[len(lines) // 2: 3 * len(lines) // 4], lines[3 * len(lines) // 4:]]
     log = tmp_path / "killed.log"
@@ -115,12 +106,9 @@ def test_broker_restart_mid_run(tmp_path):
     import kafka_broker as kb
 
     with kb.Broker() as broker:
-        bs = broker.bootstrap
-        cfg_path = live_config(tmp_path, bs, partitions=2)
-        cfg = load(cfg_path)
-        lines = mix(12_000, seed=24)
-        expected = expected_counters(cfg, lines)
-        w = Worker(cfg_path, "steady", tmp_path / "steady.log").start()
+        case = live_case(tmp_path, broker.bootstrap, partitions=2, events=12_000, seed=24)
+        bs, cfg, lines, expected = case.bootstrap, case.config, case.lines, case.expected
+        w = Worker(case.config_path, "steady", tmp_path / "steady.log").start()
         try:
             w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 2)
             produce(bs, cfg.kafka.topics.requests, lines[:6_000])
