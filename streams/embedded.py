@@ -32,9 +32,7 @@ class EmbeddedResult:
 
 def iter_input_batches(paths: Sequence[str], fmt: str) -> Iterator[tuple[list, Origin]]:
     for path in paths:
-        kind = fmt if fmt in ("parquet",) else ("parquet" if fmt == "auto" and sniff_format(path) == "parquet"
-                                                 else "lines")
-        if kind == "parquet":
+        if fmt == "parquet" or (fmt == "auto" and sniff_format(path) == "parquet"):
             yield from iter_parquet_batches(path)
         else:
             yield from iter_line_batches(path)

@@ -23,10 +23,6 @@ def client_conf(cfg: KafkaConfig, **overrides: object) -> dict:
     return conf
 
 
-def _logger_silencer(*_args: object) -> None:
-    """librdkafka logs connection retries; during preflight we report one clear error instead."""
-
-
 def preflight(cfg: KafkaConfig) -> AdminClient:
     """Connect and list topics within ``connect_timeout_s`` or raise KafkaUnavailable."""
     errors: list[str] = []
@@ -47,6 +43,8 @@ def preflight(cfg: KafkaConfig) -> AdminClient:
 
 
 class _NullLogger:
+    """librdkafka logs every connection retry; during preflight we report one clear error instead."""
+
     def log(self, *_args: object, **_kwargs: object) -> None:
         pass
 
