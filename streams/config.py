@@ -348,6 +348,25 @@ class WorkerConfig(Strict):
     data_dir: str = ".truesli-data"
 
 
+class RemoteWriteConfig(Strict):
+    """Where cleaned SLIs are pushed (Prometheus remote-write 1.0). Secrets come from files or environment
+    variables, never from this file."""
+
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    basic_auth_username: str | None = None
+    basic_auth_password_file: str | None = None
+    basic_auth_password_env: str | None = None
+    bearer_token_file: str | None = None
+    bearer_token_env: str | None = None
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+    max_samples_per_request: int = Field(default=2_000, ge=1)
+    max_retries: int = Field(default=8, ge=0)
+    deadline_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
 DEFAULT_EXCLUSIONS = (
     ExclusionRule(reason="health", match=RouteMatch(paths=(
         "/health", "/healthz", "/healthcheck", "/ready", "/readyz", "/live", "/livez", "/ping", "/status")),),
@@ -370,6 +389,7 @@ class Config(Strict):
     windows: WindowsConfig = WindowsConfig()
     kafka: KafkaConfig = KafkaConfig()
     worker: WorkerConfig = WorkerConfig()
+    remote_write: RemoteWriteConfig = RemoteWriteConfig()
 
     @model_validator(mode="after")
     def _unique_journeys(self) -> "Config":
