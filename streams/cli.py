@@ -74,6 +74,27 @@ def cmd_process(args: argparse.Namespace) -> int:
     out = sys.stderr if "-" in (args.counters, args.dead_letters, args.verdicts, args.summary_json) else sys.stdout
     out.write(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
                             result.first_ts_ms, result.last_ts_ms))
+    if args.remote_write or config.remote_write.url:
+        return _remote_write(result.book, config, args.remote_write, out)
+    return 0
+
+
+def _remote_write(book, config, url: str | None, out) -> int:
+    """Push the run's counters; exit 1 (not 0) when anything could not be delivered."""
+    from streams.sinks.publish import PublishError, push_counters
+
+    try:
+        report = push_counters(book, config.remote_write, url)
+    except PublishError as exc:
+        raise UserError(str(exc)) from None
+    target = url or config.remote_write.url
+    out.write(f"Remote-write: {report.samples_sent:,} samples in {report.requests:,} requests to {target}"
+              f" ({report.retries} retries)\n")
+    if report.dropped:
+        dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items()))
+        print(f"truesli: remote-write could not deliver every sample: dropped {dropped}; last error: "
+              f"{report.last_error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -130,6 +151,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from streams.rules import RuleOptions, dump_yaml, prometheus_rules, sloth_specs, unreachable_alerts
+
+    config = load_config(args.config)
+    try:
+        options = RuleOptions(page=args.page, page_slow=args.page_slow, ticket=args.ticket,
+                              ticket_slow=args.ticket_slow, min_events=args.min_events,
+                              min_ticket_events=args.min_events if args.min_ticket_events is None
+                              else args.min_ticket_events)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    source = args.config or "the built-in default config"
+    out = Path(args.out)
+    files = {"sloth.yaml": dump_yaml(sloth_specs(config), source),
+             "prometheus-rules.yaml": dump_yaml(prometheus_rules(config, options), source)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write rules to {out}: {exc.strerror}") from None
+    for warning in unreachable_alerts(config, options):
+        print(f"truesli: warning: {warning}", file=sys.stderr)
+    print(f"wrote {out / 'sloth.yaml'} and {out / 'prometheus-rules.yaml'}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_core_bench
 
@@ -158,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-letters", help="write dead_letter JSON lines here")
     p.add_argument("--verdicts", help="write one JSON line per input record: why it was counted or dropped")
     p.add_argument("--summary-json", help="write run totals as JSON here")
+    p.add_argument("--remote-write", metavar="URL",
+                   help="push the counters to a Prometheus remote-write receiver (event-time stamps: backfills)")
     p.set_defaults(func=cmd_process)
 
     d = sub.add_parser("demo", help="generate a bot-heavy sample, process it, show how bots distort the SLI")
@@ -174,6 +224,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--web-port", type=int, help="override worker.web_port (/metrics, /health)")
     r.add_argument("--loglevel", default="info", choices=("debug", "info", "warning", "error"))
     r.set_defaults(func=cmd_run)
+
+    u = sub.add_parser("rules", help="write a Sloth spec and Prometheus recording/alert rules for the SLOs")
+    u.add_argument("--config", help="truesli.yaml (default: the built-in config)")
+    u.add_argument("--out", required=True, help="directory for sloth.yaml and prometheus-rules.yaml")
+    u.add_argument("--page", type=float, default=14.4, help="page burn-rate factor over 1h and 5m")
+    u.add_argument("--page-slow", type=float, default=6.0, help="page burn-rate factor over 6h and 30m")
+    u.add_argument("--ticket", type=float, default=3.0, help="ticket burn-rate factor over 1d and 2h")
+    u.add_argument("--ticket-slow", type=float, default=1.0, help="ticket burn-rate factor over 3d and 6h")
+    u.add_argument("--min-events", type=int, default=100,
+                   help="no alert unless the long window (1h, 6h; and 1d, 3d for tickets) saw this many events")
+    u.add_argument("--min-ticket-events", type=int,
+                   help="separate minimum for the ticket windows 1d and 3d (default: --min-events)")
+    u.set_defaults(func=cmd_rules)
 
     b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
     b.add_argument("--events", type=int, default=1_000_000)
