@@ -502,3 +502,32 @@ def test_keep_alive_connection_reused(receiver: Receiver, clock: FakeClock) -> N
         sink.flush()
     assert sink._conn is not None and sink._conn_used
     assert len(receiver.accepted()) == 3
+
+
+def test_receiver_down_then_up_loses_nothing() -> None:
+    """Connection refused for a while, then the receiver comes up within the deadline: every sample
+    arrives exactly once, in order."""
+    rec, server = _start_receiver()
+    port = server.server_address[1]
+    server.shutdown()
+    server.server_close()  # the port now refuses connections
+
+    class ComesBack(FakeClock):
+        def sleep(self, s: float) -> None:
+            super().sleep(s)
+            if len(self.sleeps) == 3:  # after three failed attempts the receiver is back on its port
+                nonlocal server
+                server = http.server.ThreadingHTTPServer(("127.0.0.1", port), server.RequestHandlerClass)
+                threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    clock = ComesBack()
+    sink = make_sink(rec.url, clock, deadline_s=30.0, max_samples_per_request=2)
+    for i in range(3):
+        sink.add({"__name__": "m"}, T0 + i, float(i))
+    rep = sink.flush()
+    try:
+        assert (rep.samples_sent, rep.dropped, rep.retries) == (3, {}, 3)
+        assert rec.accepted() == [(L("m"), T0, 0.0), (L("m"), T0 + 1, 1.0), (L("m"), T0 + 2, 2.0)]
+    finally:
+        server.shutdown()
+        server.server_close()
