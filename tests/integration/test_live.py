@@ -8,11 +8,17 @@ import sys
 import time
 from collections import Counter
 
+import jsonschema
 import orjson
 import pytest
 
 from tests.integration.live_harness import (MALFORMED, ROOT, Worker, live_case, live_config, produce, read_topic,
                                             wait_for_counters)
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = orjson.loads((ROOT / "schemas" / f"{name}.schema.json").read_bytes())
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 def _consumed(m: dict) -> float:
@@ -41,6 +47,14 @@ def test_live_counters_equal_embedded_and_dead_letters_are_published(kafka_broke
             {"malformed_json": 1, "missing_field:client_ip": 1, "invalid_utf8": 1})
         assert all(d["source"]["topic"] == cfg.kafka.topics.requests and d["source"]["offset"] >= 0
                    and d["source"]["partition"] in (0, 1, 2) for d in dead)
+        # Every message truesli published matches its schema.
+        for topic, schema in ((cfg.kafka.topics.deadletter, "dead_letter"), (cfg.kafka.topics.counters, "sli_counter"),
+                              (cfg.kafka.topics.partials, "sli_counter")):
+            validator = _validator(schema)
+            messages = read_topic(bs, topic)
+            assert messages
+            for _, value, _ in messages:
+                validator.validate(orjson.loads(value))
     finally:
         w.stop()
     assert w.proc.returncode == 0, w.tail()
