@@ -233,17 +233,11 @@ def topic_size(bootstrap: str, topic: str, partitions: int) -> int:
 def truesli_reference(config_path: Path, lines: list[bytes]) -> dict[tuple, tuple]:
     """What embedded mode computes for the same records: live sli.counters must end equal to it."""
     from streams.config import load_config
-    from streams.core.merge import CounterBook
-    from streams.core.pipeline import Pipeline
+    from streams.embedded import run_records
 
-    pipeline = Pipeline(load_config(config_path))
-    book = CounterBook()
-    for i in range(0, len(lines), 5000):
-        book.add(pipeline.process(lines[i:i + 5000]).counters)
-    book.add(pipeline.flush().counters)
     return {(c.journey, c.slo, c.window_start_ms): (c.good, c.total, c.raw_good, c.raw_total,
                                                      dict(sorted(c.filtered.items())))
-            for c in book.merged()}
+            for c in run_records(load_config(config_path), lines).merged()}
 
 
 def baseline_reference(lines: list[bytes]) -> dict:

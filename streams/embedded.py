@@ -79,4 +79,15 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     return result
 
 
-__all__ = ["EmbeddedResult", "InputError", "run_embedded", "iter_input_batches"]
+def run_records(config: Config, records: Sequence[bytes | str | dict], batch: int = 5_000,
+                now_ms: int | None = None) -> CounterBook:
+    """Records in memory → the CounterBook embedded mode ends with (the reference for live and replay)."""
+    pipeline = Pipeline(config)
+    book = CounterBook()
+    for i in range(0, len(records), batch):
+        book.add(pipeline.process(records[i:i + batch], now_ms).counters)
+    book.add(pipeline.flush().counters)
+    return book
+
+
+__all__ = ["EmbeddedResult", "InputError", "run_embedded", "run_records", "iter_input_batches"]

@@ -27,6 +27,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import kafka_broker as kb
 
+# Session fixtures of the real remote-write receivers (Prometheus, VictoriaMetrics), shared by test modules.
+from tests.integration.receivers import prometheus, victoria_metrics  # noqa: E402,F401
+
 TOPIC_READY_TIMEOUT_S = 30.0
 
 

@@ -18,8 +18,7 @@ import yaml
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from streams.config import Config, load_config
-from streams.core.merge import CounterBook
-from streams.core.pipeline import Pipeline
+from streams.embedded import run_records
 from streams.core.timeparse import parse_rfc3339
 from streams.gen import generate
 
@@ -75,14 +74,9 @@ def produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
 
 def expected_counters(config: Config, lines: list[bytes]) -> dict[tuple, tuple]:
     """What embedded mode computes for the same records: the reference for live results."""
-    pipeline = Pipeline(config)
-    book = CounterBook()
-    for i in range(0, len(lines), 5000):
-        book.add(pipeline.process(lines[i:i + 5000]).counters)
-    book.add(pipeline.flush().counters)
     return {(c.journey, c.slo, c.window_start_ms): (c.good, c.total, c.raw_good, c.raw_total,
                                                      dict(sorted(c.filtered.items())))
-            for c in book.merged()}
+            for c in run_records(config, lines).merged()}
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> list[tuple[bytes | None, bytes | None, int]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.receivers import Prometheus, VictoriaMetrics, prometheus, victoria_metrics  # noqa: F401
+from tests.integration.receivers import Prometheus, VictoriaMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "truesli.yaml"
