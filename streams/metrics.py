@@ -64,6 +64,13 @@ class StageACollector:
         yield CounterMetricFamily("truesli_producer_replacements",
                                   "transactional producers replaced after they stopped responding",
                                   value=s.producer_replacements)
+        yield CounterMetricFamily("truesli_remote_write_samples_sent", "remote-write samples delivered",
+                                  value=s.remote_write_sent)
+        dropped = CounterMetricFamily("truesli_remote_write_dropped", "remote-write samples not delivered",
+                                      labels=["reason"])
+        for reason, n in sorted(s.remote_write_dropped.items()):
+            dropped.add_metric([reason], n)
+        yield dropped
         yield GaugeMetricFamily("truesli_state_ips", "client IPs held in per-IP filter state",
                                 value=sum(s.state_ips.values()))
         yield GaugeMetricFamily("truesli_assigned_partitions", "input partitions owned by this worker",

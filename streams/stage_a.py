@@ -27,6 +27,8 @@ from streams.config import Config
 from streams.core import snapshot
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.kafka_clients import client_conf
+from streams.sinks.cumulative import CumulativeExporter
+from streams.sinks.publish import make_sink
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
 
 log = logging.getLogger("truesli.stage_a")
@@ -41,6 +43,7 @@ def partial_partition(journey: str, slo: str, window_start_ms: int, partitions: 
 class PartitionState:
     pipeline: Pipeline
     next_offset: int | None = None  # first offset not yet reflected in the pipeline
+    exporter: CumulativeExporter | None = None  # remote-write running sums, when remote_write.url is set
 
 
 @dataclass(slots=True)
@@ -59,6 +62,8 @@ class StageAStats:
     broker_errors: int = 0
     producer_replacements: int = 0
     stage_b_skipped: int = 0
+    remote_write_sent: int = 0
+    remote_write_dropped: dict[str, int] = field(default_factory=dict)
     last_error: str = ""
     last_ok_monotonic: float = 0.0
 
@@ -92,6 +97,10 @@ class StageA:
         self._txn_timeout_s = k.transaction_timeout_ms / 1000
         self._txn_executor = ThreadPoolExecutor(1, thread_name_prefix="truesli-txn")
         self.producer = self._new_producer()
+        # Remote-write is delivered before each commit: offsets never pass what the receiver has.
+        self.sink = make_sink(config.remote_write) if config.remote_write.url else None
+        self._first_slo = {j.name: j.slos[0].name for j in config.journeys}
+        self._paused_until = 0.0
 
     def _new_producer(self) -> Producer:
         return Producer(client_conf(
@@ -130,6 +139,14 @@ class StageA:
         last_commit = time.monotonic()
         try:
             while not self._stop.is_set():
+                if time.monotonic() < self._paused_until:
+                    # The remote-write receiver is down: wait at the last committed state (the restore
+                    # rewinds the partitions). A few seconds without consume() is far inside
+                    # max.poll.interval.ms; heartbeats run on librdkafka's own thread.
+                    if self._needs_restore:
+                        self._restore_pending()
+                    time.sleep(0.2)
+                    continue
                 msgs = self.consumer.consume(num_messages=k.batch_max_messages, timeout=k.batch_timeout_ms / 1000)
                 # Messages of partitions awaiting restore are dropped: the seek after restore refetches them.
                 self._process(msgs)
@@ -169,7 +186,11 @@ class StageA:
         tps = []
         for p in pending:
             state = PartitionState(Pipeline(self.config, partition=p, track_state_changes=True))
-            state.next_offset = snapshot.restore(state.pipeline, self._read_changelog(p))
+            state.next_offset, extra = snapshot.restore(state.pipeline, self._read_changelog(p))
+            if self.sink is not None:
+                state.exporter = CumulativeExporter(p, self.config.windows.retain_closed_s * 1000, self._first_slo)
+                if extra and extra.get("remote_write"):
+                    state.exporter.load(extra["remote_write"])
             self._parts[p] = state
             self.stats.restores += 1
             offset = state.next_offset
@@ -241,6 +262,9 @@ class StageA:
                 out = state.pipeline.process([], now)  # idle: lets the injected clock close windows
             if out.counters or out.dead_letters:
                 self._publish(out, now)
+                if state.exporter is not None:
+                    for labels, ts, value in state.exporter.observe(out.counters):
+                        self.sink.add(labels, ts, value)
                 self._dirty = True
             self.stats.tallies[p] = state.pipeline.tally
             self.stats.state_ips[p] = len(state.pipeline.filters.store)
@@ -300,13 +324,19 @@ class StageA:
     def _commit(self) -> None:
         """State changelog + offsets + everything published since the last commit, atomically."""
         self._begin()
+        if self.sink is not None and not self._deliver_remote_write():
+            return
         offsets = []
         for p, state in self._parts.items():
             for key, value in snapshot.ip_changes(state.pipeline):
                 self._produce(self.topics.state, key, value, p)
             if state.next_offset is not None:
+                extra = None
+                if state.exporter is not None:
+                    state.exporter.expire(state.pipeline.windows.closed_through)
+                    extra = {"remote_write": state.exporter.state()}
                 self._produce(self.topics.state, snapshot.META_KEY,
-                              snapshot.meta_record(state.pipeline, state.next_offset), p)
+                              snapshot.meta_record(state.pipeline, state.next_offset, extra), p)
                 offsets.append(TopicPartition(self.topics.requests, p, state.next_offset))
         try:
             if offsets:
@@ -328,6 +358,23 @@ class StageA:
                 raise
             self._abort()
             self._recover(f"transaction failed ({err.str()})")
+
+    def _deliver_remote_write(self) -> bool:
+        """Flush remote-write before committing. False (and everything rolled back to the last commit,
+        consumption paused for a while) when the receiver did not take it all: nothing is committed
+        past what was delivered. Samples rejected with a 4xx are counted drops and do not block."""
+        report = self.sink.flush()
+        self.stats.remote_write_sent += report.samples_sent
+        for reason, n in report.dropped.items():
+            self.stats.remote_write_dropped[reason] = self.stats.remote_write_dropped.get(reason, 0) + n
+        undelivered = {r: n for r, n in report.dropped.items() if r != "rejected_4xx"}
+        if not undelivered:
+            return True
+        self._abort()
+        self._recover(f"remote-write receiver did not take {sum(undelivered.values())} samples "
+                      f"({report.last_error}); holding offsets")
+        self._paused_until = time.monotonic() + 5.0
+        return False
 
     def _produce(self, topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         kwargs = {} if partition is None else {"partition": partition}

@@ -62,8 +62,9 @@ def _acc_from_list(v: list) -> WindowAcc:
     return acc
 
 
-def meta_record(pipeline: Pipeline, next_offset: int) -> bytes:
-    """Everything but the per-IP state. Call between batches (no dirty windows pending)."""
+def meta_record(pipeline: Pipeline, next_offset: int, extra: dict | None = None) -> bytes:
+    """Everything but the per-IP state. Call between batches (no dirty windows pending). ``extra`` is
+    opaque state of the caller's own (e.g. an exporter's running sums), restored alongside."""
     w = pipeline.windows
     t = pipeline.tally
     return orjson.dumps({
@@ -74,12 +75,14 @@ def meta_record(pipeline: Pipeline, next_offset: int) -> bytes:
         "closed": [_acc_to_list(a) for a in w._closed.values()],
         "tally": [t.consumed, t.counted, t.filtered, t.excluded, t.unmatched, t.dead_lettered, t.late],
         "evicted": pipeline.filters.store.evicted,
+        "extra": extra,
     })
 
 
-def restore(pipeline: Pipeline, records: Iterable[tuple[bytes, bytes | None]]) -> int | None:
-    """Rebuild a fresh pipeline from changelog records in write order. Returns ``next_offset`` from the
-    last meta record, or None when there was no state (start from the committed/earliest offset)."""
+def restore(pipeline: Pipeline, records: Iterable[tuple[bytes, bytes | None]]) -> tuple[int | None, dict | None]:
+    """Rebuild a fresh pipeline from changelog records in write order. Returns (``next_offset``, extra) from
+    the last meta record, or (None, None) when there was no state (start from the committed/earliest
+    offset)."""
     store = pipeline.filters.store
     meta: bytes | None = None
     for key, value in records:
@@ -93,7 +96,7 @@ def restore(pipeline: Pipeline, records: Iterable[tuple[bytes, bytes | None]]) -
                 store.load(ip, _ip_state_from_bytes(value))
     store.take_changes()  # what was just loaded is already in the changelog
     if meta is None:
-        return None
+        return None, None
     doc = orjson.loads(meta)
     w = pipeline.windows
     w.max_ts = doc["max_ts"]
@@ -103,4 +106,4 @@ def restore(pipeline: Pipeline, records: Iterable[tuple[bytes, bytes | None]]) -
     consumed, counted, filtered, excluded, unmatched, dead, late = doc["tally"]
     pipeline.tally = Tally(consumed, counted, filtered, excluded, unmatched, dead, late)
     store.evicted = doc["evicted"]
-    return int(doc["next_offset"])
+    return int(doc["next_offset"]), doc.get("extra")

@@ -156,17 +156,20 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+def start_victoria_metrics(work: Path, port: int | None = None) -> VictoriaMetrics:
     """Single-node VictoriaMetrics (retention 100y, dedup 1 ms, no latency offset or query cache)."""
     binary = _binary("victoria-metrics")
-    work = tmp_path_factory.mktemp("victoria-metrics")
-    port = _free_port()
-    server = _start(VictoriaMetrics, "victoria-metrics",
-                    [binary, f"-storageDataPath={work / 'data'}", f"-httpListenAddr=127.0.0.1:{port}",
-                     "-retentionPeriod=100y", "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s",
-                     "-search.disableCache"],
-                    port, "/health", work)
+    port = port or _free_port()
+    return _start(VictoriaMetrics, "victoria-metrics",  # type: ignore[return-value]
+                  [binary, f"-storageDataPath={work / 'data'}", f"-httpListenAddr=127.0.0.1:{port}",
+                   "-retentionPeriod=100y", "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s",
+                   "-search.disableCache"],
+                  port, "/health", work)
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    server = start_victoria_metrics(tmp_path_factory.mktemp("victoria-metrics"))
     try:
         yield server  # type: ignore[misc]
     finally:
