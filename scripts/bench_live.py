@@ -62,7 +62,7 @@ sys.path.insert(0, str(SCRIPTS))
 try:
     import orjson
     import yaml
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 except ImportError as exc:  # pragma: no cover - wrong interpreter
     sys.exit(f"bench_live: {exc}; run it with the project's venv: .venv/bin/python scripts/bench_live.py")
@@ -204,20 +204,13 @@ def create_topic(bootstrap: str, name: str, partitions: int, timeout: float = 30
 
 def produce(bootstrap: str, topic: str, lines: list[bytes]) -> float:
     """Keyed by client IP (the request_log contract). Returns seconds taken."""
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.kbytes": 262_144})
-    loads = orjson.loads
+    from streams.kafka_clients import KafkaUnavailable, produce_request_logs
+
     t0 = time.monotonic()
-    for line in lines:
-        key = loads(line)["client_ip"].encode()
-        while True:
-            try:
-                p.produce(topic, key=key, value=line)
-                break
-            except BufferError:
-                p.poll(0.05)
-    left = p.flush(120)
-    if left:
-        raise BenchError(f"{left} records still unsent after 120 s")
+    try:
+        produce_request_logs({"bootstrap.servers": bootstrap}, topic, lines)
+    except KafkaUnavailable as exc:
+        raise BenchError(str(exc)) from None
     return time.monotonic() - t0
 
 

@@ -6,7 +6,8 @@ settings such as security), so credentials are configured once.
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaError, KafkaException
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.config import KafkaConfig
@@ -98,3 +99,25 @@ def ensure_topics(admin: AdminClient, cfg: KafkaConfig) -> dict[str, int]:
         raise KafkaUnavailable(f"topic {t.state} has {parts[t.state]} partitions but {t.requests} has "
                                f"{parts[t.requests]}: the state changelog needs at least as many")
     return parts
+
+
+def produce_request_logs(conf: dict, topic: str, lines: list[bytes], flush_timeout_s: float = 120.0) -> None:
+    """Write request-log lines to ``topic`` keyed by client IP, as the request_log contract requires
+    (per-IP state is partition-local). Lines that are not JSON objects with a client_ip share one key, so
+    they still reach a worker and its dead-letter output. Raises KafkaUnavailable if not all are sent."""
+    producer = Producer({"linger.ms": 20, "queue.buffering.max.kbytes": 262_144, **conf})
+    loads = orjson.loads
+    for line in lines:
+        try:
+            key = loads(line)["client_ip"].encode()
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            key = b"undecodable"
+        while True:
+            try:
+                producer.produce(topic, key=key, value=line)
+                break
+            except BufferError:  # local queue full: let it drain
+                producer.poll(0.05)
+    left = producer.flush(flush_timeout_s)
+    if left:
+        raise KafkaUnavailable(f"{left} records still unsent to {topic} after {flush_timeout_s:.0f} s")

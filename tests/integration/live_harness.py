@@ -15,10 +15,11 @@ from pathlib import Path
 
 import orjson
 import yaml
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError
 
 from streams.config import Config, load_config
 from streams.embedded import run_records
+from streams.kafka_clients import produce_request_logs
 from streams.core.timeparse import parse_rfc3339
 from streams.gen import generate
 
@@ -56,20 +57,7 @@ def mix(events: int, seed: int) -> list[bytes]:
 
 
 def produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
-    """Keyed by client IP, as the request_log contract says (junk gets a fixed key)."""
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-    for line in lines:
-        try:
-            key = orjson.loads(line)["client_ip"].encode()
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            key = b"undecodable"
-        while True:
-            try:
-                p.produce(topic, key=key, value=line)
-                break
-            except BufferError:
-                p.poll(0.1)
-    assert p.flush(30) == 0
+    produce_request_logs({"bootstrap.servers": bootstrap}, topic, lines)
 
 
 def expected_counters(config: Config, lines: list[bytes]) -> dict[tuple, tuple]:
