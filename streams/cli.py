@@ -145,9 +145,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.bootstrap:
         config = config.model_copy(update={"kafka": config.kafka.model_copy(
             update={"bootstrap_servers": args.bootstrap})})
+    from streams.sinks.publish import PublishError
+
     try:
         return run_worker(config, worker_id=args.worker_id, web_port=args.web_port, loglevel=args.loglevel)
-    except KafkaUnavailable as exc:
+    except (KafkaUnavailable, PublishError) as exc:
         raise UserError(str(exc)) from None
 
 

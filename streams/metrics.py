@@ -64,6 +64,8 @@ class StageACollector:
         yield CounterMetricFamily("truesli_producer_replacements",
                                   "transactional producers replaced after they stopped responding",
                                   value=s.producer_replacements)
+        yield CounterMetricFamily("truesli_stage_b_skipped", "partials Stage B could not parse (skipped)",
+                                  value=s.stage_b_skipped)
         yield CounterMetricFamily("truesli_remote_write_samples_sent", "remote-write samples delivered",
                                   value=s.remote_write_sent)
         dropped = CounterMetricFamily("truesli_remote_write_dropped", "remote-write samples not delivered",
