@@ -35,6 +35,7 @@ def test_example_config_loads_and_equals_its_documented_defaults_where_unchanged
     assert c.windows == Config().windows
     assert c.state == Config().state
     assert c.exclusions == Config().exclusions
+    assert (c.kafka, c.worker, c.remote_write) == (Config().kafka, Config().worker, Config().remote_write)
 
 
 def test_example_latency_thresholds_match_the_generator_truth():
