@@ -185,6 +185,65 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _time_arg(text: str | None, flag: str) -> int | None:
+    from streams.core.timeparse import parse_epoch, parse_rfc3339
+
+    if text is None:
+        return None
+    try:
+        return parse_epoch(float(text)) if text.replace(".", "", 1).isdigit() else parse_rfc3339(text)
+    except ValueError:
+        raise UserError(f"{flag} {text!r} is not a time: use RFC 3339 (2026-01-01T00:00:00Z) or epoch s/ms") from None
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.embedded import run_embedded
+    from streams.kafka_clients import KafkaUnavailable
+    from streams.replay import Progress, replay_topic
+    from streams.sinks.files import JsonLinesSink
+    from streams.sinks.report import render_report, summary_dict
+    from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+
+    config = load_config(args.config)
+    if args.bootstrap:
+        config = config.model_copy(update={"kafka": config.kafka.model_copy(
+            update={"bootstrap_servers": args.bootstrap})})
+    now = _now_ms()
+    if args.parquet:
+        result = run_embedded(config, args.parquet, now_ms=now, fmt="parquet", counters_path=args.counters,
+                              dead_letters_path=args.dead_letters)
+        tally, book, inputs, samples = result.tally, result.book, result.inputs, result.dead_letter_samples
+    else:
+        from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
+        counters = JsonLinesSink(args.counters) if args.counters else None
+        dead = JsonLinesSink(args.dead_letters) if args.dead_letters else None
+
+        def on_output(out) -> None:
+            if counters is not None:
+                counters.add(counter_to_dict(c, now) for c in out.counters)
+            if dead is not None:
+                dead.add(dead_letter_to_dict(d, now) for d in out.dead_letters)
+
+        try:
+            replayed = replay_topic(config, args.topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
+                                    now_ms=now, progress=Progress())
+        except KafkaUnavailable as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            for sink in (counters, dead):
+                if sink is not None:
+                    sink.close()
+        tally, book, inputs, samples = replayed.tally, replayed.book, [f"topic {args.topic}"], replayed.dead_letters
+    if args.summary_json:
+        _write_json(args.summary_json, summary_dict(tally, book, config))
+    merged = book.merged()
+    first, last = (merged[0].window_start_ms, merged[-1].window_end_ms) if merged else (None, None)
+    sys.stdout.write(render_report(tally, book, config, inputs, samples, first, last))
+    if args.remote_write or config.remote_write.url:
+        return _remote_write(book, config, args.remote_write, sys.stdout)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_core_bench
 
@@ -244,6 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--min-ticket-events", type=int,
                    help="separate minimum for the ticket windows 1d and 3d (default: --min-events)")
     u.set_defaults(func=cmd_rules)
+
+    rp = sub.add_parser("replay", help="recompute SLIs from history: a Kafka topic by time range, or Parquet")
+    rp.add_argument("--config", help="truesli.yaml (the definition to apply to the past)")
+    source = rp.add_mutually_exclusive_group(required=True)
+    source.add_argument("--topic", help="Kafka topic to read (never written to)")
+    source.add_argument("--parquet", nargs="+", metavar="DIR", help="Parquet files or directories")
+    rp.add_argument("--from", dest="from_", metavar="T", help="start (RFC 3339 or epoch), by message timestamp")
+    rp.add_argument("--to", metavar="T", help="end, exclusive")
+    rp.add_argument("--bootstrap", help="override kafka.bootstrap_servers")
+    rp.add_argument("--counters", help="write sli_counter JSON lines here")
+    rp.add_argument("--dead-letters", help="write dead_letter JSON lines here")
+    rp.add_argument("--summary-json", help="write run totals as JSON here")
+    rp.add_argument("--remote-write", metavar="URL", help="backfill the receiver with original timestamps")
+    rp.set_defaults(func=cmd_replay)
 
     b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
     b.add_argument("--events", type=int, default=1_000_000)

@@ -101,20 +101,24 @@ def ensure_topics(admin: AdminClient, cfg: KafkaConfig) -> dict[str, int]:
     return parts
 
 
-def produce_request_logs(conf: dict, topic: str, lines: list[bytes], flush_timeout_s: float = 120.0) -> None:
+def produce_request_logs(conf: dict, topic: str, lines: list[bytes], flush_timeout_s: float = 120.0,
+                         timestamps: list[int] | None = None) -> None:
     """Write request-log lines to ``topic`` keyed by client IP, as the request_log contract requires
     (per-IP state is partition-local). Lines that are not JSON objects with a client_ip share one key, so
-    they still reach a worker and its dead-letter output. Raises KafkaUnavailable if not all are sent."""
+    they still reach a worker and its dead-letter output. ``timestamps`` (epoch ms, one per line) become
+    the message timestamps — event time, which replays select by. Raises KafkaUnavailable if not all
+    are sent."""
     producer = Producer({"linger.ms": 20, "queue.buffering.max.kbytes": 262_144, **conf})
     loads = orjson.loads
-    for line in lines:
+    for i, line in enumerate(lines):
         try:
             key = loads(line)["client_ip"].encode()
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             key = b"undecodable"
+        extra = {"timestamp": timestamps[i]} if timestamps is not None else {}
         while True:
             try:
-                producer.produce(topic, key=key, value=line)
+                producer.produce(topic, key=key, value=line, **extra)
                 break
             except BufferError:  # local queue full: let it drain
                 producer.poll(0.05)
