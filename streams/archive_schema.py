@@ -29,6 +29,19 @@ REQUEST_LOG_ARROW_SCHEMA = pa.schema([
 ])
 
 
-def schema_as_json() -> list[dict]:
-    """[{name, type, nullable}] — the form stored in schemas/request_log.arrow.json."""
-    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in REQUEST_LOG_ARROW_SCHEMA]
+ARCHIVE_ARROW_SCHEMA = pa.schema(
+    # Request fields are null on rows of records that did not decode (their raw bytes are kept instead).
+    [f.with_nullable(True) for f in REQUEST_LOG_ARROW_SCHEMA] + [
+        # A record that did not decode keeps its bytes and reason (ts is then the message timestamp).
+        pa.field("raw", pa.binary()),
+        pa.field("dead_letter_reason", pa.string()),
+        pa.field("kafka_partition", pa.int32(), nullable=False),
+        pa.field("kafka_offset", pa.int64(), nullable=False),
+    ])
+"""What ``truesli archive`` writes: the request fields of decoded records, the raw bytes of the rest, and
+where each came from, so a replay reproduces the live worker's input exactly (per partition, in order)."""
+
+
+def schema_as_json(schema: pa.Schema = REQUEST_LOG_ARROW_SCHEMA) -> list[dict]:
+    """[{name, type, nullable}] — the form stored in schemas/*.arrow.json."""
+    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]

@@ -199,7 +199,8 @@ def _time_arg(text: str | None, flag: str) -> int | None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from streams.embedded import run_embedded
     from streams.kafka_clients import KafkaUnavailable
-    from streams.replay import Progress, replay_topic
+    from streams.replay import Progress, replay_archive, replay_topic
+    from streams.sources.files import archive_files
     from streams.sinks.files import JsonLinesSink
     from streams.sinks.report import render_report, summary_dict
     from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
@@ -209,12 +210,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"kafka": config.kafka.model_copy(
             update={"bootstrap_servers": args.bootstrap})})
     now = _now_ms()
-    if args.parquet:
+    archive = archive_files(args.parquet) if args.parquet else None
+    if args.parquet and archive is None:  # plain request-log Parquet: embedded mode, file order
         result = run_embedded(config, args.parquet, now_ms=now, fmt="parquet", counters_path=args.counters,
                               dead_letters_path=args.dead_letters)
         tally, book, inputs, samples = result.tally, result.book, result.inputs, result.dead_letter_samples
     else:
-        from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
         counters = JsonLinesSink(args.counters) if args.counters else None
         dead = JsonLinesSink(args.dead_letters) if args.dead_letters else None
 
@@ -225,15 +226,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 dead.add(dead_letter_to_dict(d, now) for d in out.dead_letters)
 
         try:
-            replayed = replay_topic(config, args.topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
-                                    now_ms=now, progress=Progress())
+            if archive is not None:
+                replayed = replay_archive(config, archive, on_output=on_output, now_ms=now)
+                inputs = list(args.parquet)
+            else:
+                from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
+                replayed = replay_topic(config, args.topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
+                                        now_ms=now, progress=Progress())
+                inputs = [f"topic {args.topic}"]
         except KafkaUnavailable as exc:
             raise UserError(str(exc)) from None
         finally:
             for sink in (counters, dead):
                 if sink is not None:
                     sink.close()
-        tally, book, inputs, samples = replayed.tally, replayed.book, [f"topic {args.topic}"], replayed.dead_letters
+        tally, book, samples = replayed.tally, replayed.book, replayed.dead_letters
     if args.summary_json:
         _write_json(args.summary_json, summary_dict(tally, book, config))
     merged = book.merged()
@@ -241,6 +248,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
     sys.stdout.write(render_report(tally, book, config, inputs, samples, first, last))
     if args.remote_write or config.remote_write.url:
         return _remote_write(book, config, args.remote_write, sys.stdout)
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from streams.archive import archive_topic
+    from streams.kafka_clients import KafkaUnavailable
+
+    config = load_config(args.config)
+    if args.bootstrap:
+        config = config.model_copy(update={"kafka": config.kafka.model_copy(
+            update={"bootstrap_servers": args.bootstrap})})
+    topic = args.topic or config.kafka.topics.requests
+    try:
+        result = archive_topic(config, topic, args.out, from_ms=_time_arg(args.from_, "--from"),
+                               to_ms=_time_arg(args.to, "--to"))
+    except KafkaUnavailable as exc:
+        raise UserError(str(exc)) from None
+    print(f"archived {result.records:,} records ({result.dead_letters:,} undecodable, kept raw) from {topic} "
+          f"into {len(result.files)} files under {args.out}; next offsets "
+          + ", ".join(f"p{p}={o}" for p, o in sorted(result.next_offsets.items())))
     return 0
 
 
@@ -317,6 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--summary-json", help="write run totals as JSON here")
     rp.add_argument("--remote-write", metavar="URL", help="backfill the receiver with original timestamps")
     rp.set_defaults(func=cmd_replay)
+
+    a = sub.add_parser("archive", help="append a Kafka topic's new records to Parquet (resumable)")
+    a.add_argument("--config", help="truesli.yaml (kafka: section)")
+    a.add_argument("--topic", help="topic to archive (default: kafka.topics.requests)")
+    a.add_argument("--out", required=True, help="archive directory (date=…/hour=… partitions)")
+    a.add_argument("--from", dest="from_", metavar="T", help="first run only: start (RFC 3339 or epoch)")
+    a.add_argument("--to", metavar="T", help="stop before this time (exclusive)")
+    a.add_argument("--bootstrap", help="override kafka.bootstrap_servers")
+    a.set_defaults(func=cmd_archive)
 
     b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
     b.add_argument("--events", type=int, default=1_000_000)

@@ -154,3 +154,23 @@ class Progress:
             self._last = seconds
             sys.stderr.write(f"replay: {done:,}/{total:,} ({pct:.1f}%) {rate:,.0f} events/s, ETA {eta:,.0f}s\n")
         sys.stderr.flush()
+
+
+def replay_archive(config: Config, files, *, on_output: Callable[[Outputs], None] | None = None,
+                   now_ms: int | None = None) -> ReplayResult:
+    """Recompute counters from ``truesli archive`` files: per input partition, in offset order."""
+    from streams.sources.files import iter_archive_batches
+
+    t0 = time.monotonic()
+    pipelines: dict[int, Pipeline] = {}
+    result = ReplayResult()
+    for partition, items, origin in iter_archive_batches(files):
+        pipeline = pipelines.get(partition)
+        if pipeline is None:
+            pipeline = pipelines[partition] = Pipeline(config, partition=partition)
+        _publish(result, pipeline.process(items, now_ms, origin), on_output)
+    for pipeline in pipelines.values():
+        _publish(result, pipeline.flush(), on_output)
+    result.partitions = len(pipelines)
+    result.seconds = time.monotonic() - t0
+    return result

@@ -5,7 +5,8 @@ Accepted input, per record:
   request fields by a preset (truesli, nginx ``escape=json``, envoy, ALB-like) plus per-field overrides;
 - a Common/Combined Log Format line as nginx and Apache write it (an optional trailing number is read as
   the request time in seconds, as in nginx's common ``combined + $request_time`` layouts);
-- an already-parsed mapping (rows read from Parquet archives).
+- an already-parsed mapping: rows of Parquet files, which always use truesli's own field names (the
+  Arrow schemas in schemas/), whatever preset the config names for JSON logs.
 
 Failures come back as ``DecodeFailure(reason, error)``. Reasons are stable identifiers meant for
 dashboards: ``oversized``, ``empty``, ``invalid_utf8``, ``malformed_json``, ``not_an_object``,
@@ -58,6 +59,7 @@ class DecodeFailure(NamedTuple):
 
 
 _INF = float("inf")
+_CANONICAL_KEYS = FIELD_NAMES
 
 
 @lru_cache(maxsize=1 << 16)
@@ -115,7 +117,7 @@ class Decoder:
     # -- entry point -------------------------------------------------------------------------------
     def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
         if type(item) is dict:
-            return self._from_mapping(item)
+            return self._from_mapping(item, _CANONICAL_KEYS, 1.0)
         if len(item) > self._max_bytes:
             return DecodeFailure("oversized", f"record is {len(item)} bytes; the cap is {self._max_bytes}")
         fmt = self._format
@@ -137,7 +139,7 @@ class Decoder:
         if isinstance(item, (bytearray, memoryview)):
             return self.decode(bytes(item))
         if isinstance(item, dict):
-            return self._from_mapping(item)
+            return self._from_mapping(item, _CANONICAL_KEYS, 1.0)
         text = item.lstrip()
         if not text:
             return DecodeFailure("empty", "empty record")
@@ -156,7 +158,9 @@ class Decoder:
             return DecodeFailure("malformed_json", msg)
         if not isinstance(obj, dict):
             return DecodeFailure("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
-        return self._from_mapping(obj)
+        if self._nested:
+            obj = self._flatten(obj)
+        return self._from_mapping(obj, self._k, self._duration_factor)
 
     def _flatten(self, obj: dict) -> dict:
         """Lift dotted (nested) keys to the top level so the fast path needs plain lookups."""
@@ -168,12 +172,10 @@ class Decoder:
             flat[key] = cur
         return flat
 
-    def _from_mapping(self, obj: dict) -> Request | DecodeFailure:
+    def _from_mapping(self, obj: dict, keys: tuple[str, ...], duration_factor: float) -> Request | DecodeFailure:
         # Absent and JSON null are the same thing for every field.
-        if self._nested:
-            obj = self._flatten(obj)
         (k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, _k_bytes, _k_route, _k_service,
-         _k_request_id, k_rate_limited, k_synthetic, _k_bot_score, _k_asn, _k_country, k_forwarded) = self._k
+         _k_request_id, k_rate_limited, k_synthetic, _k_bot_score, _k_asn, _k_country, k_forwarded) = keys
         get = obj.get
         ts = get(k_ts)
         if ts is None or ts == "" or ts == "-":
@@ -247,7 +249,7 @@ class Decoder:
                 return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
             else:
                 try:
-                    duration_ms = float(duration) * self._duration_factor
+                    duration_ms = float(duration) * duration_factor
                 except OverflowError:
                     return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
         ua = get(k_ua)

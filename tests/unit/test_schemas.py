@@ -10,7 +10,7 @@ import jsonschema
 import orjson
 import pytest
 
-from streams.archive_schema import REQUEST_LOG_ARROW_SCHEMA, schema_as_json
+from streams.archive_schema import ARCHIVE_ARROW_SCHEMA, REQUEST_LOG_ARROW_SCHEMA, schema_as_json
 from streams.config import Config
 from streams.core.pipeline import Pipeline
 from streams.gen import generate
@@ -92,7 +92,11 @@ def test_sample_anomaly_and_change_event_validate():
         _validator("change_event").validate({"ts": 1, "service": "shop", "kind": "reboot", "id": "x"})
 
 
-def test_arrow_schema_file_mirrors_the_code():
+def test_arrow_schema_files_mirror_the_code():
     doc = json.loads((SCHEMAS / "request_log.arrow.json").read_text())
     assert doc["fields"] == schema_as_json()
+    archive = json.loads((SCHEMAS / "archive.arrow.json").read_text())
+    assert archive["fields"] == schema_as_json(ARCHIVE_ARROW_SCHEMA)
+    assert [f["name"] for f in archive["fields"]][-4:] == ["raw", "dead_letter_reason", "kafka_partition",
+                                                          "kafka_offset"]
     assert REQUEST_LOG_ARROW_SCHEMA.field("ts").type.unit == "ms"
