@@ -139,19 +139,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from streams.app import run_worker
-    from streams.kafka_clients import KafkaUnavailable
-
     import faulthandler
     import signal
 
-    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack to stderr
-    config = load_config(args.config)
-    if args.bootstrap:
-        config = config.model_copy(update={"kafka": config.kafka.model_copy(
-            update={"bootstrap_servers": args.bootstrap})})
+    from streams.app import run_worker
+    from streams.kafka_clients import KafkaUnavailable
     from streams.sinks.publish import PublishError
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack to stderr
+    config = _with_bootstrap(load_config(args.config), args.bootstrap)
     try:
         return run_worker(config, worker_id=args.worker_id, web_port=args.web_port, loglevel=args.loglevel)
     except (KafkaUnavailable, PublishError) as exc:
@@ -196,56 +192,75 @@ def _time_arg(text: str | None, flag: str) -> int | None:
         raise UserError(f"{flag} {text!r} is not a time: use RFC 3339 (2026-01-01T00:00:00Z) or epoch s/ms") from None
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
+def _replay_once(config, args, now: int, with_sinks: bool):
+    """One pass over the requested history: (tally, book, inputs, dead-letter samples)."""
     from streams.embedded import run_embedded
     from streams.kafka_clients import KafkaUnavailable
     from streams.replay import Progress, replay_archive, replay_topic
-    from streams.sources.files import archive_files
     from streams.sinks.files import JsonLinesSink
-    from streams.sinks.report import render_report, summary_dict
     from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+    from streams.sources.files import archive_files
 
-    config = load_config(args.config)
-    if args.bootstrap:
-        config = config.model_copy(update={"kafka": config.kafka.model_copy(
-            update={"bootstrap_servers": args.bootstrap})})
-    now = _now_ms()
+    counters_path = args.counters if with_sinks else None
+    dead_path = args.dead_letters if with_sinks else None
     archive = archive_files(args.parquet) if args.parquet else None
     if args.parquet and archive is None:  # plain request-log Parquet: embedded mode, file order
-        result = run_embedded(config, args.parquet, now_ms=now, fmt="parquet", counters_path=args.counters,
-                              dead_letters_path=args.dead_letters)
-        tally, book, inputs, samples = result.tally, result.book, result.inputs, result.dead_letter_samples
-    else:
-        counters = JsonLinesSink(args.counters) if args.counters else None
-        dead = JsonLinesSink(args.dead_letters) if args.dead_letters else None
+        result = run_embedded(config, args.parquet, now_ms=now, fmt="parquet", counters_path=counters_path,
+                              dead_letters_path=dead_path)
+        return result.tally, result.book, result.inputs, result.dead_letter_samples
+    counters = JsonLinesSink(counters_path) if counters_path else None
+    dead = JsonLinesSink(dead_path) if dead_path else None
 
-        def on_output(out) -> None:
-            if counters is not None:
-                counters.add(counter_to_dict(c, now) for c in out.counters)
-            if dead is not None:
-                dead.add(dead_letter_to_dict(d, now) for d in out.dead_letters)
+    def on_output(out) -> None:
+        if counters is not None:
+            counters.add(counter_to_dict(c, now) for c in out.counters)
+        if dead is not None:
+            dead.add(dead_letter_to_dict(d, now) for d in out.dead_letters)
 
-        try:
-            if archive is not None:
-                replayed = replay_archive(config, archive, on_output=on_output, now_ms=now)
-                inputs = list(args.parquet)
-            else:
-                from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
-                replayed = replay_topic(config, args.topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
-                                        now_ms=now, progress=Progress())
-                inputs = [f"topic {args.topic}"]
-        except KafkaUnavailable as exc:
-            raise UserError(str(exc)) from None
-        finally:
-            for sink in (counters, dead):
-                if sink is not None:
-                    sink.close()
-        tally, book, samples = replayed.tally, replayed.book, replayed.dead_letters
+    try:
+        if archive is not None:
+            replayed = replay_archive(config, archive, on_output=on_output, now_ms=now)
+            inputs = list(args.parquet)
+        else:
+            from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
+            replayed = replay_topic(config, args.topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
+                                    now_ms=now, progress=Progress())
+            inputs = [f"topic {args.topic}"]
+    except KafkaUnavailable as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        for sink in (counters, dead):
+            if sink is not None:
+                sink.close()
+    return replayed.tally, replayed.book, inputs, replayed.dead_letters
+
+
+def _with_bootstrap(config, bootstrap: str | None):
+    if not bootstrap:
+        return config
+    return config.model_copy(update={"kafka": config.kafka.model_copy(update={"bootstrap_servers": bootstrap})})
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.sinks.report import render_report, summary_dict
+
+    config = _with_bootstrap(load_config(args.config), args.bootstrap)
+    now = _now_ms()
+    tally, book, inputs, samples = _replay_once(config, args, now, with_sinks=True)
     if args.summary_json:
         _write_json(args.summary_json, summary_dict(tally, book, config))
     merged = book.merged()
     first, last = (merged[0].window_start_ms, merged[-1].window_end_ms) if merged else (None, None)
     sys.stdout.write(render_report(tally, book, config, inputs, samples, first, last))
+    if args.compare:
+        from streams.compare import compare, render_compare
+
+        old_config = _with_bootstrap(load_config(args.compare), args.bootstrap)
+        _, old_book, _, _ = _replay_once(old_config, args, now, with_sinks=False)
+        report = compare(old_config, old_book, config, book)
+        if args.compare_json:
+            _write_json(args.compare_json, report)
+        sys.stdout.write("\n" + render_compare(report, args.compare, args.config or "the built-in default"))
     if args.remote_write or config.remote_write.url:
         return _remote_write(book, config, args.remote_write, sys.stdout)
     return 0
@@ -255,10 +270,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     from streams.archive import archive_topic
     from streams.kafka_clients import KafkaUnavailable
 
-    config = load_config(args.config)
-    if args.bootstrap:
-        config = config.model_copy(update={"kafka": config.kafka.model_copy(
-            update={"bootstrap_servers": args.bootstrap})})
+    config = _with_bootstrap(load_config(args.config), args.bootstrap)
     topic = args.topic or config.kafka.topics.requests
     try:
         result = archive_topic(config, topic, args.out, from_ms=_time_arg(args.from_, "--from"),
@@ -343,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--dead-letters", help="write dead_letter JSON lines here")
     rp.add_argument("--summary-json", help="write run totals as JSON here")
     rp.add_argument("--remote-write", metavar="URL", help="backfill the receiver with original timestamps")
+    rp.add_argument("--compare", metavar="OLD_CONFIG",
+                    help="also replay under this (old) definition and report what changed, alerts included")
+    rp.add_argument("--compare-json", metavar="FILE", help="write the comparison as JSON here")
     rp.set_defaults(func=cmd_replay)
 
     a = sub.add_parser("archive", help="append a Kafka topic's new records to Parquet (resumable)")
