@@ -205,6 +205,9 @@ def _replay_once(config, args, now: int, with_sinks: bool):
     dead_path = args.dead_letters if with_sinks else None
     archive = archive_files(args.parquet) if args.parquet else None
     if args.parquet and archive is None:  # plain request-log Parquet: embedded mode, file order
+        if args.from_ or args.to:
+            raise UserError("--from/--to select from a topic or a truesli archive; plain Parquet files are "
+                            "replayed whole")
         result = run_embedded(config, args.parquet, now_ms=now, fmt="parquet", counters_path=counters_path,
                               dead_letters_path=dead_path)
         return result.tally, result.book, result.inputs, result.dead_letter_samples
@@ -218,11 +221,12 @@ def _replay_once(config, args, now: int, with_sinks: bool):
             dead.add(dead_letter_to_dict(d, now) for d in out.dead_letters)
 
     try:
+        from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
         if archive is not None:
-            replayed = replay_archive(config, archive, on_output=on_output, now_ms=now)
+            replayed = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
+                                      now_ms=now)
             inputs = list(args.parquet)
         else:
-            from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
             replayed = replay_topic(config, args.topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
                                     now_ms=now, progress=Progress())
             inputs = [f"topic {args.topic}"]

@@ -156,15 +156,18 @@ class Progress:
         sys.stderr.flush()
 
 
-def replay_archive(config: Config, files, *, on_output: Callable[[Outputs], None] | None = None,
-                   now_ms: int | None = None) -> ReplayResult:
-    """Recompute counters from ``truesli archive`` files: per input partition, in offset order."""
+def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: int | None = None,
+                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> ReplayResult:
+    """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
+    the rows whose ``ts`` is in [from, to)."""
     from streams.sources.files import iter_archive_batches
 
     t0 = time.monotonic()
     pipelines: dict[int, Pipeline] = {}
     result = ReplayResult()
-    for partition, items, origin in iter_archive_batches(files):
+    for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms):
+        if not items:
+            continue
         pipeline = pipelines.get(partition)
         if pipeline is None:
             pipeline = pipelines[partition] = Pipeline(config, partition=partition)

@@ -148,9 +148,13 @@ def archive_files(paths: list[str]) -> list[Path] | None:
     return sorted(files, key=lambda f: f.name)  # p<partition:05d>-<first offset:020d>.parquet
 
 
-def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_LINES):
+def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_LINES, *, from_ms: int | None = None,
+                         to_ms: int | None = None):
     """(partition, records, Origin) in offset order: raw bytes for records that did not decode when
-    archived, request-field dicts for the rest — the same inputs the live worker saw."""
+    archived, request-field dicts for the rest — the same inputs the live worker saw. With a time range,
+    only rows whose ``ts`` (event time; message time for undecodable rows) is in [from, to)."""
+    lo = from_ms if from_ms is not None else -(1 << 62)
+    hi = to_ms if to_ms is not None else 1 << 62
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -159,7 +163,7 @@ def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_LINES):
             cols = {}
             for name, col in zip(rb.schema.names, rb.columns):
                 cols[name] = col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col
-            rows = pa.table(cols).to_pylist()
+            rows = [r for r in pa.table(cols).to_pylist() if r["ts"] is None or lo <= r["ts"] < hi]
             if not rows:
                 continue
             items = [row["raw"] if row["raw"] is not None else

@@ -91,3 +91,26 @@ def test_archive_resumes_without_duplicates_and_replays_like_process(kafka_broke
     got = _summary(["replay", "--config", str(cfg_path), "--parquet", str(out)], tmp_path, "archive")
     got.pop("late"), expected.pop("late")
     assert got == expected
+
+
+def test_archive_time_range_equals_process_on_the_same_slice(kafka_broker, tmp_path):
+    bs = kafka_broker.bootstrap
+    cfg_path = live_config(tmp_path, bs, partitions=3)
+    topic = f"archive-{uuid.uuid4().hex[:12]}"
+    _create(bs, topic)
+    lines = mix(8_000, seed=53)[:-3]
+    produce_request_logs({"bootstrap.servers": bs}, topic, lines)
+    out = tmp_path / "archive"
+    r = subprocess.run([sys.executable, "-m", "streams.cli", "archive", "--config", str(cfg_path), "--topic", topic,
+                        "--out", str(out)], cwd=ROOT, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    stamps = [parse_rfc3339(orjson.loads(x)["ts"]) for x in lines]
+    lo, hi = sorted(stamps)[len(stamps) // 3], sorted(stamps)[2 * len(stamps) // 3]
+    slice_file = tmp_path / "slice.jsonl"
+    slice_file.write_bytes(b"\n".join(x for x, t in zip(lines, stamps) if lo <= t < hi) + b"\n")
+    expected = _summary(["process", "--config", str(cfg_path), str(slice_file)], tmp_path, "process")
+    got = _summary(["replay", "--config", str(cfg_path), "--parquet", str(out), "--from", format_rfc3339(lo),
+                    "--to", format_rfc3339(hi)], tmp_path, "replay")
+    got.pop("late"), expected.pop("late")
+    assert got["consumed"] == sum(1 for t in stamps if lo <= t < hi)
+    assert got == expected
