@@ -249,6 +249,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from streams.sinks.report import render_report, summary_dict
 
     config = _with_bootstrap(load_config(args.config), args.bootstrap)
+    if args.to_topic and args.to_topic == config.kafka.topics.counters and not args.allow_live_topic:
+        raise UserError(f"{args.to_topic} is the live counters topic: pass --allow-live-topic to overwrite live "
+                        "results with recomputed ones, or choose another --to-topic")
     now = _now_ms()
     tally, book, inputs, samples = _replay_once(config, args, now, with_sinks=True)
     if args.summary_json:
@@ -265,9 +268,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.compare_json:
             _write_json(args.compare_json, report)
         sys.stdout.write("\n" + render_compare(report, args.compare, args.config or "the built-in default"))
+    if args.to_topic:
+        _publish_counters(config, book, args.to_topic, now)
     if args.remote_write or config.remote_write.url:
         return _remote_write(book, config, args.remote_write, sys.stdout)
     return 0
+
+
+def _publish_counters(config, book, topic: str, now: int) -> None:
+    """Recomputed counters → a Kafka topic, keyed like sli.counters (so a compacted topic ends with them)."""
+    from confluent_kafka import Producer
+
+    from streams.kafka_clients import KafkaUnavailable, client_conf, preflight
+    from streams.sinks.serialize import counter_to_dict
+
+    try:
+        preflight(config.kafka)
+    except KafkaUnavailable as exc:
+        raise UserError(str(exc)) from None
+    producer = Producer(client_conf(config.kafka, **{"linger.ms": 20, "enable.idempotence": True}))
+    merged = book.merged()
+    for c in merged:
+        while True:
+            try:
+                producer.produce(topic, key=c.key.encode(), value=orjson.dumps(counter_to_dict(c, now)))
+                break
+            except BufferError:
+                producer.poll(0.05)
+    if producer.flush(60):
+        raise UserError(f"could not deliver every counter to {topic} within 60 s")
+    print(f"published {len(merged):,} counters to {topic}")
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
@@ -359,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--dead-letters", help="write dead_letter JSON lines here")
     rp.add_argument("--summary-json", help="write run totals as JSON here")
     rp.add_argument("--remote-write", metavar="URL", help="backfill the receiver with original timestamps")
+    rp.add_argument("--to-topic", metavar="TOPIC", help="publish the recomputed counters to this Kafka topic")
+    rp.add_argument("--allow-live-topic", action="store_true",
+                    help="allow --to-topic to be the live kafka.topics.counters topic")
     rp.add_argument("--compare", metavar="OLD_CONFIG",
                     help="also replay under this (old) definition and report what changed, alerts included")
     rp.add_argument("--compare-json", metavar="FILE", help="write the comparison as JSON here")

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from streams.archive_schema import REQUEST_LOG_ARROW_SCHEMA
 from streams.core.timeparse import format_rfc3339, parse_rfc3339
 from streams.kafka_clients import produce_request_logs
-from tests.integration.live_harness import ROOT, live_config, mix
+from tests.integration.live_harness import ROOT, live_config, mix, read_topic
 
 
 def _summary(args: list[str], tmp_path, name: str) -> dict:
@@ -114,3 +114,27 @@ def test_archive_time_range_equals_process_on_the_same_slice(kafka_broker, tmp_p
     got.pop("late"), expected.pop("late")
     assert got["consumed"] == sum(1 for t in stamps if lo <= t < hi)
     assert got == expected
+
+
+def test_replay_backfills_victoria_metrics_and_a_topic_with_original_timestamps(kafka_broker, victoria_metrics,
+                                                                                   tmp_path):
+    bs = kafka_broker.bootstrap
+    cfg_path = live_config(tmp_path, bs, partitions=1)
+    lines = mix(6_000, seed=54)[:-3]
+    rows = [orjson.loads(x) for x in lines]
+    for row in rows:
+        row["ts"] = parse_rfc3339(row["ts"])
+    pq.write_table(pa.Table.from_pylist(rows, schema=REQUEST_LOG_ARROW_SCHEMA), tmp_path / "h.parquet")
+    out_topic = f"recomputed-{uuid.uuid4().hex[:12]}"
+    _create(bs, out_topic)
+    summary = _summary(["replay", "--config", str(cfg_path), "--parquet", str(tmp_path / "h.parquet"),
+                        "--remote-write", victoria_metrics.write_url, "--to-topic", out_topic], tmp_path, "bf")
+    totals = summary["journeys"]["all"]["slos"]["availability"]
+    series = victoria_metrics.export('truesli_sli_events_total{journey="all",result="good"}')
+    [(labels, samples)] = [(k, v) for k, v in series.items() if dict(k).get("partition") is None]
+    first_window_end = (min(r["ts"] for r in rows) // 10_000 + 1) * 10_000  # live_config: 10 s windows
+    assert samples[0][0] == first_window_end  # event time of 2026-01-01, not the time of the replay
+    assert samples[-1][1] == totals["good"]
+    published = [orjson.loads(v) for _, v, _ in read_topic(bs, out_topic)]
+    assert sum(d["good"] for d in published) == totals["good"]
+    assert sum(d["total"] for d in published) == totals["total"]
