@@ -58,7 +58,10 @@ def _create(bootstrap: str, topic: str) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+    # Records carry 2026-01-01 event timestamps: without retention.ms=-1 the broker's time-based
+    # retention would delete them at its next check, in the middle of a test.
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1,
+                                  config={"retention.ms": "-1"})])[topic].result(30)
 
 
 def test_archive_resumes_without_duplicates_and_replays_like_process(kafka_broker, tmp_path):
