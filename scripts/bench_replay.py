@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from confluent_kafka import Consumer, KafkaError  # noqa: E402
+from confluent_kafka import Consumer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from streams.archive import archive_topic  # noqa: E402
@@ -98,7 +98,7 @@ def main() -> int:
         for k in ("consume_only", "replay_topic", "archive", "replay_parquet"):
             results[f"{k}_events_per_s"] = round(n / results[f"{k}_s"])
         results["replay_topic_vs_consume_only"] = round(results["consume_only_s"] / results["replay_topic_s"], 3)
-        print(f"| leg | events/s | seconds |\n|---|---:|---:|")
+        print("| leg | events/s | seconds |\n|---|---:|---:|")
         for k in ("consume_only", "replay_topic", "archive", "replay_parquet"):
             print(f"| {k} | {results[f'{k}_events_per_s']:,} | {results[f'{k}_s']:.2f} |")
         print(f"replay topic / consume-only: {results['replay_topic_vs_consume_only']}×; "

@@ -194,49 +194,18 @@ def _time_arg(text: str | None, flag: str) -> int | None:
 
 def _replay_once(config, args, now: int, with_sinks: bool):
     """One pass over the requested history: (tally, book, inputs, dead-letter samples)."""
-    from streams.embedded import run_embedded
     from streams.kafka_clients import KafkaUnavailable
-    from streams.replay import Progress, replay_archive, replay_topic
-    from streams.sinks.files import JsonLinesSink
-    from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
-    from streams.sources.files import archive_files
-
-    counters_path = args.counters if with_sinks else None
-    dead_path = args.dead_letters if with_sinks else None
-    archive = archive_files(args.parquet) if args.parquet else None
-    if args.parquet and archive is None:  # plain request-log Parquet: embedded mode, file order
-        if args.from_ or args.to:
-            raise UserError("--from/--to select from a topic or a truesli archive; plain Parquet files are "
-                            "replayed whole")
-        result = run_embedded(config, args.parquet, now_ms=now, fmt="parquet", counters_path=counters_path,
-                              dead_letters_path=dead_path)
-        return result.tally, result.book, result.inputs, result.dead_letter_samples
-    counters = JsonLinesSink(counters_path) if counters_path else None
-    dead = JsonLinesSink(dead_path) if dead_path else None
-
-    def on_output(out) -> None:
-        if counters is not None:
-            counters.add(counter_to_dict(c, now) for c in out.counters)
-        if dead is not None:
-            dead.add(dead_letter_to_dict(d, now) for d in out.dead_letters)
+    from streams.replay import Progress, replay_history
 
     try:
-        from_ms, to_ms = _time_arg(args.from_, "--from"), _time_arg(args.to, "--to")
-        if archive is not None:
-            replayed = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
-                                      now_ms=now)
-            inputs = list(args.parquet)
-        else:
-            replayed = replay_topic(config, args.topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
-                                    now_ms=now, progress=Progress())
-            inputs = [f"topic {args.topic}"]
+        result, inputs = replay_history(
+            config, topic=args.topic, parquet=args.parquet, from_ms=_time_arg(args.from_, "--from"),
+            to_ms=_time_arg(args.to, "--to"), now_ms=now,
+            counters_path=args.counters if with_sinks else None,
+            dead_letters_path=args.dead_letters if with_sinks else None, progress=Progress())
     except KafkaUnavailable as exc:
         raise UserError(str(exc)) from None
-    finally:
-        for sink in (counters, dead):
-            if sink is not None:
-                sink.close()
-    return replayed.tally, replayed.book, inputs, replayed.dead_letters
+    return result.tally, result.book, inputs, result.dead_letters
 
 
 def _with_bootstrap(config, bootstrap: str | None):
@@ -269,35 +238,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
             _write_json(args.compare_json, report)
         sys.stdout.write("\n" + render_compare(report, args.compare, args.config or "the built-in default"))
     if args.to_topic:
-        _publish_counters(config, book, args.to_topic, now)
+        from streams.kafka_clients import KafkaUnavailable
+        from streams.sinks.kafka_topic import publish_counters
+
+        try:
+            n = publish_counters(config.kafka, book.merged(), args.to_topic, now)
+        except KafkaUnavailable as exc:
+            raise UserError(str(exc)) from None
+        print(f"published {n:,} counters to {args.to_topic}")
     if args.remote_write or config.remote_write.url:
         return _remote_write(book, config, args.remote_write, sys.stdout)
     return 0
-
-
-def _publish_counters(config, book, topic: str, now: int) -> None:
-    """Recomputed counters → a Kafka topic, keyed like sli.counters (so a compacted topic ends with them)."""
-    from confluent_kafka import Producer
-
-    from streams.kafka_clients import KafkaUnavailable, client_conf, preflight
-    from streams.sinks.serialize import counter_to_dict
-
-    try:
-        preflight(config.kafka)
-    except KafkaUnavailable as exc:
-        raise UserError(str(exc)) from None
-    producer = Producer(client_conf(config.kafka, **{"linger.ms": 20, "enable.idempotence": True}))
-    merged = book.merged()
-    for c in merged:
-        while True:
-            try:
-                producer.produce(topic, key=c.key.encode(), value=orjson.dumps(counter_to_dict(c, now)))
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(60):
-        raise UserError(f"could not deliver every counter to {topic} within 60 s")
-    print(f"published {len(merged):,} counters to {topic}")
 
 
 def cmd_archive(args: argparse.Namespace) -> int:

@@ -101,6 +101,16 @@ def ensure_topics(admin: AdminClient, cfg: KafkaConfig) -> dict[str, int]:
     return parts
 
 
+def send(producer: Producer, topic: str, key: bytes | None, value: bytes | None, **kwargs: object) -> None:
+    """``producer.produce`` that waits (polling delivery reports) while the local queue is full."""
+    while True:
+        try:
+            producer.produce(topic, key=key, value=value, **kwargs)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 def produce_request_logs(conf: dict, topic: str, lines: list[bytes], flush_timeout_s: float = 120.0,
                          timestamps: list[int] | None = None) -> None:
     """Write request-log lines to ``topic`` keyed by client IP, as the request_log contract requires
@@ -116,12 +126,7 @@ def produce_request_logs(conf: dict, topic: str, lines: list[bytes], flush_timeo
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             key = b"undecodable"
         extra = {"timestamp": timestamps[i]} if timestamps is not None else {}
-        while True:
-            try:
-                producer.produce(topic, key=key, value=line, **extra)
-                break
-            except BufferError:  # local queue full: let it drain
-                producer.poll(0.05)
+        send(producer, topic, key, line, **extra)
     left = producer.flush(flush_timeout_s)
     if left:
         raise KafkaUnavailable(f"{left} records still unsent to {topic} after {flush_timeout_s:.0f} s")

@@ -177,3 +177,48 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
     result.partitions = len(pipelines)
     result.seconds = time.monotonic() - t0
     return result
+
+
+def replay_history(config: Config, *, topic: str | None = None, parquet: list[str] | None = None,
+                   from_ms: int | None = None, to_ms: int | None = None, now_ms: int | None = None,
+                   counters_path: str | None = None, dead_letters_path: str | None = None,
+                   progress: Callable[[int, int, float], None] | None = None) -> tuple[ReplayResult, list[str]]:
+    """One pass over a topic, a truesli archive, or plain request-log Parquet files (embedded mode, file
+    order, no time range); writes counters/dead letters as they come. Returns the result and input names.
+    Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""
+    from streams.embedded import run_embedded
+    from streams.sinks.files import JsonLinesSink
+    from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+    from streams.sources.files import InputError, archive_files
+
+    archive = archive_files(parquet) if parquet else None
+    if parquet and archive is None:
+        if from_ms is not None or to_ms is not None:
+            raise InputError("--from/--to select from a topic or a truesli archive; plain Parquet files are "
+                             "replayed whole")
+        embedded = run_embedded(config, parquet, now_ms=now_ms, fmt="parquet", counters_path=counters_path,
+                                dead_letters_path=dead_letters_path)
+        return ReplayResult(embedded.tally, embedded.book, embedded.dead_letter_samples), list(parquet)
+    counters = JsonLinesSink(counters_path) if counters_path else None
+    dead = JsonLinesSink(dead_letters_path) if dead_letters_path else None
+    stamp = now_ms if now_ms is not None else 0
+
+    def on_output(out: Outputs) -> None:
+        if counters is not None:
+            counters.add(counter_to_dict(c, stamp) for c in out.counters)
+        if dead is not None:
+            dead.add(dead_letter_to_dict(d, stamp) for d in out.dead_letters)
+
+    try:
+        if archive is not None:
+            result = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
+                                    now_ms=now_ms)
+            return result, list(parquet or [])
+        assert topic is not None
+        result = replay_topic(config, topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output, now_ms=now_ms,
+                              progress=progress)
+        return result, [f"topic {topic}"]
+    finally:
+        for sink in (counters, dead):
+            if sink is not None:
+                sink.close()

@@ -26,7 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from streams.config import Config
 from streams.core import snapshot
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
-from streams.kafka_clients import client_conf
+from streams.kafka_clients import client_conf, send
 from streams.sinks.cumulative import CumulativeExporter
 from streams.sinks.publish import make_sink
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
@@ -377,13 +377,7 @@ class StageA:
         return False
 
     def _produce(self, topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
-        kwargs = {} if partition is None else {"partition": partition}
-        while True:
-            try:
-                self.producer.produce(topic, key=key, value=value, **kwargs)
-                return
-            except BufferError:  # local queue full: let it drain
-                self.producer.poll(0.1)
+        send(self.producer, topic, key, value, **({} if partition is None else {"partition": partition}))
 
     def _abort(self) -> None:
         try:
