@@ -13,7 +13,7 @@ from typing import Any, Callable
 from streams.config import Config, ExclusionRule, RouteMatch
 from streams.core.regex import compile_re2
 
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 50_000  # routes carry IDs: bound the cache, not the traffic
 
 
 def route_predicate(match: RouteMatch) -> Callable[[str, str, str], bool]:

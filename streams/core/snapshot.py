@@ -14,19 +14,23 @@ from collections.abc import Iterable
 
 import orjson
 
-from streams.core.filters.ipstate import IpState
+from streams.core.filters.ipstate import IpExtra, IpState
 from streams.core.pipeline import Pipeline, Tally
 from streams.core.windows import WindowAcc
 
 META_KEY = b"meta"
 IP_PREFIX = b"ip:"
-_IP_FIELDS = tuple(f for f in IpState.__slots__ if f not in ("seq", "nf_paths", "nf_prev"))
+_IP_FIELDS = ("last_ms", "rate_idx", "rate_cur", "rate_prev", "rate_until", "rate_rule")
+_EXTRA_FIELDS = tuple(f for f in IpExtra.__slots__ if f not in ("nf_paths", "nf_prev"))
 
 
 def _ip_state_to_bytes(st: IpState) -> bytes:
-    values = [getattr(st, f) for f in _IP_FIELDS]
-    values.append(sorted(st.nf_paths) if st.nf_paths is not None else None)
-    values.append(sorted(st.nf_prev) if st.nf_prev is not None else None)
+    values: list = [getattr(st, f) for f in _IP_FIELDS]
+    x = st.x
+    if x is not None:
+        values.append([getattr(x, f) for f in _EXTRA_FIELDS]
+                      + [sorted(x.nf_paths) if x.nf_paths is not None else None,
+                         sorted(x.nf_prev) if x.nf_prev is not None else None])
     return orjson.dumps(values)
 
 
@@ -35,9 +39,14 @@ def _ip_state_from_bytes(data: bytes) -> IpState:
     st = IpState(0)
     for f, v in zip(_IP_FIELDS, values):
         setattr(st, f, v)
-    cur, prev = values[len(_IP_FIELDS)], values[len(_IP_FIELDS) + 1]
-    st.nf_paths = set(cur) if cur is not None else None
-    st.nf_prev = set(prev) if prev is not None else None
+    if len(values) > len(_IP_FIELDS):
+        extra = values[len(_IP_FIELDS)]
+        x = st.extra()
+        for f, v in zip(_EXTRA_FIELDS, extra):
+            setattr(x, f, v)
+        cur, prev = extra[len(_EXTRA_FIELDS)], extra[len(_EXTRA_FIELDS) + 1]
+        x.nf_paths = set(cur) if cur is not None else None
+        x.nf_prev = set(prev) if prev is not None else None
     return st
 
 

@@ -11,7 +11,7 @@ from streams.core.filters.ipstate import IpState, estimate, slide
 from streams.core.journeys import route_predicate
 from streams.model import IpFlag, Request
 
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 50_000
 
 
 class CredentialStuffingCheck:
@@ -42,21 +42,23 @@ class CredentialStuffingCheck:
 
     def check(self, req: Request, st: IpState, flags: list[IpFlag]) -> str | None:
         ts = req.ts_ms
-        if ts < st.cs_until:
+        x = st.x
+        if x is not None and ts < x.cs_until:
             # A failed login during the cooldown is more of the same attack: extend it.
             if req.status in self._failures and self._is_login(req):
-                st.cs_until = ts + self._cooldown_ms
-            return st.cs_rule
+                x.cs_until = ts + self._cooldown_ms
+            return x.cs_rule
         if not self._is_login(req):
             return None
+        x = st.extra()
         w = self._window_ms
-        idx, att, att_prev = slide(st.cs_idx, st.cs_att, st.cs_att_prev, ts, w)
-        fail, fail_prev = st.cs_fail, st.cs_fail_prev
-        if idx != st.cs_idx:  # the attempts counter moved buckets: move failures alongside
-            fail, fail_prev = (0, fail) if idx == st.cs_idx + 1 else (0, 0)
+        idx, att, att_prev = slide(x.cs_idx, x.cs_att, x.cs_att_prev, ts, w)
+        fail, fail_prev = x.cs_fail, x.cs_fail_prev
+        if idx != x.cs_idx:  # the attempts counter moved buckets: move failures alongside
+            fail, fail_prev = (0, fail) if idx == x.cs_idx + 1 else (0, 0)
         if req.status in self._failures:
             fail += 1
-        st.cs_idx, st.cs_att, st.cs_att_prev, st.cs_fail, st.cs_fail_prev = idx, att, att_prev, fail, fail_prev
+        x.cs_idx, x.cs_att, x.cs_att_prev, x.cs_fail, x.cs_fail_prev = idx, att, att_prev, fail, fail_prev
         rule = None
         if estimate(idx, fail, fail_prev, ts, w) > self._max_fail:
             rule = self._rule_fail
@@ -64,7 +66,7 @@ class CredentialStuffingCheck:
             rule = self._rule_att
         if rule is None:
             return None
-        st.cs_until = ts + self._cooldown_ms
-        st.cs_rule = rule
-        flags.append(IpFlag(ts, req.client_ip, self.reason, rule, st.cs_until))
+        x.cs_until = ts + self._cooldown_ms
+        x.cs_rule = rule
+        flags.append(IpFlag(ts, req.client_ip, self.reason, rule, x.cs_until))
         return rule

@@ -10,20 +10,39 @@ from __future__ import annotations
 
 
 class IpState:
-    """Counters of one IP. Sliding windows use two buckets: (index, current count, previous count)."""
+    """Counters of one IP. Sliding windows use two buckets: (index, current count, previous count).
 
-    __slots__ = ("seq", "last_ms", "rate_idx", "rate_cur", "rate_prev", "rate_until", "rate_rule",
-                 "scan_until", "scan_rule", "nf_idx", "nf_paths", "nf_prev",
-                 "cs_idx", "cs_att", "cs_att_prev", "cs_fail", "cs_fail_prev", "cs_until", "cs_rule")
+    Kept small on purpose — one per client IP, up to ``state.max_tracked_ips`` of them: only the rate
+    window lives here; scanner and login evidence, which few IPs ever produce, sits in ``x``
+    (an :class:`IpExtra`, created on first use).
+    """
+
+    __slots__ = ("seq", "last_ms", "rate_idx", "rate_cur", "rate_prev", "rate_until", "rate_rule", "x")
 
     def __init__(self, ts_ms: int) -> None:
-        self.seq = 0  # the store's touch counter at the last touch: finds what changed since a snapshot
+        self.seq = 0  # the store's touch counter at the last touch (live mode): what changed since a snapshot
         self.last_ms = ts_ms
         self.rate_idx = -1
         self.rate_cur = 0
         self.rate_prev = 0
         self.rate_until = 0
         self.rate_rule = ""
+        self.x: IpExtra | None = None
+
+    def extra(self) -> "IpExtra":
+        x = self.x
+        if x is None:
+            x = self.x = IpExtra()
+        return x
+
+
+class IpExtra:
+    """Scanner and credential-stuffing evidence of one IP."""
+
+    __slots__ = ("scan_until", "scan_rule", "nf_idx", "nf_paths", "nf_prev",
+                 "cs_idx", "cs_att", "cs_att_prev", "cs_fail", "cs_fail_prev", "cs_until", "cs_rule")
+
+    def __init__(self) -> None:
         self.scan_until = 0
         self.scan_rule = ""
         self.nf_idx = -1
@@ -91,8 +110,9 @@ class IpStateStore:
                 self._evict(next(iter(states)))
         elif ts_ms > st.last_ms:
             st.last_ms = ts_ms
-        self._seq += 1
-        st.seq = self._seq
+        if self._evicted_keys is not None:  # change tracking (live mode) only: saves an int per IP otherwise
+            self._seq += 1
+            st.seq = self._seq
         states[ip] = st
         return st
 

@@ -43,11 +43,12 @@ class ScannerCheck:
             return rule
         ts = req.ts_ms
         low = req.path.lower()
-        if ts < st.scan_until:
+        x = st.x
+        if x is not None and ts < x.scan_until:
             # Still scanning: fresh evidence keeps the IP in cooldown, so a slow scan is not let back in.
             if req.status == 404 or (self._probes and low.startswith(self._probes)):
-                st.scan_until = ts + self._cooldown_ms
-            return st.scan_rule
+                x.scan_until = ts + self._cooldown_ms
+            return x.scan_rule
         if self._probes and low.startswith(self._probes):
             probe = next(p for p in self._probes if low.startswith(p))
             return self._flag(req, st, f"probe_path:{probe}", flags)
@@ -63,22 +64,24 @@ class ScannerCheck:
         """
         idx = ts // self._window_ms
         cap = self._threshold + 1
-        cur, prev = st.nf_paths, st.nf_prev
-        if cur is None or idx > st.nf_idx + 1:
+        x = st.extra()
+        cur, prev = x.nf_paths, x.nf_prev
+        if cur is None or idx > x.nf_idx + 1:
             cur, prev = set(), None
-            st.nf_idx = idx
-        elif idx == st.nf_idx + 1:
+            x.nf_idx = idx
+        elif idx == x.nf_idx + 1:
             cur, prev = set(), cur
-            st.nf_idx = idx
-        target = prev if idx < st.nf_idx and prev is not None else cur
+            x.nf_idx = idx
+        target = prev if idx < x.nf_idx and prev is not None else cur
         if len(target) < cap:
             target.add(path)
-        st.nf_paths, st.nf_prev = cur, prev
+        x.nf_paths, x.nf_prev = cur, prev
         return len(cur | prev) if prev else len(cur)
 
     def _flag(self, req: Request, st: IpState, rule: str, flags: list[IpFlag]) -> str:
-        st.scan_until = req.ts_ms + self._cooldown_ms
-        st.scan_rule = rule
-        st.nf_paths = st.nf_prev = None
-        flags.append(IpFlag(req.ts_ms, req.client_ip, self.reason, rule, st.scan_until))
+        x = st.extra()
+        x.scan_until = req.ts_ms + self._cooldown_ms
+        x.scan_rule = rule
+        x.nf_paths = x.nf_prev = None
+        flags.append(IpFlag(req.ts_ms, req.client_ip, self.reason, rule, x.scan_until))
         return rule
