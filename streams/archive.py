@@ -24,8 +24,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from streams.archive_schema import ARCHIVE_ARROW_SCHEMA
 from streams.config import Config
 from streams.core.decode import DecodeFailure, Decoder
-from streams.kafka_clients import KafkaUnavailable, client_conf, preflight
-from streams.replay import _ranges
+from streams.kafka_clients import KafkaUnavailable, client_conf, preflight, topic_partitions
+from streams.replay import offset_ranges
 
 CHECKPOINT = "_checkpoint.json"
 
@@ -70,18 +70,14 @@ def archive_topic(config: Config, topic: str, out_dir: str, *, from_ms: int | No
     checkpoint = orjson.loads(checkpoint_path.read_bytes()) if checkpoint_path.exists() else None
     if checkpoint is not None and checkpoint.get("topic") != topic:
         raise KafkaUnavailable(f"{out_dir} archives topic {checkpoint.get('topic')}, not {topic}: use another --out")
-    admin = preflight(k)
-    md = admin.list_topics(topic=topic, timeout=k.connect_timeout_s).topics.get(topic)
-    if md is None or md.error is not None or not md.partitions:
-        raise KafkaUnavailable(f"topic {topic} does not exist on {k.bootstrap_servers} (check --topic)")
-    partitions = sorted(md.partitions)
+    partitions = topic_partitions(preflight(k), k, topic)
     decoder = Decoder(config.input)
     consumer = Consumer(client_conf(k, **{"group.id": f"truesli-archive-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False, "isolation.level": "read_committed",
                                           "enable.partition.eof": True}))
     result = ArchiveResult()
     try:
-        ranges = _ranges(consumer, topic, partitions, from_ms, to_ms, k.connect_timeout_s)
+        ranges = offset_ranges(consumer, topic, partitions, from_ms, to_ms, k.connect_timeout_s)
         if checkpoint is not None:  # resume exactly where the last run stopped
             done = {int(p): int(o) for p, o in checkpoint["next_offsets"].items()}
             ranges = {p: (done.get(p, start), max(done.get(p, start), stop)) for p, (start, stop) in ranges.items()}

@@ -55,12 +55,12 @@ class _NullLogger:
     debug = info = warning = error = critical = exception = log
 
 
-def topic_partitions(admin: AdminClient, topic: str, timeout: float = 10.0) -> int | None:
-    md = admin.list_topics(topic=topic, timeout=timeout)
-    t = md.topics.get(topic)
-    if t is None or t.error is not None:
-        return None
-    return len(t.partitions)
+def topic_partitions(admin: AdminClient, cfg: KafkaConfig, topic: str) -> list[int]:
+    """The partition ids of an existing topic, or KafkaUnavailable naming the topic and the broker."""
+    t = admin.list_topics(topic=topic, timeout=cfg.connect_timeout_s).topics.get(topic)
+    if t is None or t.error is not None or not t.partitions:
+        raise KafkaUnavailable(f"topic {topic} does not exist on {cfg.bootstrap_servers} (check --topic)")
+    return sorted(t.partitions)
 
 
 def ensure_topics(admin: AdminClient, cfg: KafkaConfig) -> dict[str, int]:

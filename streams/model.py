@@ -14,10 +14,6 @@ FILTERED = "filtered"
 EXCLUDED = "excluded"
 UNMATCHED = "unmatched"
 DEAD_LETTER = "dead_letter"
-VERDICTS = (COUNTED, FILTERED, EXCLUDED, UNMATCHED, DEAD_LETTER)
-
-FILTER_REASONS = ("synthetic", "ip_deny", "bot_ua", "rate_limited", "scanner", "credential_stuffing")
-
 
 @dataclass(slots=True)
 class Request:

@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, To
 from streams.config import Config
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
-from streams.kafka_clients import KafkaUnavailable, client_conf, preflight
+from streams.kafka_clients import client_conf, preflight, topic_partitions
 
 
 MIN_SLACK_MS = 300_000
@@ -38,11 +38,10 @@ class ReplayResult:
     tally: Tally = field(default_factory=Tally)
     book: CounterBook = field(default_factory=CounterBook)
     dead_letters: list = field(default_factory=list)
-    partitions: int = 0
     seconds: float = 0.0
 
 
-def _ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms: int | None, to_ms: int | None,
+def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms: int | None, to_ms: int | None,
             timeout: float) -> dict[int, tuple[int, int]]:
     """partition → [start offset, stop offset) for the time range (stop capped at today's end)."""
     out: dict[int, tuple[int, int]] = {}
@@ -70,19 +69,15 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
                  progress: Callable[[int, int, float], None] | None = None) -> ReplayResult:
     """Recompute counters from ``topic`` (raises KafkaUnavailable for broker/topic problems)."""
     k = config.kafka
-    admin = preflight(k)
-    md = admin.list_topics(topic=topic, timeout=k.connect_timeout_s).topics.get(topic)
-    if md is None or md.error is not None or not md.partitions:
-        raise KafkaUnavailable(f"topic {topic} does not exist on {k.bootstrap_servers} (check --topic)")
-    partitions = sorted(md.partitions)
+    partitions = topic_partitions(preflight(k), k, topic)
     consumer = Consumer(client_conf(k, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False, "isolation.level": "read_committed",
                                           "enable.partition.eof": True}))
-    result = ReplayResult(partitions=len(partitions))
+    result = ReplayResult()
     t0 = time.monotonic()
     try:
         slack = max(config.windows.allowed_lateness_s * 1000, MIN_SLACK_MS)
-        ranges = _ranges(consumer, topic, partitions, None if from_ms is None else from_ms - slack,
+        ranges = offset_ranges(consumer, topic, partitions, None if from_ms is None else from_ms - slack,
                          None if to_ms is None else to_ms + slack, k.connect_timeout_s)
         lo = from_ms if from_ms is not None else -(1 << 62)
         hi = to_ms if to_ms is not None else 1 << 62
@@ -174,7 +169,6 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
         _publish(result, pipeline.process(items, now_ms, origin), on_output)
     for pipeline in pipelines.values():
         _publish(result, pipeline.flush(), on_output)
-    result.partitions = len(pipelines)
     result.seconds = time.monotonic() - t0
     return result
 

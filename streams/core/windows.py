@@ -172,7 +172,3 @@ class Windows:
                 late=acc.late, revision=acc.revision, partition=self.partition)
             for i, slo in enumerate(slos)
         ]
-
-    @property
-    def open_windows(self) -> int:
-        return len(self._open)

@@ -98,13 +98,19 @@ def iter_parquet_batches(path: str, batch_rows: int = BATCH_LINES) -> Iterator[t
             raise InputError(f"{file} is not a readable Parquet file: {exc}") from None
         row = 1
         for rb in pf.iter_batches(batch_size=batch_rows):
-            # Timestamps travel as epoch ms so the decoder sees the same values as from JSON.
-            cols = {}
-            for name, col in zip(rb.schema.names, rb.columns):
-                cols[name] = col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col
-            rows = pa.table(cols).to_pylist()
+            cols = _columns(rb)
+            rows = [dict(zip(cols, values)) for values in zip(*cols.values())]
             yield rows, Origin(source=str(file), first=row)
             row += len(rows)
+
+
+def _columns(rb) -> dict[str, list]:
+    """A record batch as Python lists per column; timestamps as epoch ms, so the decoder sees the same
+    values as from JSON."""
+    import pyarrow as pa
+
+    return {name: (col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col).to_pylist()
+            for name, col in zip(rb.schema.names, rb.columns)}
 
 
 def sniff_format(path: str) -> str:
@@ -156,7 +162,6 @@ def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_LINES, *, fr
     """(partition, records, Origin) in offset order: raw bytes for records that did not decode when
     archived, request-field dicts for the rest — the same inputs the live worker saw. With a time range,
     only rows whose ``ts`` (event time; message time for undecodable rows) is in [from, to)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     lo = from_ms if from_ms is not None else -(1 << 62)
@@ -169,8 +174,7 @@ def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_LINES, *, fr
         for rb in pf.iter_batches(batch_size=batch_rows, columns=columns):
             # Column-wise conversion, then one small dict per row: several times faster than
             # Table.to_pylist() over every archive column.
-            data = {name: (col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col).to_pylist()
-                    for name, col in zip(rb.schema.names, rb.columns)}
+            data = _columns(rb)
             keep = [i for i, t in enumerate(data["ts"]) if t is None or lo <= t < hi]
             if not keep:
                 continue
