@@ -198,14 +198,14 @@ def _replay_once(config, args, now: int, with_sinks: bool):
     from streams.replay import Progress, replay_history
 
     try:
-        result, inputs = replay_history(
+        result = replay_history(
             config, topic=args.topic, parquet=args.parquet, from_ms=_time_arg(args.from_, "--from"),
             to_ms=_time_arg(args.to, "--to"), now_ms=now,
             counters_path=args.counters if with_sinks else None,
             dead_letters_path=args.dead_letters if with_sinks else None, progress=Progress())
     except KafkaUnavailable as exc:
         raise UserError(str(exc)) from None
-    return result.tally, result.book, inputs, result.dead_letters
+    return result.tally, result.book, result.inputs, result.dead_letter_samples
 
 
 def _with_bootstrap(config, bootstrap: str | None):

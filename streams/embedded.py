@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from streams.config import Config
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
-from streams.sinks.files import JsonLinesSink
-from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+from streams.sinks.files import OutputFiles
 from streams.sources.files import InputError, iter_line_batches, iter_parquet_batches, sniff_format
 
 
@@ -27,7 +26,13 @@ class EmbeddedResult:
     first_ts_ms: int | None = None
     last_ts_ms: int | None = None
     dead_letter_samples: list = field(default_factory=list)
-    flags: int = 0
+
+    def collect(self, out: Outputs) -> None:
+        """Keep a core output: newest counter revisions, tallies, the first few dead letters."""
+        self.book.add(out.counters)
+        self.tally.add(out.tally)
+        if out.dead_letters and len(self.dead_letter_samples) < 5:
+            self.dead_letter_samples.extend(out.dead_letters[: 5 - len(self.dead_letter_samples)])
 
 
 def iter_input_batches(paths: Sequence[str], fmt: str) -> Iterator[tuple[list, Origin]]:
@@ -43,36 +48,19 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
                  verdicts_path: str | None = None) -> EmbeddedResult:
     """Process ``inputs`` in order; raises InputError/OutputError for unreadable/unwritable paths."""
     pipeline = Pipeline(config, collect_verdicts=verdicts_path is not None)
-    book = CounterBook()
-    result = EmbeddedResult(Tally(), book, list(inputs))
-    counters_sink = JsonLinesSink(counters_path) if counters_path else None
-    dead_sink = JsonLinesSink(dead_letters_path) if dead_letters_path else None
-    verdict_sink = JsonLinesSink(verdicts_path) if verdicts_path else None
-    stamp = now_ms if now_ms is not None else 0
-
-    def publish(out: Outputs) -> None:
-        book.add(out.counters)
-        result.tally.add(out.tally)
-        result.flags += len(out.flags)
-        if counters_sink is not None:
-            counters_sink.add(counter_to_dict(c, stamp) for c in out.counters)
-        if out.dead_letters:
-            if len(result.dead_letter_samples) < 5:
-                result.dead_letter_samples.extend(out.dead_letters[: 5 - len(result.dead_letter_samples)])
-            if dead_sink is not None:
-                dead_sink.add(dead_letter_to_dict(d, stamp) for d in out.dead_letters)
-        if verdict_sink is not None and out.verdicts:
-            verdict_sink.add(v.to_dict() for v in out.verdicts)
-
+    result = EmbeddedResult(Tally(), CounterBook(), list(inputs))
+    files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0)
     try:
         for batch, origin in iter_input_batches(inputs, fmt):
-            publish(pipeline.process(batch, now_ms, origin))
-        publish(pipeline.flush())
+            out = pipeline.process(batch, now_ms, origin)
+            result.collect(out)
+            files.add(out)
+        out = pipeline.flush()
+        result.collect(out)
+        files.add(out)
     finally:
-        for sink in (counters_sink, dead_sink, verdict_sink):
-            if sink is not None:
-                sink.close()
-    merged = book.merged()
+        files.close()
+    merged = result.book.merged()
     if merged:
         result.first_ts_ms = merged[0].window_start_ms
         result.last_ts_ms = merged[-1].window_end_ms

@@ -20,25 +20,17 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.config import Config
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
+from streams.embedded import EmbeddedResult, run_embedded
 from streams.kafka_clients import client_conf, preflight, topic_partitions
 
 
 MIN_SLACK_MS = 300_000
-
-
-@dataclass(slots=True)
-class ReplayResult:
-    tally: Tally = field(default_factory=Tally)
-    book: CounterBook = field(default_factory=CounterBook)
-    dead_letters: list = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms: int | None, to_ms: int | None,
@@ -66,14 +58,14 @@ def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms
 
 def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_ms: int | None = None,
                  on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None,
-                 progress: Callable[[int, int, float], None] | None = None) -> ReplayResult:
+                 progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
     """Recompute counters from ``topic`` (raises KafkaUnavailable for broker/topic problems)."""
     k = config.kafka
     partitions = topic_partitions(preflight(k), k, topic)
     consumer = Consumer(client_conf(k, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False, "isolation.level": "read_committed",
                                           "enable.partition.eof": True}))
-    result = ReplayResult()
+    result = EmbeddedResult(Tally(), CounterBook(), [f"topic {topic}"])
     t0 = time.monotonic()
     try:
         slack = max(config.windows.allowed_lateness_s * 1000, MIN_SLACK_MS)
@@ -115,15 +107,11 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
             _publish(result, pipelines[p].flush(), on_output)
     finally:
         consumer.close()
-    result.seconds = time.monotonic() - t0
     return result
 
 
-def _publish(result: ReplayResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
-    result.book.add(out.counters)
-    result.tally.add(out.tally)
-    if len(result.dead_letters) < 5:
-        result.dead_letters.extend(out.dead_letters[: 5 - len(result.dead_letters)])
+def _publish(result: EmbeddedResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
+    result.collect(out)
     if on_output is not None:
         on_output(out)
 
@@ -152,14 +140,13 @@ class Progress:
 
 
 def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: int | None = None,
-                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> ReplayResult:
+                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> EmbeddedResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
     the rows whose ``ts`` is in [from, to)."""
     from streams.sources.files import iter_archive_batches
 
-    t0 = time.monotonic()
     pipelines: dict[int, Pipeline] = {}
-    result = ReplayResult()
+    result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files])
     for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms):
         if not items:
             continue
@@ -169,20 +156,17 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
         _publish(result, pipeline.process(items, now_ms, origin), on_output)
     for pipeline in pipelines.values():
         _publish(result, pipeline.flush(), on_output)
-    result.seconds = time.monotonic() - t0
     return result
 
 
 def replay_history(config: Config, *, topic: str | None = None, parquet: list[str] | None = None,
                    from_ms: int | None = None, to_ms: int | None = None, now_ms: int | None = None,
                    counters_path: str | None = None, dead_letters_path: str | None = None,
-                   progress: Callable[[int, int, float], None] | None = None) -> tuple[ReplayResult, list[str]]:
+                   progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
     """One pass over a topic, a truesli archive, or plain request-log Parquet files (embedded mode, file
-    order, no time range); writes counters/dead letters as they come. Returns the result and input names.
-    Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""
-    from streams.embedded import run_embedded
-    from streams.sinks.files import JsonLinesSink
-    from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+    order, no time range); writes counters/dead letters as they come. ``result.inputs`` names what was
+    read. Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""
+    from streams.sinks.files import OutputFiles
     from streams.sources.files import InputError, archive_files
 
     archive = archive_files(parquet) if parquet else None
@@ -190,29 +174,17 @@ def replay_history(config: Config, *, topic: str | None = None, parquet: list[st
         if from_ms is not None or to_ms is not None:
             raise InputError("--from/--to select from a topic or a truesli archive; plain Parquet files are "
                              "replayed whole")
-        embedded = run_embedded(config, parquet, now_ms=now_ms, fmt="parquet", counters_path=counters_path,
-                                dead_letters_path=dead_letters_path)
-        return ReplayResult(embedded.tally, embedded.book, embedded.dead_letter_samples), list(parquet)
-    counters = JsonLinesSink(counters_path) if counters_path else None
-    dead = JsonLinesSink(dead_letters_path) if dead_letters_path else None
-    stamp = now_ms if now_ms is not None else 0
-
-    def on_output(out: Outputs) -> None:
-        if counters is not None:
-            counters.add(counter_to_dict(c, stamp) for c in out.counters)
-        if dead is not None:
-            dead.add(dead_letter_to_dict(d, stamp) for d in out.dead_letters)
-
+        return run_embedded(config, parquet, now_ms=now_ms, fmt="parquet", counters_path=counters_path,
+                            dead_letters_path=dead_letters_path)
+    files = OutputFiles(counters_path, dead_letters_path, stamp_ms=now_ms if now_ms is not None else 0)
     try:
         if archive is not None:
-            result = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=on_output,
+            result = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=files.add,
                                     now_ms=now_ms)
-            return result, list(parquet or [])
+            result.inputs = list(parquet or [])
+            return result
         assert topic is not None
-        result = replay_topic(config, topic, from_ms=from_ms, to_ms=to_ms, on_output=on_output, now_ms=now_ms,
-                              progress=progress)
-        return result, [f"topic {topic}"]
+        return replay_topic(config, topic, from_ms=from_ms, to_ms=to_ms, on_output=files.add, now_ms=now_ms,
+                            progress=progress)
     finally:
-        for sink in (counters, dead):
-            if sink is not None:
-                sink.close()
+        files.close()

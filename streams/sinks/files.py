@@ -45,3 +45,32 @@ class JsonLinesSink:
             self._f.close()
         else:
             self._f.flush()
+
+
+class OutputFiles:
+    """A run's optional JSON-lines outputs — counters, dead letters, verdicts — fed with core Outputs.
+    ``stamp_ms`` is the clock reading written as ``emitted_at``/``ts`` (the only non-event time)."""
+
+    __slots__ = ("_counters", "_dead", "_verdicts", "_stamp")
+
+    def __init__(self, counters: str | None = None, dead_letters: str | None = None, verdicts: str | None = None,
+                 stamp_ms: int = 0) -> None:
+        self._counters = JsonLinesSink(counters) if counters else None
+        self._dead = JsonLinesSink(dead_letters) if dead_letters else None
+        self._verdicts = JsonLinesSink(verdicts) if verdicts else None
+        self._stamp = stamp_ms
+
+    def add(self, out) -> None:
+        from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+
+        if self._counters is not None and out.counters:
+            self._counters.add(counter_to_dict(c, self._stamp) for c in out.counters)
+        if self._dead is not None and out.dead_letters:
+            self._dead.add(dead_letter_to_dict(d, self._stamp) for d in out.dead_letters)
+        if self._verdicts is not None and out.verdicts:
+            self._verdicts.add(v.to_dict() for v in out.verdicts)
+
+    def close(self) -> None:
+        for sink in (self._counters, self._dead, self._verdicts):
+            if sink is not None:
+                sink.close()
