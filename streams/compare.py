@@ -8,7 +8,7 @@ one definition but not the other — the evidence a quarterly review needs befor
 from __future__ import annotations
 
 from streams.config import Config
-from streams.core.burn import alert_windows, spans
+from streams.core.burn import BurnPolicy, alert_windows, spans
 from streams.core.merge import CounterBook
 from streams.core.timeparse import format_rfc3339
 
@@ -25,7 +25,7 @@ def _side(config: Config, book: CounterBook) -> dict[tuple[str, str], dict]:
             out[(journey.name, slo.name)] = {
                 "objective": slo.objective, "good": good, "total": total, "error_rate": error,
                 "budget_spent": error / (1.0 - slo.objective),
-                "alerts": alert_windows(counters, slo.objective),
+                "alerts": alert_windows(counters, slo.objective, BurnPolicy.from_config(config.detection.burn)),
                 "step_ms": config.windows.size_s * 1000}
     return out
 

@@ -367,6 +367,65 @@ class RemoteWriteConfig(Strict):
     timeout_s: float = Field(default=10.0, gt=0)
 
 
+class BurnConfig(Strict):
+    """Multi-window multi-burn-rate (MWMBR) thresholds — the Google SRE workbook defaults. The same numbers
+    drive the detector (``burn_spike``) and the rules ``truesli rules`` generates."""
+
+    page: float = Field(default=14.4, gt=0)         # 1h & 5m
+    page_slow: float = Field(default=6.0, gt=0)     # 6h & 30m
+    ticket: float = Field(default=3.0, gt=0)        # 1d & 2h
+    ticket_slow: float = Field(default=1.0, gt=0)   # 3d & 6h
+    min_events: int = Field(default=100, ge=0)          # events in a page condition's long window
+    min_ticket_events: int = Field(default=100, ge=0)   # events in a ticket condition's long window
+
+
+class BotSurgeConfig(Strict):
+    """``bot_surge``: a journey's filtered share over ``window_s`` jumps above its ``baseline_s`` share."""
+
+    enabled: bool = True
+    window_s: int = Field(default=900, ge=60)
+    baseline_s: int = Field(default=86_400, ge=300)
+    min_increase: float = Field(default=0.25, gt=0, le=1)   # share points above the baseline share
+    factor: float = Field(default=2.0, ge=1)                 # and at least this multiple of it
+    min_events: int = Field(default=200, ge=1)               # raw requests in window_s
+
+
+class CalibrationConfig(Strict):
+    """``burn_too_tight`` / ``burn_too_loose``: the 3-day burn average stays outside [loose, tight] for
+    ``sustain_s`` (the seed's quarterly-review heuristic, evaluated continuously)."""
+
+    enabled: bool = True
+    too_tight: float = Field(default=1.5, gt=0)
+    too_loose: float = Field(default=0.3, ge=0)
+    sustain_s: int = Field(default=86_400, ge=0)
+    min_events: int = Field(default=1_000, ge=1)   # events in the 3-day window
+
+
+class DetectionConfig(Strict):
+    """Detectors over merged, closed windows (event time). See docs/design.md, detection."""
+
+    enabled: bool = True
+    burn: BurnConfig = BurnConfig()
+    slo_period_days: int = Field(default=30, ge=1, le=400)
+    change_window_s: int = Field(default=1_800, ge=0)
+    no_traffic_after_s: int = Field(default=900, ge=0)
+    policy_grace_s: int = Field(default=3_600, ge=0)
+    bot_surge: BotSurgeConfig = BotSurgeConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    network_prefix_v4: int = Field(default=24, ge=8, le=32)
+    network_prefix_v6: int = Field(default=48, ge=16, le=128)
+    evaluation_delay_s: int = Field(default=120, ge=0)
+
+    @model_validator(mode="after")
+    def _band(self) -> "DetectionConfig":
+        c = self.calibration
+        if c.too_loose >= c.too_tight:
+            raise ValueError(f"calibration.too_loose ({c.too_loose}) must be below too_tight ({c.too_tight})")
+        if self.bot_surge.baseline_s <= self.bot_surge.window_s:
+            raise ValueError("bot_surge.baseline_s must be longer than bot_surge.window_s")
+        return self
+
+
 DEFAULT_EXCLUSIONS = (
     ExclusionRule(reason="health", match=RouteMatch(paths=(
         "/health", "/healthz", "/healthcheck", "/ready", "/readyz", "/live", "/livez", "/ping", "/status")),),
@@ -390,6 +449,7 @@ class Config(Strict):
     kafka: KafkaConfig = KafkaConfig()
     worker: WorkerConfig = WorkerConfig()
     remote_write: RemoteWriteConfig = RemoteWriteConfig()
+    detection: DetectionConfig = DetectionConfig()
 
     @model_validator(mode="after")
     def _unique_journeys(self) -> "Config":

@@ -89,6 +89,7 @@ class WindowCounter:
     filtered: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     late: int = 0
+    networks: dict[str, int] = field(default_factory=dict)
     revision: int = 0
     partition: int | None = None
 

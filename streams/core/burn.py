@@ -10,9 +10,10 @@ in its long window, so a handful of errors at 3 AM cannot page. A window with no
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from streams.config import BurnConfig
 from streams.model import WindowCounter
 
 MINUTE = 60_000
@@ -21,13 +22,53 @@ WINDOWS_MS = {"5m": 5 * MINUTE, "30m": 30 * MINUTE, "1h": 60 * MINUTE, "2h": 120
 
 
 @dataclass(frozen=True, slots=True)
-class BurnPolicy:
-    """(severity, long window, short window, factor) conditions and the low-traffic guard."""
+class BurnCondition:
+    """Fire when the burn rate over both windows exceeds ``factor`` and the long window has ≥ min_events."""
 
-    conditions: tuple[tuple[str, str, str, float], ...] = (
-        ("page", "1h", "5m", 14.4), ("page", "6h", "30m", 6.0),
-        ("ticket", "1d", "2h", 3.0), ("ticket", "3d", "6h", 1.0))
-    min_events: int = 100
+    severity: str  # page | ticket
+    long: str
+    short: str
+    factor: float
+    min_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class BurnPolicy:
+    """The four MWMBR conditions (Google SRE workbook defaults) with their low-traffic guards."""
+
+    conditions: tuple[BurnCondition, ...] = (
+        BurnCondition("page", "1h", "5m", 14.4, 100), BurnCondition("page", "6h", "30m", 6.0, 100),
+        BurnCondition("ticket", "1d", "2h", 3.0, 100), BurnCondition("ticket", "3d", "6h", 1.0, 100))
+
+    @classmethod
+    def from_config(cls, burn: BurnConfig) -> "BurnPolicy":
+        return cls((BurnCondition("page", "1h", "5m", burn.page, burn.min_events),
+                    BurnCondition("page", "6h", "30m", burn.page_slow, burn.min_events),
+                    BurnCondition("ticket", "1d", "2h", burn.ticket, burn.min_ticket_events),
+                    BurnCondition("ticket", "3d", "6h", burn.ticket_slow, burn.min_ticket_events)))
+
+    def unguarded(self) -> "BurnPolicy":
+        return BurnPolicy(tuple(BurnCondition(c.severity, c.long, c.short, c.factor, 0) for c in self.conditions))
+
+
+def burn_rate(bad: int, total: int, objective: float) -> float | None:
+    """bad/total ÷ (1 − objective); None (not NaN) when the window has no events."""
+    return bad / total / (1.0 - objective) if total > 0 else None
+
+
+def firing(sums: Mapping[str, tuple[int, int]], objective: float, policy: BurnPolicy) -> dict[str, BurnCondition]:
+    """Severity → the first condition that holds, given (bad, total) per MWMBR window name."""
+    out: dict[str, BurnCondition] = {}
+    for cond in policy.conditions:
+        if cond.severity in out:
+            continue
+        lb, lt = sums[cond.long]
+        sb, st = sums[cond.short]
+        if lt == 0 or st == 0 or lt < cond.min_events:
+            continue
+        if burn_rate(lb, lt, objective) > cond.factor and burn_rate(sb, st, objective) > cond.factor:
+            out[cond.severity] = cond
+    return out
 
 
 def alert_windows(counters: Sequence[WindowCounter], objective: float,
@@ -40,7 +81,6 @@ def alert_windows(counters: Sequence[WindowCounter], objective: float,
     for c in rows:
         bad_prefix.append(bad_prefix[-1] + c.total - c.good)
         total_prefix.append(total_prefix[-1] + c.total)
-    budget = 1.0 - objective
     out: dict[str, list[int]] = {"page": [], "ticket": []}
 
     def sums(i: int, span: int) -> tuple[int, int]:
@@ -49,16 +89,7 @@ def alert_windows(counters: Sequence[WindowCounter], objective: float,
         return bad_prefix[i + 1] - bad_prefix[j], total_prefix[i + 1] - total_prefix[j]
 
     for i, end in enumerate(ends):
-        fired: set[str] = set()
-        for severity, long_w, short_w, factor in policy.conditions:
-            if severity in fired:
-                continue
-            lb, lt = sums(i, WINDOWS_MS[long_w])
-            sb, st = sums(i, WINDOWS_MS[short_w])
-            if lt < policy.min_events or lt == 0 or st == 0:
-                continue
-            if lb / lt / budget > factor and sb / st / budget > factor:
-                fired.add(severity)
+        fired = firing({w: sums(i, ms) for w, ms in WINDOWS_MS.items()}, objective, policy)
         for severity in sorted(fired):
             out[severity].append(end)
     return out

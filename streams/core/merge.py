@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from streams.core.networks import top_networks
 from streams.model import WindowCounter
 
 
@@ -64,6 +65,10 @@ class CounterBook:
             m.revision = max(m.revision, c.revision)
             _add_into(m.filtered, c.filtered)
             _add_into(m.skipped, c.skipped)
+            _add_into(m.networks, c.networks)
+        for m in out.values():
+            if m.networks:
+                m.networks = top_networks(m.networks)
         return sorted(out.values(), key=lambda c: (c.window_start_ms, c.journey, c.slo))
 
     def totals(self) -> dict[tuple[str, str], SloTotals]:

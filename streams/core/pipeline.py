@@ -24,6 +24,7 @@ from streams.core.decode import RAW_LIMIT, DecodeFailure, Decoder, normalize_ip
 from streams.core.filters import FilterChain
 from streams.core.filters.ip_lists import CidrSet, resolve_forwarded
 from streams.core.journeys import Router
+from streams.core.networks import network_of, tally_network
 from streams.core.judge import build_judge
 from streams.core.windows import Windows
 from streams.model import (COUNTED, DEAD_LETTER, EXCLUDED, FILTERED, UNMATCHED, DeadLetter, IpFlag,
@@ -132,6 +133,8 @@ class Pipeline:
         judges = self.judges
         journey_names = self.router.journey_names
         proxies = self._proxies
+        v4_prefix = self.config.detection.network_prefix_v4
+        v6_prefix = self.config.detection.network_prefix_v6
         future_limit = now_ms + self._future_ms if now_ms is not None else None
         filtered_t, excluded_t, dead_t = tally.filtered, tally.excluded, tally.dead_lettered
         counted = unmatched = late_n = 0
@@ -191,6 +194,7 @@ class Pipeline:
             raw_good, raw_total = acc.raw_good, acc.raw_total
             if drop is None:
                 good, total = acc.good, acc.total
+                any_bad = False
                 for k, judge in enumerate(judges[journey]):
                     g = judge.judge(status, duration)
                     if g < 0:
@@ -201,6 +205,10 @@ class Pipeline:
                     if g:
                         raw_good[k] += 1
                         good[k] += 1
+                    else:
+                        any_bad = True
+                if any_bad:
+                    tally_network(acc.networks, network_of(req.client_ip, v4_prefix, v6_prefix))
                 counted += 1
                 verdict, why = COUNTED, None
             else:
@@ -211,6 +219,7 @@ class Pipeline:
                         raw_good[k] += g
                 why, rule = drop
                 acc.filtered[why] = acc.filtered.get(why, 0) + 1
+                tally_network(acc.networks, network_of(req.client_ip, v4_prefix, v6_prefix))
                 filtered_t[why] = filtered_t.get(why, 0) + 1
                 verdict = FILTERED
             if verdicts is not None:

@@ -61,13 +61,14 @@ def ip_changes(pipeline: Pipeline) -> list[tuple[bytes, bytes | None]]:
 
 def _acc_to_list(acc: WindowAcc) -> list:
     return [acc.journey, acc.start, acc.good, acc.total, acc.raw_good, acc.raw_total, acc.no_duration,
-            acc.filtered, acc.late, acc.revision]
+            acc.filtered, acc.late, acc.revision, acc.networks]
 
 
 def _acc_from_list(v: list) -> WindowAcc:
     acc = WindowAcc(v[0], v[1], len(v[2]))
     (acc.good, acc.total, acc.raw_good, acc.raw_total, acc.no_duration, acc.filtered, acc.late,
      acc.revision) = v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]
+    acc.networks = v[10] if len(v) > 10 else {}  # snapshots written before networks existed
     return acc
 
 

@@ -12,6 +12,7 @@ key is the same, so consumers replace the earlier value). Closed windows are ret
 from __future__ import annotations
 
 from streams.config import WindowsConfig
+from streams.core.networks import top_networks
 from streams.model import WindowCounter
 
 MAX_EMPTY_FILL = 100_000
@@ -22,7 +23,7 @@ class WindowAcc:
     """Running counts of one (journey, window); per-SLO lists are indexed like the journey's SLOs."""
 
     __slots__ = ("journey", "start", "good", "total", "raw_good", "raw_total", "no_duration",
-                 "filtered", "late", "revision")
+                 "filtered", "networks", "late", "revision")
 
     def __init__(self, journey: int, start: int, n_slos: int) -> None:
         self.journey = journey
@@ -33,6 +34,7 @@ class WindowAcc:
         self.raw_total = [0] * n_slos
         self.no_duration = [0] * n_slos
         self.filtered: dict[str, int] = {}
+        self.networks: dict[str, int] = {}  # networks of filtered or bad requests (core/networks.py)
         self.late = 0
         self.revision = -1  # bumped on every emission; the first emission is revision 0
 
@@ -167,7 +169,7 @@ class Windows:
             WindowCounter(
                 journey=name, slo=slo, window_start_ms=acc.start, window_end_ms=end,
                 good=acc.good[i], total=acc.total[i], raw_good=acc.raw_good[i], raw_total=acc.raw_total[i],
-                filtered=dict(acc.filtered),
+                filtered=dict(acc.filtered), networks=top_networks(acc.networks),
                 skipped={"no_duration": acc.no_duration[i]} if acc.no_duration[i] else {},
                 late=acc.late, revision=acc.revision, partition=self.partition)
             for i, slo in enumerate(slos)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.core.timeparse import format_rfc3339
+from streams.core.timeparse import format_rfc3339, parse_rfc3339
 from streams.model import DeadLetter, WindowCounter
 
 
@@ -13,11 +13,21 @@ def counter_to_dict(c: WindowCounter, emitted_at_ms: int) -> dict:
         "window_start": format_rfc3339(c.window_start_ms), "window_end": format_rfc3339(c.window_end_ms),
         "good": c.good, "total": c.total, "raw_good": c.raw_good, "raw_total": c.raw_total,
         "filtered": dict(sorted(c.filtered.items())), "skipped": dict(sorted(c.skipped.items())),
-        "late": c.late, "emitted_at": format_rfc3339(emitted_at_ms), "revision": c.revision,
+        "networks": c.networks, "late": c.late, "emitted_at": format_rfc3339(emitted_at_ms), "revision": c.revision,
     }
     if c.partition is not None:
         doc["partition"] = c.partition
     return doc
+
+
+def counter_from_dict(doc: dict) -> WindowCounter:
+    """An ``sli_counter`` message back into a WindowCounter (for Stage B and offline tools)."""
+    return WindowCounter(
+        journey=doc["journey"], slo=doc["slo"], window_start_ms=parse_rfc3339(doc["window_start"]),
+        window_end_ms=parse_rfc3339(doc["window_end"]), good=int(doc["good"]), total=int(doc["total"]),
+        raw_good=int(doc["raw_good"]), raw_total=int(doc["raw_total"]), filtered=dict(doc.get("filtered") or {}),
+        skipped=dict(doc.get("skipped") or {}), late=int(doc.get("late", 0)), revision=int(doc.get("revision", 0)),
+        networks=dict(doc.get("networks") or {}), partition=doc.get("partition"))
 
 
 def dead_letter_to_dict(d: DeadLetter, now_ms: int) -> dict:

@@ -30,7 +30,7 @@ def test_a_handful_of_errors_at_night_does_not_page():
     counters[60] = WindowCounter("checkout", "availability", T0 + 60 * MIN, T0 + 61 * MIN, good=1, total=2)
     assert alert_windows(counters, 0.999) == {"page": [], "ticket": []}
     # Without the guard the single error pages for as long as it sits in the 30m window.
-    assert alert_windows(counters, 0.999, BurnPolicy(min_events=0))["page"] == [
+    assert alert_windows(counters, 0.999, BurnPolicy().unguarded())["page"] == [
         T0 + m * MIN for m in range(61, 91)]
 
 

@@ -77,9 +77,11 @@ def test_availability_and_latency_counters_of_one_journey():
     p, out = run(one_journey(AVAIL, LATENCY), batch)
     assert out.tally.counted == 6
     assert p.flush().counters == [
-        WindowCounter("shop", "availability", START, END, good=4, total=6, raw_good=4, raw_total=6),
+        # networks: requests bad on any SLO (the 301 ms, the 500 and the 503) by client /24
+        WindowCounter("shop", "availability", START, END, good=4, total=6, raw_good=4, raw_total=6,
+                      networks={"11.0.0.0/24": 3}),
         WindowCounter("shop", "latency", START, END, good=3, total=4, raw_good=3, raw_total=4,
-                      skipped={"no_duration": 2}),
+                      skipped={"no_duration": 2}, networks={"11.0.0.0/24": 3}),
     ]
 
 
@@ -101,7 +103,7 @@ def test_a_429_dropped_by_the_rate_limited_filter_is_not_in_the_cleaned_total():
     assert out.tally.filtered == {"rate_limited": 1}
     assert p.flush().counters == [
         WindowCounter("shop", "availability", START, END, good=1, total=1, raw_good=1, raw_total=2,
-                      filtered={"rate_limited": 1})]
+                      filtered={"rate_limited": 1}, networks={"11.0.0.0/24": 1})]
 
 
 def test_only_no_duration_records_give_latency_total_zero():

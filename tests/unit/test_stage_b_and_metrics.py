@@ -14,6 +14,7 @@ def partial(partition, good, total, raw_good, raw_total, filtered, revision=0, l
     return {"journey": "checkout", "slo": "availability", "window_start": "2026-01-01T00:00:00.000Z",
             "window_end": "2026-01-01T00:01:00.000Z", "good": good, "total": total, "raw_good": raw_good,
             "raw_total": raw_total, "filtered": filtered, "skipped": {}, "late": late,
+            "networks": {"203.0.113.0/24": 3, f"198.51.{partition}.0/24": 1},
             "emitted_at": "2026-01-01T00:02:00.000Z", "revision": revision, "partition": partition}
 
 
@@ -25,6 +26,7 @@ def test_merge_sums_partials_of_every_partition():
         "journey": "checkout", "slo": "availability", "window_start": "2026-01-01T00:00:00.000Z",
         "window_end": "2026-01-01T00:01:00.000Z", "good": 13, "total": 15, "raw_good": 25, "raw_total": 28,
         "filtered": {"bot_ua": 11, "scanner": 2}, "skipped": {}, "late": 1,
+        "networks": {"203.0.113.0/24": 6, "198.51.0.0/24": 1, "198.51.1.0/24": 1},
         "emitted_at": "2026-01-01T00:05:00.000Z", "revision": 3}
 
 
