@@ -19,6 +19,8 @@ from streams.sinks.files import OutputError
 from streams.sources.files import InputError
 
 EXIT_USAGE = 2
+SCENARIO_NAMES = ("burst", "burst-after-deploy", "quiet-night", "silent-journey", "credential-stuffing",
+                  "slow-burn-30d", "budget-exhausted", "budget-exhausted-frozen")
 
 
 class UserError(Exception):
@@ -45,6 +47,18 @@ def _write_json(path: str, doc: dict) -> None:
 def cmd_gen(args: argparse.Namespace) -> int:
     from streams.gen import main_gen
 
+    if args.scenario:
+        from streams.scenarios import write_scenario
+
+        try:
+            n, k = write_scenario(args.scenario, args.out, args.changes_out)
+        except OSError as exc:
+            raise OutputError(f"cannot write {exc.filename}: {exc.strerror}") from None
+        print(f"wrote scenario {args.scenario}: {n:,} requests to {args.out}"
+              + (f", {k} change events to {args.changes_out}" if args.changes_out else ""), file=sys.stderr)
+        return 0
+    if args.events is None:
+        raise UserError("--events is required (or pass --scenario NAME)")
     if args.events < 0:
         raise UserError("--events must be ≥ 0")
     if not 0.0 <= args.bot_share < 1.0:
@@ -74,6 +88,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     out = sys.stderr if "-" in (args.counters, args.dead_letters, args.verdicts, args.summary_json) else sys.stdout
     out.write(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
                             result.first_ts_ms, result.last_ts_ms))
+    if config.detection.enabled:
+        _detect(config, result, args.changes, args.anomalies, out, _now_ms(), args.dead_letters)
     if args.remote_write or config.remote_write.url:
         return _remote_write(result.book, config, args.remote_write, out)
     return 0
@@ -96,6 +112,59 @@ def _remote_write(book, config, url: str | None, out) -> int:
               f"{report.last_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _detect(config, result, changes: list[str] | None, anomalies_path: str | None, out, now_ms: int,
+            dead_letters_path: str | None = None):
+    """Run the detectors over a finished run; write --anomalies and print what fired."""
+    from streams.detection import detect, read_changes
+    from streams.sinks.files import JsonLinesSink
+    from streams.sinks.serialize import dead_letter_to_dict
+
+    change_input = read_changes(changes or [])
+    abuse = result.abuse.finish() if result.abuse is not None else []
+    found = detect(config, result.book.merged(), change_input.events, abuse)
+    if anomalies_path:
+        sink = JsonLinesSink(anomalies_path)
+        try:
+            sink.add(a.to_dict() for a in found.anomalies)
+        finally:
+            sink.close()
+    if change_input.dead_letters:
+        first = change_input.dead_letters[0]
+        print(f"truesli: {len(change_input.dead_letters)} change-event lines are not change events (first: "
+              f"{first.source} line {first.offset}: {first.error})"
+              + (f"; dead-lettered to {dead_letters_path}" if dead_letters_path else ""), file=sys.stderr)
+        if dead_letters_path and dead_letters_path != "-":
+            sink = JsonLinesSink(dead_letters_path, append=True)
+            try:
+                sink.add(dead_letter_to_dict(d, now_ms) for d in change_input.dead_letters)
+            finally:
+                sink.close()
+    out.write(render_anomalies(found, len(change_input.events), anomalies_path))
+    return found
+
+
+def render_anomalies(found, n_changes: int, path: str | None) -> str:
+    from collections import Counter
+
+    from streams.core.timeparse import format_rfc3339
+
+    firing = [a for a in found.anomalies if a.state == "firing"]
+    lines = [f"\nDetection ({n_changes} change events): {len(firing)} anomalies fired"
+             + (f" → {path}" if path else "")]
+    by_type = Counter(a.type for a in firing)
+    if by_type:
+        lines.append("  " + ", ".join(f"{t} {n}" for t, n in sorted(by_type.items())))
+    for a in firing[:12]:
+        where = f"{a.journey}/{a.slo}" if a.journey else (a.key or "-")
+        lines.append(f"  {format_rfc3339(a.ts_ms)} {a.type:<20} {a.severity:<6} {where}")
+    if len(firing) > 12:
+        lines.append(f"  … {len(firing) - 12} more")
+    g = found.gauges
+    lines.append(f"  SLO program: {g['active_slos']} active SLOs, {g['slos_burning']} burning > 1× (1h), "
+                 f"average budget remaining {100 * g['avg_budget_remaining']:.1f}%")
+    return "\n".join(lines) + "\n"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -193,7 +262,7 @@ def _time_arg(text: str | None, flag: str) -> int | None:
 
 
 def _replay_once(config, args, now: int, with_sinks: bool):
-    """One pass over the requested history: (tally, book, inputs, dead-letter samples)."""
+    """One pass over the requested history (an EmbeddedResult)."""
     from streams.kafka_clients import KafkaUnavailable
     from streams.replay import Progress, replay_history
 
@@ -205,7 +274,7 @@ def _replay_once(config, args, now: int, with_sinks: bool):
             dead_letters_path=args.dead_letters if with_sinks else None, progress=Progress())
     except KafkaUnavailable as exc:
         raise UserError(str(exc)) from None
-    return result.tally, result.book, result.inputs, result.dead_letter_samples
+    return result
 
 
 def _with_bootstrap(config, bootstrap: str | None):
@@ -222,17 +291,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UserError(f"{args.to_topic} is the live counters topic: pass --allow-live-topic to overwrite live "
                         "results with recomputed ones, or choose another --to-topic")
     now = _now_ms()
-    tally, book, inputs, samples = _replay_once(config, args, now, with_sinks=True)
+    result = _replay_once(config, args, now, with_sinks=True)
+    tally, book, inputs, samples = result.tally, result.book, result.inputs, result.dead_letter_samples
     if args.summary_json:
         _write_json(args.summary_json, summary_dict(tally, book, config))
     merged = book.merged()
     first, last = (merged[0].window_start_ms, merged[-1].window_end_ms) if merged else (None, None)
     sys.stdout.write(render_report(tally, book, config, inputs, samples, first, last))
+    if config.detection.enabled:
+        _detect(config, result, args.changes, args.anomalies, sys.stdout, now, args.dead_letters)
     if args.compare:
         from streams.compare import compare, render_compare
 
         old_config = _with_bootstrap(load_config(args.compare), args.bootstrap)
-        _, old_book, _, _ = _replay_once(old_config, args, now, with_sinks=False)
+        old_book = _replay_once(old_config, args, now, with_sinks=False).book
         report = compare(old_config, old_book, config, book)
         if args.compare_json:
             _write_json(args.compare_json, report)
@@ -281,11 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("gen", help="write a labelled traffic mix (request_log JSONL) and its ground truth")
-    g.add_argument("--events", type=int, required=True)
+    g.add_argument("--events", type=int, help="number of requests of the traffic mix")
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--bot-share", type=float, default=0.9, help="share of requests that are not real users")
     g.add_argument("--out", required=True, help="output JSONL ('-' = stdout)")
     g.add_argument("--truth", help="write the real-user ground truth here (JSON)")
+    g.add_argument("--scenario", choices=sorted(SCENARIO_NAMES),
+                   help="instead of the mix: a detector scenario (burst, quiet night, 30-day slow burn, …)")
+    g.add_argument("--changes-out", metavar="FILE", help="with --scenario: write its change events here")
     g.set_defaults(func=cmd_gen)
 
     p = sub.add_parser("process", help="clean and count request logs from files or stdin (embedded mode)")
@@ -296,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-letters", help="write dead_letter JSON lines here")
     p.add_argument("--verdicts", help="write one JSON line per input record: why it was counted or dropped")
     p.add_argument("--summary-json", help="write run totals as JSON here")
+    p.add_argument("--changes", action="append", metavar="FILE",
+                   help="change events (change_event JSON lines: deploys, config, freezes); repeatable")
+    p.add_argument("--anomalies", metavar="FILE", help="write the detectors' anomalies (JSON lines) here")
     p.add_argument("--remote-write", metavar="URL",
                    help="push the counters to a Prometheus remote-write receiver (event-time stamps: backfills)")
     p.set_defaults(func=cmd_process)
@@ -339,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--counters", help="write sli_counter JSON lines here")
     rp.add_argument("--dead-letters", help="write dead_letter JSON lines here")
     rp.add_argument("--summary-json", help="write run totals as JSON here")
+    rp.add_argument("--changes", action="append", metavar="FILE", help="change events (JSON lines); repeatable")
+    rp.add_argument("--anomalies", metavar="FILE", help="write the detectors' anomalies (JSON lines) here")
     rp.add_argument("--remote-write", metavar="URL", help="backfill the receiver with original timestamps")
     rp.add_argument("--to-topic", metavar="TOPIC", help="publish the recomputed counters to this Kafka topic")
     rp.add_argument("--allow-live-topic", action="store_true",

@@ -410,6 +410,7 @@ class DetectionConfig(Strict):
     change_window_s: int = Field(default=1_800, ge=0)
     no_traffic_after_s: int = Field(default=900, ge=0)
     policy_grace_s: int = Field(default=3_600, ge=0)
+    policy_min_history_s: int = Field(default=86_400, ge=0)
     bot_surge: BotSurgeConfig = BotSurgeConfig()
     calibration: CalibrationConfig = CalibrationConfig()
     network_prefix_v4: int = Field(default=24, ge=8, le=32)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from streams.config import Config
 from streams.core.merge import CounterBook
+from streams.detection import AbuseCollector
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.sinks.files import OutputFiles
 from streams.sources.files import InputError, iter_line_batches, iter_parquet_batches, sniff_format
@@ -26,11 +27,15 @@ class EmbeddedResult:
     first_ts_ms: int | None = None
     last_ts_ms: int | None = None
     dead_letter_samples: list = field(default_factory=list)
+    abuse: AbuseCollector | None = None
 
     def collect(self, out: Outputs) -> None:
-        """Keep a core output: newest counter revisions, tallies, the first few dead letters."""
+        """Keep a core output: newest counter revisions, tallies, the first few dead letters, the
+        filter flags (abuse episodes)."""
         self.book.add(out.counters)
         self.tally.add(out.tally)
+        if self.abuse is not None and out.flags:
+            self.abuse.add(out.flags)
         if out.dead_letters and len(self.dead_letter_samples) < 5:
             self.dead_letter_samples.extend(out.dead_letters[: 5 - len(self.dead_letter_samples)])
 
@@ -48,7 +53,7 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
                  verdicts_path: str | None = None) -> EmbeddedResult:
     """Process ``inputs`` in order; raises InputError/OutputError for unreadable/unwritable paths."""
     pipeline = Pipeline(config, collect_verdicts=verdicts_path is not None)
-    result = EmbeddedResult(Tally(), CounterBook(), list(inputs))
+    result = EmbeddedResult(Tally(), CounterBook(), list(inputs), abuse=AbuseCollector(config))
     files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0)
     try:
         for batch, origin in iter_input_batches(inputs, fmt):

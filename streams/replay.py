@@ -26,6 +26,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, To
 from streams.config import Config
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
+from streams.detection import AbuseCollector
 from streams.embedded import EmbeddedResult, run_embedded
 from streams.kafka_clients import client_conf, preflight, topic_partitions
 
@@ -65,7 +66,7 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
     consumer = Consumer(client_conf(k, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False, "isolation.level": "read_committed",
                                           "enable.partition.eof": True}))
-    result = EmbeddedResult(Tally(), CounterBook(), [f"topic {topic}"])
+    result = EmbeddedResult(Tally(), CounterBook(), [f"topic {topic}"], abuse=AbuseCollector(config))
     t0 = time.monotonic()
     try:
         slack = max(config.windows.allowed_lateness_s * 1000, MIN_SLACK_MS)
@@ -146,7 +147,7 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
     from streams.sources.files import iter_archive_batches
 
     pipelines: dict[int, Pipeline] = {}
-    result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files])
+    result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
     for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms):
         if not items:
             continue

@@ -18,7 +18,7 @@ class JsonLinesSink:
 
     __slots__ = ("_f", "_own", "written")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, append: bool = False) -> None:
         import sys
 
         if path == "-":
@@ -27,7 +27,7 @@ class JsonLinesSink:
         else:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                self._f = open(path, "wb")
+                self._f = open(path, "ab" if append else "wb")
             except OSError as exc:
                 raise OutputError(f"cannot write {path}: {exc.strerror}") from None
             self._own = True

@@ -1,0 +1,99 @@
+"""Change events (deploy, config, upstream, freeze, unfreeze) — the ``change_event`` contract — and the
+per-service log the detectors query."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from dataclasses import dataclass
+
+import orjson
+
+from streams.core.timeparse import format_rfc3339, parse_epoch, parse_rfc3339
+
+KINDS = ("deploy", "config", "upstream", "freeze", "unfreeze")
+EXPLAINING_KINDS = frozenset(("deploy", "config", "upstream"))
+"""Kinds that can explain a burn spike (a freeze cannot)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    ts_ms: int
+    service: str
+    kind: str
+    id: str
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        doc = {"ts": format_rfc3339(self.ts_ms), "service": self.service, "kind": self.kind, "id": self.id}
+        if self.description:
+            doc["description"] = self.description
+        return doc
+
+
+def parse_change(item: bytes | str | dict) -> ChangeEvent | str:
+    """A change event, or the reason it is not one (never raises)."""
+    if not isinstance(item, dict):
+        try:
+            item = orjson.loads(item)
+        except (orjson.JSONDecodeError, TypeError):
+            return "not a JSON object"
+        if not isinstance(item, dict):
+            return "not a JSON object"
+    ts, service, kind, cid = item.get("ts"), item.get("service"), item.get("kind"), item.get("id")
+    if kind not in KINDS:
+        return f"kind must be one of {', '.join(KINDS)}"
+    if not isinstance(service, str) or not service:
+        return "service must be a non-empty string"
+    if not isinstance(cid, str) or not cid:
+        return "id must be a non-empty string"
+    try:
+        if isinstance(ts, str):
+            ts_ms = parse_rfc3339(ts)
+        elif isinstance(ts, (int, float)) and not isinstance(ts, bool):
+            ts_ms = parse_epoch(ts)
+        else:
+            return "ts must be an RFC 3339 string or epoch seconds/milliseconds"
+    except (ValueError, OverflowError):
+        return "ts is not a valid timestamp"
+    desc = item.get("description")
+    return ChangeEvent(ts_ms, service, kind, cid, desc[:500] if isinstance(desc, str) else "")
+
+
+class ChangeLog:
+    """Change events by service, ordered by time; duplicates (same id) are kept once."""
+
+    __slots__ = ("_by_service", "_ids")
+
+    def __init__(self) -> None:
+        self._by_service: dict[str, list[tuple[int, str, ChangeEvent]]] = {}
+        self._ids: set[str] = set()
+
+    def add(self, ev: ChangeEvent) -> bool:
+        if ev.id in self._ids:
+            return False
+        self._ids.add(ev.id)
+        insort(self._by_service.setdefault(ev.service, []), (ev.ts_ms, ev.id, ev))
+        return True
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def between(self, service: str, start_ms: int, end_ms: int, kinds: frozenset[str] = EXPLAINING_KINDS
+                ) -> list[ChangeEvent]:
+        """Events of ``service`` with start ≤ ts ≤ end of the given kinds, in time order."""
+        evs = self._by_service.get(service, [])
+        lo = bisect_left(evs, (start_ms,))
+        hi = bisect_right(evs, (end_ms, "\U0010ffff"))
+        return [e for _, _, e in evs[lo:hi] if e.kind in kinds]
+
+    def last_freeze(self, service: str, at_ms: int) -> tuple[int | None, bool]:
+        """(time of the last freeze at or before ``at_ms``, whether the service is frozen at ``at_ms``)."""
+        evs = self._by_service.get(service, [])
+        hi = bisect_right(evs, (at_ms, "\U0010ffff"))
+        last_freeze, frozen = None, False
+        for ts, _, e in evs[:hi]:
+            if e.kind == "freeze":
+                last_freeze, frozen = ts, True
+            elif e.kind == "unfreeze":
+                frozen = False
+        return last_freeze, frozen
