@@ -168,8 +168,8 @@ class Detector:
             while t <= until_ms:
                 track.slide_to(t)
                 out.extend(self._evaluate(track, t))
+                out.extend(self._decide_suspects(track, t, final=False))
                 t += self.step_ms
-            out.extend(self._decide_suspects(track, until_ms, final=False))
             track.prune(self.longest_ms)
         return out
 
