@@ -176,7 +176,7 @@ def _rolling(ends: Sequence[int], bad_prefix: Sequence[int], total_prefix: Seque
 
 def _slo_view(journey: str, service: str, slo_cfg, rows: list[WindowCounter], b: Bucketing | None,
               anomalies: list[Anomaly], changes: list[ChangeEvent], period_ms: int, policy: BurnPolicy,
-              verdict_override: Verdict | None) -> SloView:
+              verdict_override: Verdict | None, changes_given: bool) -> SloView:
     objective = slo_cfg.objective
     allowed = 1.0 - objective
     n = b.n if b else 0
@@ -271,7 +271,7 @@ def _slo_view(journey: str, service: str, slo_cfg, rows: list[WindowCounter], b:
         in_period = end is not None and any(end - period_ms < t <= end for t in freezes)
         view.verdict = verdict_from_counters(recent_total=view.recent_total, burn_3d=view.burn_avg_now,
                                              budget_remaining=view.budget_now, freeze_in_period=in_period,
-                                             period_days=period_ms / DAY_MS)
+                                             period_days=period_ms / DAY_MS, changes_given=changes_given)
     return view
 
 
@@ -311,7 +311,7 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
         for s in j.slos:
             override = verdict_from_anomalies(anomaly_list, j.name, s.name) if anomalies is not None else None
             views.append(_slo_view(j.name, service, s, by_slo.get((j.name, s.name), []), b, anomaly_list,
-                                   change_list, period_ms, policy, override))
+                                   change_list, period_ms, policy, override, changes is not None))
     budgets = [v.budget_now for v in views if v.budget_now is not None]
     summary = Summary(slos=len(views), active=sum(1 for v in views if v.recent_total > 0),
                       burning=sum(1 for v in views if v.burn_1h_now is not None and v.burn_1h_now > 1.0),

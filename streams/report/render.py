@@ -77,7 +77,7 @@ def _nice_max(v: float) -> float:
 
 def _since_freeze(v: SloView, model: ReportModel) -> str:
     if not model.changes_given:
-        return "— (no --changes)"
+        return "no --changes"
     if v.last_freeze_ms is None or model.last_ms is None:
         return "never"
     return _ago(model.last_ms - v.last_freeze_ms)

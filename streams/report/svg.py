@@ -151,7 +151,7 @@ def time_axis(chart: Chart) -> None:
     """Day (or hour) ticks along the bottom, at most ~10 labels, UTC."""
     a = chart.axis
     span = a.end_ms - a.start_ms
-    for step in (HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 2 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS,
+    for step in (60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 2 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS,
                  28 * DAY_MS):
         if span / step <= 10:
             break
@@ -161,7 +161,8 @@ def time_axis(chart: Chart) -> None:
     while t <= a.end_ms:
         x = _f(a.x(t))
         dt = datetime.fromtimestamp(t / 1000, tz=timezone.utc)
-        label = dt.strftime("%b %d") if step >= DAY_MS or t % DAY_MS == 0 else dt.strftime("%H:%M")
+        label = dt.strftime("%b %d") if step >= DAY_MS or (t % DAY_MS == 0 and step >= HOUR_MS) \
+            else dt.strftime("%H:%M")
         chart.add(f'<line x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}" stroke="#f0f0f0"/>'
                   f'<text x="{x}" y="{HEIGHT - 8}" font-size="10" fill="#666" text-anchor="middle">{label}</text>')
         t += step

@@ -62,18 +62,20 @@ def _x(v: float | None) -> str:
 
 
 def verdict_from_counters(*, recent_total: int, burn_3d: float | None, budget_remaining: float | None,
-                          freeze_in_period: bool, period_days: float) -> Verdict:
+                          freeze_in_period: bool, period_days: float, changes_given: bool = True) -> Verdict:
     """The fallback verdict (rules in the module docstring). ``recent_total``: real-user events in the
     last hour; ``burn_3d``: burn rate over the last 3 days (None without traffic); ``budget_remaining``:
     1 − bad / allowed bad over the SLO period (None without traffic); ``freeze_in_period``: a freeze of the
-    journey's service happened within the period."""
+    journey's service happened within the period; ``changes_given``: change events were supplied at all
+    (without them "no freeze" is all we know, and the reason says so)."""
     if recent_total == 0:
         return Verdict(NO_TRAFFIC, "no real-user events in the last hour — an SLI without a denominator "
                                    "cannot alert", "counters")
     if budget_remaining is not None and budget_remaining <= 0 and not freeze_in_period:
         return Verdict(POLICY_NOT_ENFORCED,
                        f"error budget over the last {period_days:g} days is exhausted "
-                       f"({100 * budget_remaining:.0f}% remaining) and no freeze was recorded", "counters")
+                       f"({100 * budget_remaining:.0f}% remaining) and no freeze was recorded"
+                       + ("" if changes_given else " (no change events were given)"), "counters")
     if burn_3d is not None and burn_3d > TOO_TIGHT_ABOVE:
         return Verdict(TOO_TIGHT, f"3-day burn average {_x(burn_3d)} is above {TOO_TIGHT_ABOVE}×: the target is "
                                   "tighter than the system delivers", "counters")
