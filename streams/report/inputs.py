@@ -50,25 +50,26 @@ class ChangeEvent:
 
 
 def _lines(path: str, what: str) -> Iterator[tuple[int, dict]]:
-    p = Path(path)
+    """(line number, object) per non-blank line, streamed (a 90-day counters file is hundreds of MB)."""
     try:
-        data = p.read_bytes()
+        f = Path(path).open("rb")
     except FileNotFoundError:
         raise InputError(f"{what} file not found: {path}") from None
     except IsADirectoryError:
         raise InputError(f"{what} file is a directory: {path} (pass the JSON-lines file)") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    for n, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"{path}:{n}: not JSON ({exc}); {what} files hold one JSON object per line") from None
-        if not isinstance(doc, dict):
-            raise InputError(f"{path}:{n}: expected a JSON object per line, got {type(doc).__name__}")
-        yield n, doc
+    with f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(f"{path}:{n}: not JSON ({exc}); {what} files hold one JSON object per line") from None
+            if not isinstance(doc, dict):
+                raise InputError(f"{path}:{n}: expected a JSON object per line, got {type(doc).__name__}")
+            yield n, doc
 
 
 def _time(value: object, where: str, field: str) -> int:
@@ -86,45 +87,70 @@ def _time(value: object, where: str, field: str) -> int:
 
 def _count(doc: dict, key: str, where: str) -> int:
     v = doc.get(key, 0)
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise InputError(f"{where}: {key} must be a non-negative integer, got {v!r}")
-    return v
+    if type(v) is int and v >= 0:
+        return v
+    raise InputError(f"{where}: {key} must be a non-negative integer, got {v!r}")
 
 
 def _tally(doc: dict, key: str, where: str) -> dict[str, int]:
-    v = doc.get(key) or {}
+    v = doc.get(key)
+    if not v:
+        return {}
     if not isinstance(v, dict):
         raise InputError(f"{where}: {key} must be an object of counts by reason")
-    return {str(k): _count(v, k, f"{where}: {key}") for k in v}
+    for reason in v:
+        _count(v, reason, f"{where}: {key}")
+    return v
 
 
 def read_counters(path: str) -> list[WindowCounter]:
-    """``sli_counter`` JSON lines (``truesli process --counters``) → merged counters in window order."""
-    book = CounterBook()
-    batch: list[WindowCounter] = []
+    """``sli_counter`` JSON lines (``truesli process --counters``) → merged counters in window order:
+    the newest revision of each key, per-partition partials summed (what Stage B publishes)."""
+    latest: dict[tuple, WindowCounter] = {}
+    times: dict[str, int] = {}     # each window's timestamps repeat once per journey/SLO: parse once
+    names: dict[str, str] = {}     # one string object per journey/SLO name, not one per line
+    partials = False
     for n, doc in _lines(path, "counters"):
         where = f"{path}:{n}"
         journey, slo = doc.get("journey"), doc.get("slo")
-        if not isinstance(journey, str) or not isinstance(slo, str):
+        if type(journey) is not str or type(slo) is not str:
             raise InputError(f"{where}: not an sli_counter (journey and slo are required strings); "
                              "pass the file `truesli process --counters` wrote")
-        start = _time(doc.get("window_start"), where, "window_start")
-        end = _time(doc.get("window_end"), where, "window_end")
+        ws, we = doc.get("window_start"), doc.get("window_end")
+        start = times.get(ws) if type(ws) is str else None
+        if start is None:
+            start = _time(ws, where, "window_start")
+            if type(ws) is str:
+                times[ws] = start
+        end = times.get(we) if type(we) is str else None
+        if end is None:
+            end = _time(we, where, "window_end")
+            if type(we) is str:
+                times[we] = end
         if end <= start:
             raise InputError(f"{where}: window_end must be after window_start")
-        c = WindowCounter(journey, slo, start, end, good=_count(doc, "good", where), total=_count(doc, "total", where),
+        partition = doc.get("partition")
+        if partition is not None:
+            if type(partition) is not int:
+                raise InputError(f"{where}: partition must be an integer or null")
+            partials = True
+        c = WindowCounter(names.setdefault(journey, journey), names.setdefault(slo, slo), start, end,
+                          good=_count(doc, "good", where), total=_count(doc, "total", where),
                           raw_good=_count(doc, "raw_good", where), raw_total=_count(doc, "raw_total", where),
                           filtered=_tally(doc, "filtered", where), skipped=_tally(doc, "skipped", where),
                           late=_count(doc, "late", where), revision=_count(doc, "revision", where),
-                          partition=doc.get("partition") if isinstance(doc.get("partition"), int) else None)
+                          partition=partition)
         if c.good > c.total or c.raw_good > c.raw_total:
             raise InputError(f"{where}: good exceeds total — not a valid sli_counter")
-        batch.append(c)
-        if len(batch) >= 10_000:
-            book.add(batch)
-            batch = []
-    book.add(batch)
-    return book.merged()
+        key = (c.journey, c.slo, start, partition)
+        prev = latest.get(key)
+        if prev is None or c.revision >= prev.revision:
+            latest[key] = c
+    if partials:
+        book = CounterBook()
+        book.add(latest.values())
+        return book.merged()
+    return sorted(latest.values(), key=lambda c: (c.window_start_ms, c.journey, c.slo))
 
 
 def read_anomalies(path: str) -> list[Anomaly]:

@@ -124,8 +124,10 @@ def _xs(model: ReportModel) -> list[float]:
 
 def _change_markers(c: svg.Chart, v: SloView) -> None:
     for e in v.changes:
+        policy = e.kind in ("freeze", "unfreeze")  # the events a review asks about stand out from routine deploys
         svg.vmarker(c, e.ts_ms, CHANGE_COLORS[e.kind], f"{e.kind} {e.id} ({v.service}) at {format_rfc3339(e.ts_ms)}"
-                    + (f": {e.description}" if e.description else ""), f"change change-{e.kind}")
+                    + (f": {e.description}" if e.description else ""), f"change change-{e.kind}",
+                    width=2.0 if policy else 1.0, opacity=0.9 if policy else 0.35)
 
 
 def _error_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:

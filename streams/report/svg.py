@@ -168,12 +168,13 @@ def time_axis(chart: Chart) -> None:
         t += step
 
 
-def vmarker(chart: Chart, ts_ms: int, color: str, title: str, cls: str) -> None:
+def vmarker(chart: Chart, ts_ms: int, color: str, title: str, cls: str, width: float = 1.0,
+            opacity: float = 0.7) -> None:
     if not chart.axis.start_ms <= ts_ms <= chart.axis.end_ms:
         return
     x = _f(chart.axis.x(ts_ms))
     chart.add(f'<g class="marker {cls}"><line x1="{x}" x2="{x}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" stroke="{color}" '
-              f'stroke-width="1" stroke-opacity="0.7"/><title>{escape(title)}</title></g>')
+              f'stroke-width="{width:g}" stroke-opacity="{opacity:g}"/><title>{escape(title)}</title></g>')
 
 
 def triangle(chart: Chart, ts_ms: int, color: str, title: str, cls: str) -> None:
