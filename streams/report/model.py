@@ -21,7 +21,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from streams.config import Config
+from streams.config import Config, SLOConfig
 from streams.core.burn import WINDOWS_MS, BurnPolicy, alert_windows, spans
 from streams.model import WindowCounter
 from streams.report.inputs import Anomaly, ChangeEvent
@@ -174,7 +174,7 @@ def _rolling(ends: Sequence[int], bad_prefix: Sequence[int], total_prefix: Seque
     return bad_prefix[i + 1] - bad_prefix[j], total_prefix[i + 1] - total_prefix[j]
 
 
-def _slo_view(journey: str, service: str, slo_cfg, rows: list[WindowCounter], b: Bucketing | None,
+def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowCounter], b: Bucketing | None,
               anomalies: list[Anomaly], changes: list[ChangeEvent], period_ms: int, policy: BurnPolicy,
               verdict_override: Verdict | None, changes_given: bool) -> SloView:
     objective = slo_cfg.objective
