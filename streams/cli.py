@@ -202,8 +202,65 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if worst > 0.01:
         print("  (Behavioural filters need evidence before they fire: a credential-stuffing IP's first ~10 "
               "failed logins count as real users. The difference shrinks as real traffic grows.)")
+    report = write_html_report(config, result.book.merged(), str(out_dir / "report.html"), f"logs {sample}")
     print(f"\nFiles: {out_dir}/ (counters.jsonl, verdicts.jsonl — why each request was dropped —, "
           "dead-letters.jsonl, summary.json)")
+    print(f"HTML report (charts; open it in a browser): {report}")
+    return 0
+
+
+def write_html_report(config, counters, out: str, sources: str, *, anomalies_path: str | None = None,
+                      changes_path: str | None = None, max_points: int = 600, period_days: float = 28.0) -> Path:
+    """Build and write the HTML review report; returns its path. User-fixable problems raise UserError."""
+    from streams.report.inputs import read_anomalies, read_changes
+    from streams.report.model import ReportInputError, build_model
+    from streams.report.render import render_html
+
+    anomalies = read_anomalies(anomalies_path) if anomalies_path else None
+    changes = read_changes(changes_path) if changes_path else None
+    try:
+        model = build_model(config, counters, anomalies=anomalies, changes=changes, max_points=max_points,
+                            period_days=period_days)
+    except ReportInputError as exc:
+        raise UserError(str(exc)) from None
+    path = Path(out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_html(model, sources), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror}") from None
+    return path
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    given = [name for name, v in (("INPUT", args.inputs), ("--counters", args.counters), ("--parquet", args.parquet))
+             if v]
+    if len(given) != 1:
+        raise UserError("report needs exactly one source of history: request logs (INPUT…), --counters FILE "
+                        f"or --parquet DIR… (got {', '.join(given) if given else 'none'})")
+    if args.max_points < 2:
+        raise UserError("--max-points must be at least 2")
+    if args.period_days <= 0:
+        raise UserError("--period-days must be positive (the SLO period, e.g. 28)")
+    config = load_config(args.config)
+    if args.counters:
+        from streams.report.inputs import read_counters
+
+        counters = read_counters(args.counters)
+        sources = f"counters {args.counters}"
+    elif args.parquet:
+        from streams.replay import replay_history
+
+        counters = replay_history(config, parquet=args.parquet, now_ms=_now_ms()).book.merged()
+        sources = "Parquet " + ", ".join(args.parquet)
+    else:
+        from streams.embedded import run_embedded
+
+        counters = run_embedded(config, args.inputs, now_ms=_now_ms()).book.merged()
+        sources = "logs " + ", ".join(args.inputs)
+    path = write_html_report(config, counters, args.out, sources, anomalies_path=args.anomalies,
+                             changes_path=args.changes, max_points=args.max_points, period_days=args.period_days)
+    print(f"wrote {path} ({path.stat().st_size:,} bytes; {len(counters):,} counters)", file=sys.stderr)
     return 0
 
 
@@ -384,6 +441,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--config", help="config to use (default: examples/truesli.yaml)")
     d.add_argument("--out-dir", help="where to keep the sample and outputs (default: a temp dir)")
     d.set_defaults(func=cmd_demo)
+
+    rep = sub.add_parser("report", help="write a self-contained HTML review report with charts per journey/SLO")
+    rep.add_argument("inputs", nargs="*", metavar="INPUT", help="request logs to process first (as `process`)")
+    rep.add_argument("--config", help="truesli.yaml: journeys, services and objectives (default: built-in)")
+    rep.add_argument("--counters", metavar="FILE", help="sli_counter JSON lines (`truesli process --counters`)")
+    rep.add_argument("--parquet", nargs="+", metavar="DIR", help="Parquet archives or files to replay")
+    rep.add_argument("--anomalies", metavar="FILE", help="anomaly JSON lines: markers and the meta-signal verdicts")
+    rep.add_argument("--changes", metavar="FILE", help="change_event JSON lines: deploys, freezes… as markers")
+    rep.add_argument("--out", required=True, help="the HTML file to write")
+    rep.add_argument("--period-days", type=float, default=28.0, help="SLO period of the error budget (days)")
+    rep.add_argument("--max-points", type=int, default=600, help="display points per chart (downsampling)")
+    rep.set_defaults(func=cmd_report)
 
     r = sub.add_parser("run", help="the live worker: consume requests.raw, publish sli.counters (Kafka)")
     r.add_argument("--config", help="truesli.yaml (kafka: section for brokers and topics)")

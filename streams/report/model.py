@@ -1,0 +1,321 @@
+"""The report's view model: merged counters (+ anomalies, change events) → per-SLO display series.
+
+Pure: no I/O, no clock. Everything the charts draw is computed here, at full resolution first and then
+reduced to at most ``max_points`` display buckets (downsampling), so a 90-day history of 1-minute windows
+becomes a few hundred points per series. How each series is reduced is part of the contract, because it
+decides what a reader can and cannot see:
+
+* error rates and traffic are **re-aggregated** per bucket (bad/total of the bucket's summed counts;
+  requests per minute of the bucket's covered windows) — exact, not sampled;
+* burn rates are the **maximum** of the full-resolution rolling burn within the bucket, so a spike shorter
+  than a bucket is never averaged away;
+* error budget remaining is the value **at the end** of the bucket (it is a running state).
+
+Never NaN: a bucket (or rolling window) without events has no ratio — the value is ``None`` and the chart
+draws a gap; traffic without windows is 0.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from streams.config import Config, SLOConfig
+from streams.core.burn import WINDOWS_MS, BurnPolicy, alert_windows, spans
+from streams.model import WindowCounter
+from streams.report.inputs import Anomaly, ChangeEvent
+from streams.report.verdict import Verdict, verdict_from_anomalies, verdict_from_counters
+
+MINUTE_MS = 60_000
+DAY_MS = 1440 * MINUTE_MS
+DEFAULT_MAX_POINTS = 600
+DEFAULT_PERIOD_DAYS = 28.0
+# Display bucket sizes a reader can take in at a glance (minutes).
+_NICE_MINUTES = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720, 1440, 2880, 10080)
+REAL_USERS = "real users"
+LAST_HOUR_MS = WINDOWS_MS["1h"]
+AVERAGE_WINDOW = "3d"   # the seed's "3d burn average" — the long window of the slowest ticket condition
+
+
+class ReportInputError(ValueError):
+    """The inputs cannot make a report (e.g. counters of a journey/SLO the config does not define)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bucketing:
+    """The shared time axis. ``step_ms``: the counters' window length; ``bucket_ms``: one display point."""
+
+    step_ms: int
+    bucket_ms: int
+    start_ms: int
+    n: int
+    windows: int
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.n * self.bucket_ms
+
+    @property
+    def downsampled(self) -> bool:
+        return self.bucket_ms > self.step_ms
+
+    def index(self, ts_ms: int) -> int:
+        return (ts_ms - self.start_ms) // self.bucket_ms
+
+    def note(self) -> str:
+        """What a reader must know about the points: said on every chart."""
+        if not self.downsampled:
+            return f"1 point = 1 window of {_duration(self.step_ms)} (not downsampled)"
+        return (f"downsampled for display: 1 point = {_duration(self.bucket_ms)} "
+                f"({self.bucket_ms // self.step_ms} windows of {_duration(self.step_ms)}; {self.windows:,} windows)")
+
+
+def _duration(ms: int) -> str:
+    if ms % DAY_MS == 0:
+        return f"{ms // DAY_MS} d"
+    if ms % (60 * MINUTE_MS) == 0:
+        return f"{ms // (60 * MINUTE_MS)} h"
+    if ms % MINUTE_MS == 0:
+        return f"{ms // MINUTE_MS} min"
+    return f"{ms / 1000:g} s"
+
+
+def choose_bucketing(first_start_ms: int, last_end_ms: int, step_ms: int, max_points: int) -> Bucketing:
+    """The smallest readable bucket (a multiple of the window step) giving at most ``max_points`` points."""
+    if max_points < 2:
+        raise ReportInputError("max_points must be at least 2")
+    span = max(last_end_ms - first_start_ms, step_ms)
+    need = -(-span // max_points)
+    bucket = next((m * MINUTE_MS for m in _NICE_MINUTES if m * MINUTE_MS >= need), -(-need // DAY_MS) * DAY_MS)
+    bucket = max(bucket, step_ms)
+    bucket = -(-bucket // step_ms) * step_ms
+    start = first_start_ms - first_start_ms % bucket
+    n = -(-(last_end_ms - start) // bucket)
+    # Aligning the first bucket can add one point; widen the bucket instead of exceeding the bar.
+    while n > max_points:
+        bucket += step_ms
+        start = first_start_ms - first_start_ms % bucket
+        n = -(-(last_end_ms - start) // bucket)
+    return Bucketing(step_ms, bucket, start, max(n, 1), -(-span // step_ms))
+
+
+@dataclass(slots=True)
+class SloView:
+    """Everything the report shows for one journey/SLO; series are aligned with the Bucketing."""
+
+    journey: str
+    slo: str
+    kind: str
+    objective: float
+    service: str
+    verdict: Verdict
+    error_raw: list[float | None]
+    error_real: list[float | None]
+    traffic: dict[str, list[float]]
+    nonuser_share: list[float | None]
+    burn: dict[str, list[float | None]]
+    thresholds: list[tuple[str, str, float]]
+    budget: list[float | None]
+    alerts: dict[str, list[tuple[int, int]]]
+    anomalies: list[Anomaly]
+    changes: list[ChangeEvent]
+    good: int = 0
+    total: int = 0
+    raw_good: int = 0
+    raw_total: int = 0
+    filtered: dict[str, int] = field(default_factory=dict)
+    windows: int = 0
+    burn_1h_now: float | None = None
+    burn_avg_now: float | None = None
+    budget_now: float | None = None
+    recent_total: int = 0
+    last_freeze_ms: int | None = None
+
+    @property
+    def has_data(self) -> bool:
+        return self.windows > 0
+
+    @property
+    def nonuser_total(self) -> int:
+        return sum(self.filtered.values())
+
+    def share_not_users(self) -> float | None:
+        seen = self.nonuser_total + self.total
+        return None if seen == 0 else self.nonuser_total / seen
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The seed's meta-dashboard across every journey/SLO."""
+
+    slos: int
+    active: int
+    burning: int
+    avg_budget_remaining: float | None
+
+
+@dataclass(slots=True)
+class ReportModel:
+    bucketing: Bucketing | None
+    period_days: float
+    slos: list[SloView]
+    summary: Summary
+    first_ms: int | None
+    last_ms: int | None
+    verdict_source: str
+    changes_given: bool
+
+
+def _rolling(ends: Sequence[int], bad_prefix: Sequence[int], total_prefix: Sequence[int], i: int,
+             span: int) -> tuple[int, int]:
+    """(bad, total) of the windows ending in (ends[i] − span, ends[i]]."""
+    j = bisect_left(ends, ends[i] - span + 1)
+    return bad_prefix[i + 1] - bad_prefix[j], total_prefix[i + 1] - total_prefix[j]
+
+
+def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowCounter], b: Bucketing | None,
+              anomalies: list[Anomaly], changes: list[ChangeEvent], period_ms: int, policy: BurnPolicy,
+              verdict_override: Verdict | None, changes_given: bool) -> SloView:
+    objective = slo_cfg.objective
+    allowed = 1.0 - objective
+    n = b.n if b else 0
+    long_windows = list(dict.fromkeys(c[1] for c in policy.conditions))
+    thresholds = [(sev, w, f) for sev, w, _short, f in policy.conditions]
+    view = SloView(journey=journey, slo=slo_cfg.name, kind=slo_cfg.kind, objective=objective, service=service,
+                   verdict=Verdict("calibrated", "", "counters"), error_raw=[None] * n, error_real=[None] * n,
+                   traffic={REAL_USERS: [0.0] * n}, nonuser_share=[None] * n,
+                   burn={w: [None] * n for w in long_windows}, thresholds=thresholds, budget=[None] * n,
+                   alerts={}, anomalies=[a for a in anomalies if a.journey in (journey, None)
+                                         and a.slo in (slo_cfg.name, None)],
+                   changes=[c for c in changes if c.service == service])
+    freezes = [c.ts_ms for c in view.changes if c.kind == "freeze"]
+    ends = [c.window_end_ms for c in rows]
+    bad_prefix, total_prefix = [0], [0]
+    for c in rows:
+        bad_prefix.append(bad_prefix[-1] + c.total - c.good)
+        total_prefix.append(total_prefix[-1] + c.total)
+    if b is not None and rows:
+        bad = [0] * n
+        tot = [0] * n
+        rbad = [0] * n
+        rtot = [0] * n
+        real = [0] * n
+        nonuser = [0] * n
+        covered = [0] * n
+        by_reason: dict[str, list[int]] = {}
+        last_row = [-1] * n
+        for i, c in enumerate(rows):
+            k = b.index(c.window_start_ms)
+            bad[k] += c.total - c.good
+            tot[k] += c.total
+            rbad[k] += c.raw_total - c.raw_good
+            rtot[k] += c.raw_total
+            real[k] += c.total + sum(c.skipped.values())
+            covered[k] += c.window_end_ms - c.window_start_ms
+            for reason, v in c.filtered.items():
+                by_reason.setdefault(reason, [0] * n)[k] += v
+                nonuser[k] += v
+            last_row[k] = i
+            view.good += c.good
+            view.total += c.total
+            view.raw_good += c.raw_good
+            view.raw_total += c.raw_total
+            for reason, v in c.filtered.items():
+                view.filtered[reason] = view.filtered.get(reason, 0) + v
+        view.windows = len(rows)
+        for k in range(n):
+            view.error_real[k] = bad[k] / tot[k] if tot[k] else None
+            view.error_raw[k] = rbad[k] / rtot[k] if rtot[k] else None
+            seen = real[k] + nonuser[k]
+            view.nonuser_share[k] = nonuser[k] / seen if seen else None
+            minutes = covered[k] / MINUTE_MS
+            view.traffic[REAL_USERS][k] = real[k] / minutes if minutes else 0.0
+        for reason in sorted(by_reason, key=lambda r: -sum(by_reason[r])):
+            counts = by_reason[reason]
+            view.traffic[reason] = [counts[k] / (covered[k] / MINUTE_MS) if covered[k] else 0.0 for k in range(n)]
+        # Rolling burn rates at full resolution, reduced to the bucket maximum.
+        for w in long_windows:
+            span = WINDOWS_MS[w]
+            out = view.burn[w]
+            for i, c in enumerate(rows):
+                wb, wt = _rolling(ends, bad_prefix, total_prefix, i, span)
+                if wt == 0:
+                    continue
+                v = wb / wt / allowed
+                k = b.index(c.window_start_ms)
+                if out[k] is None or v > out[k]:
+                    out[k] = v
+        for k in range(n):
+            i = last_row[k]
+            if i < 0:
+                continue
+            pb, pt = _rolling(ends, bad_prefix, total_prefix, i, period_ms)
+            view.budget[k] = 1.0 - pb / (allowed * pt) if pt else None
+        fired = alert_windows(rows, objective, policy)
+        view.alerts = {sev: spans(ends_, b.step_ms) for sev, ends_ in fired.items() if ends_}
+        last = len(rows) - 1
+        hb, ht = _rolling(ends, bad_prefix, total_prefix, last, WINDOWS_MS["1h"])
+        view.burn_1h_now = hb / ht / allowed if ht else None
+        view.recent_total = ht
+        ab, at = _rolling(ends, bad_prefix, total_prefix, last, WINDOWS_MS[AVERAGE_WINDOW])
+        view.burn_avg_now = ab / at / allowed if at else None
+        pb, pt = _rolling(ends, bad_prefix, total_prefix, last, period_ms)
+        view.budget_now = 1.0 - pb / (allowed * pt) if pt else None
+    end = rows[-1].window_end_ms if rows else None
+    past = [t for t in freezes if end is None or t <= end]
+    view.last_freeze_ms = past[-1] if past else None
+    if verdict_override is not None:
+        view.verdict = verdict_override
+    else:
+        in_period = end is not None and any(end - period_ms < t <= end for t in freezes)
+        view.verdict = verdict_from_counters(recent_total=view.recent_total, burn_3d=view.burn_avg_now,
+                                             budget_remaining=view.budget_now, freeze_in_period=in_period,
+                                             period_days=period_ms / DAY_MS, changes_given=changes_given)
+    return view
+
+
+def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies: Sequence[Anomaly] | None = None,
+                changes: Sequence[ChangeEvent] | None = None, max_points: int = DEFAULT_MAX_POINTS,
+                period_days: float = DEFAULT_PERIOD_DAYS, policy: BurnPolicy = BurnPolicy()) -> ReportModel:
+    """The whole report's data. ``counters`` are merged counters (one per journey/SLO/window); every
+    configured journey/SLO gets a view, with empty series when it has no counters. ``anomalies`` None
+    means no anomalies file: verdicts come from :func:`verdict_from_counters`; ``changes`` None means no
+    change events were given (not "none happened"). Raises ReportInputError
+    for counters of a journey/SLO the config does not define."""
+    if period_days <= 0:
+        raise ReportInputError("the SLO period must be positive")
+    configured = {(j.name, s.name) for j in config.journeys for s in j.slos}
+    by_slo: dict[tuple[str, str], list[WindowCounter]] = {}
+    for c in counters:
+        key = (c.journey, c.slo)
+        if key not in configured:
+            raise ReportInputError(f"the counters hold {c.journey}/{c.slo}, which the config does not define: "
+                                   "pass the --config the counters were produced with")
+        by_slo.setdefault(key, []).append(c)
+    for rows in by_slo.values():
+        rows.sort(key=lambda c: c.window_end_ms)
+    b: Bucketing | None = None
+    first = last = None
+    if counters:
+        first = min(c.window_start_ms for c in counters)
+        last = max(c.window_end_ms for c in counters)
+        step = min(c.window_end_ms - c.window_start_ms for c in counters)
+        b = choose_bucketing(first, last, step, max_points)
+    anomaly_list = list(anomalies or ())
+    change_list = list(changes or ())
+    period_ms = int(period_days * DAY_MS)
+    views: list[SloView] = []
+    for j in config.journeys:
+        service = j.service or j.name
+        for s in j.slos:
+            override = verdict_from_anomalies(anomaly_list, j.name, s.name) if anomalies is not None else None
+            views.append(_slo_view(j.name, service, s, by_slo.get((j.name, s.name), []), b, anomaly_list,
+                                   change_list, period_ms, policy, override, changes is not None))
+    budgets = [v.budget_now for v in views if v.budget_now is not None]
+    summary = Summary(slos=len(views), active=sum(1 for v in views if v.recent_total > 0),
+                      burning=sum(1 for v in views if v.burn_1h_now is not None and v.burn_1h_now > 1.0),
+                      avg_budget_remaining=sum(budgets) / len(budgets) if budgets else None)
+    return ReportModel(bucketing=b, period_days=period_days, slos=views, summary=summary, first_ms=first,
+                       last_ms=last, verdict_source="anomalies" if anomalies is not None else "counters",
+                       changes_given=changes is not None)

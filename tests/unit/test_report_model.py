@@ -1,0 +1,234 @@
+"""streams.report: inputs, the pure view model (downsampling, never NaN), verdicts and the HTML page."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import pytest
+
+from streams.config import config_from_dict
+from streams.core.burn import BurnPolicy
+from streams.model import WindowCounter
+from streams.report.history import DAY_MS, HISTORY_CONFIG, history_changes, history_config, iter_history
+from streams.report.inputs import Anomaly, ChangeEvent, read_anomalies, read_changes, read_counters
+from streams.report.model import REAL_USERS, ReportInputError, build_model, choose_bucketing
+from streams.report.render import render_html
+from streams.report.verdict import verdict_from_anomalies, verdict_from_counters
+from streams.sinks.serialize import counter_to_dict
+from streams.sources.files import InputError
+
+MIN = 60_000
+T0 = 1_785_542_400_000  # 2026-08-01T00:00:00Z
+ONE = config_from_dict({"journeys": [{"name": "shop", "service": "web", "slos": [
+    {"name": "availability", "kind": "availability", "objective": 0.99}]}]})
+
+
+def wc(minute: int, good: int, total: int, filtered: dict | None = None, journey: str = "shop",
+       slo: str = "availability") -> WindowCounter:
+    f = filtered or {}
+    return WindowCounter(journey, slo, T0 + minute * MIN, T0 + (minute + 1) * MIN, good=good, total=total,
+                         raw_good=good + sum(f.values()), raw_total=total + sum(f.values()), filtered=dict(f))
+
+
+def test_bucketing_picks_readable_buckets_under_the_point_budget():
+    b = choose_bucketing(T0, T0 + 90 * DAY_MS, MIN, 600)
+    assert (b.bucket_ms, b.n, b.windows) == (240 * MIN, 540, 129_600)
+    assert b.note() == "downsampled for display: 1 point = 4 h (240 windows of 1 min; 129,600 windows)"
+    b = choose_bucketing(T0, T0 + 3 * DAY_MS, MIN, 600)
+    assert (b.bucket_ms, b.n) == (10 * MIN, 432)
+    b = choose_bucketing(T0, T0 + 10 * MIN, MIN, 600)
+    assert (b.bucket_ms, b.n, b.downsampled) == (MIN, 10, False)
+    assert b.note() == "1 point = 1 window of 1 min (not downsampled)"
+    # A span that does not start on a bucket boundary still stays within the budget.
+    b = choose_bucketing(T0 + MIN, T0 + 11 * MIN, MIN, 5)
+    assert (b.start_ms, b.bucket_ms, b.n) == (T0, 3 * MIN, 4)
+
+
+def test_downsampling_reaggregates_counts_and_keeps_the_burn_maximum():
+    rows = [wc(0, 90, 100, {"bot_ua": 300}), wc(1, 100, 100, {"bot_ua": 100, "scanner": 20}),
+            wc(2, 50, 50), wc(3, 150, 150, {"scanner": 10})]
+    m = build_model(ONE, rows, max_points=2)
+    v = m.slos[0]
+    assert (m.bucketing.bucket_ms, m.bucketing.n) == (2 * MIN, 2)
+    assert v.error_real == [10 / 200, 0.0]
+    assert v.error_raw == [10 / 620, 0.0]
+    assert v.traffic == {REAL_USERS: [100.0, 100.0], "bot_ua": [200.0, 0.0], "scanner": [10.0, 5.0]}
+    assert v.nonuser_share == [420 / 620, 10 / 210]
+    # 1h burn at minute 0 is 0.1/0.01 = 10× (the bucket maximum), then it decays; 3d equals 1h here.
+    assert v.burn["1h"] == [pytest.approx(10.0), pytest.approx(10 / 250 / 0.01)]
+    assert v.burn["3d"] == v.burn["1h"]
+    assert v.budget == [pytest.approx(1 - 10 / (0.01 * 200)), pytest.approx(1 - 10 / (0.01 * 400))]
+    assert (v.good, v.total, v.filtered) == (390, 400, {"bot_ua": 400, "scanner": 30})
+    assert v.burn_1h_now == pytest.approx(2.5) and v.budget_now == pytest.approx(-1.5)
+
+
+def test_zero_traffic_windows_are_gaps_never_nan():
+    rows = [wc(0, 99, 100), wc(1, 0, 0), wc(2, 0, 0), wc(3, 100, 100)]
+    v = build_model(ONE, rows, max_points=600).slos[0]
+    assert v.error_real == [0.01, None, None, 0.0]
+    assert v.error_raw == [0.01, None, None, 0.0]
+    assert v.nonuser_share == [0.0, None, None, 0.0]
+    assert v.traffic[REAL_USERS] == [100.0, 0.0, 0.0, 100.0]
+    html = render_html(build_model(ONE, rows, max_points=600), "test")
+    assert not re.search(r"\bnan\b|\binf", html, re.IGNORECASE)
+    cleaned = re.search(r'data-series="cleaned" data-points="(\d+)" d="([^"]*)"', html)
+    assert cleaned.group(1) == "2" and cleaned.group(2).count("M") == 2  # two pieces: a gap in between
+    # An SLO with no traffic at all: every ratio is absent, the verdict says so, the page still renders.
+    silent = build_model(ONE, [wc(0, 0, 0), wc(1, 0, 0)])
+    v = silent.slos[0]
+    assert v.error_real == [None, None] and v.burn["1h"] == [None, None] and v.budget == [None, None]
+    assert v.verdict.code == "no_traffic" and v.burn_1h_now is None and v.budget_now is None
+    assert "NaN" not in render_html(silent, "test")
+
+
+def test_counters_of_an_unconfigured_slo_are_an_error_not_dropped():
+    with pytest.raises(ReportInputError, match="other/availability, which the config does not define"):
+        build_model(ONE, [wc(0, 1, 1, journey="other")])
+
+
+def test_configured_slo_without_counters_gets_an_empty_section():
+    cfg = config_from_dict({"journeys": [{"name": "shop", "slos": [
+        {"name": "availability", "kind": "availability", "objective": 0.99},
+        {"name": "latency", "kind": "latency", "objective": 0.9, "threshold_ms": 100}]}]})
+    m = build_model(cfg, [wc(0, 1, 1)])
+    assert [(v.slo, v.windows, v.verdict.code) for v in m.slos] == [("availability", 1, "too_loose"),
+                                                                     ("latency", 0, "no_traffic")]
+    assert "no counters for this SLO" in render_html(m, "t")
+
+
+def test_counter_verdict_rules_and_their_order():
+    def verdict(**kw):
+        base = dict(recent_total=10, burn_3d=1.0, budget_remaining=0.5, freeze_in_period=False, period_days=28)
+        return verdict_from_counters(**{**base, **kw}).code
+
+    assert verdict() == "calibrated"
+    assert verdict(burn_3d=1.5) == "calibrated" and verdict(burn_3d=0.3) == "calibrated"
+    assert verdict(burn_3d=1.51) == "too_tight"
+    assert verdict(burn_3d=0.29) == "too_loose"
+    assert verdict(budget_remaining=0.0, burn_3d=2.0) == "policy_not_enforced"
+    assert verdict(budget_remaining=-0.2, burn_3d=2.0, freeze_in_period=True) == "too_tight"
+    assert verdict(recent_total=0, budget_remaining=-1.0) == "no_traffic"
+    no_changes = verdict_from_counters(recent_total=1, burn_3d=1, budget_remaining=-0.5, freeze_in_period=False,
+                                       period_days=28, changes_given=False)
+    assert no_changes.reason == ("error budget over the last 28 days is exhausted (-50% remaining) and no freeze "
+                                 "was recorded (no change events were given)")
+
+
+def _anomaly(kind: str, ts_min: int, state: str = "firing", journey: str | None = "shop",
+             slo: str | None = "availability") -> Anomaly:
+    t = T0 + ts_min * MIN
+    return Anomaly(f"{kind}-{ts_min}", kind, journey, slo, "ticket", state, t, t - MIN, t)
+
+
+def test_anomaly_verdict_is_the_latest_firing_meta_signal():
+    v = lambda items: verdict_from_anomalies(items, "shop", "availability").code  # noqa: E731
+    assert v([]) == "calibrated"
+    assert v([_anomaly("burn_spike", 5)]) == "calibrated"  # not a meta-signal
+    assert v([_anomaly("burn_too_tight", 1), _anomaly("burn_too_loose", 2)]) == "too_loose"
+    assert v([_anomaly("burn_too_tight", 1), _anomaly("burn_too_loose", 2),
+              _anomaly("burn_too_loose", 3, "resolved")]) == "too_tight"
+    assert v([_anomaly("policy_not_enforced", 1, slo=None)]) == "policy_not_enforced"
+    assert v([_anomaly("no_traffic", 1, journey="other")]) == "calibrated"
+    assert v([_anomaly("no_traffic", 1, slo="latency")]) == "calibrated"
+    m = build_model(ONE, [wc(0, 1, 1)], anomalies=[_anomaly("burn_too_tight", 0)])
+    assert m.slos[0].verdict.code == "too_tight" and m.slos[0].verdict.source == "anomalies"
+    assert len(m.slos[0].anomalies) == 1
+
+
+def test_read_counters_keeps_newest_revision_and_sums_partials(tmp_path):
+    docs = [counter_to_dict(wc(0, 5, 10), 0), counter_to_dict(wc(0, 5, 10), 0)]
+    docs[1].update(good=9, revision=1)
+    p0 = counter_to_dict(wc(1, 2, 2), 0) | {"partition": 0}
+    p1 = counter_to_dict(wc(1, 3, 4), 0) | {"partition": 1}
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in [*docs, p0, p1]) + b"\n\n")
+    got = read_counters(str(path))
+    assert [(c.window_start_ms, c.good, c.total) for c in got] == [(T0, 9, 10), (T0 + MIN, 5, 6)]
+
+
+@pytest.mark.parametrize("line, message", [
+    (b"{not json", "c.jsonl:2: not JSON"),
+    (b"[1]", "c.jsonl:2: expected a JSON object per line, got list"),
+    (b'{"journey": "shop"}', "c.jsonl:2: not an sli_counter"),
+    (b'{"journey":"shop","slo":"a","window_start":"yesterday","window_end":"x"}', "c.jsonl:2: window_start 'yesterday'"),
+    (b'{"journey":"shop","slo":"a","window_start":"2026-08-01T00:00:00Z","window_end":"2026-08-01T00:01:00Z",'
+     b'"good":-1}', "c.jsonl:2: good must be a non-negative integer, got -1"),
+])
+def test_bad_counter_lines_name_file_and_line(tmp_path, line, message):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(orjson.dumps(counter_to_dict(wc(0, 1, 1), 0)) + b"\n" + line + b"\n")
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_counters(str(path))
+
+
+def test_read_changes_and_anomalies(tmp_path):
+    changes = tmp_path / "ch.jsonl"
+    changes.write_bytes(b'{"ts": 1785542460, "service": "web", "kind": "freeze", "id": "f1"}\n'
+                        b'{"ts": "2026-08-01T00:00:00Z", "service": "web", "kind": "deploy", "id": "d1"}\n')
+    assert read_changes(str(changes)) == [ChangeEvent(T0, "web", "deploy", "d1"), ChangeEvent(T0 + MIN, "web", "freeze", "f1")]
+    changes.write_bytes(b'{"ts": 1, "service": "web", "kind": "rollback", "id": "x"}\n')
+    with pytest.raises(InputError, match="ch.jsonl:1: kind 'rollback' is not a change kind"):
+        read_changes(str(changes))
+    anomalies = tmp_path / "a.jsonl"
+    anomalies.write_bytes(orjson.dumps({"id": "a", "type": "burn_too_loose", "journey": "shop", "slo": None,
+                                        "severity": "info", "window": {"start": "2026-08-01T00:00:00Z",
+                                                                       "end": "2026-08-01T00:01:00Z"},
+                                        "ts": "2026-08-01T00:01:00Z"}) + b"\n")
+    assert read_anomalies(str(anomalies)) == [Anomaly("a", "burn_too_loose", "shop", None, "info", "firing",
+                                                      T0 + MIN, T0, T0 + MIN)]
+    with pytest.raises(InputError, match="anomalies file not found"):
+        read_anomalies(str(tmp_path / "missing.jsonl"))
+
+
+def test_freeze_makes_an_exhausted_budget_enforced_and_shows_when():
+    rows = [wc(m, 90, 100) for m in range(120)]
+    freeze = ChangeEvent(T0 + 30 * MIN, "web", "freeze", "f")
+    other = ChangeEvent(T0 + 31 * MIN, "elsewhere", "freeze", "g")
+    assert build_model(ONE, rows).slos[0].verdict.code == "policy_not_enforced"
+    v = build_model(ONE, rows, changes=[freeze, other]).slos[0]
+    assert v.verdict.code == "too_tight" and v.last_freeze_ms == T0 + 30 * MIN and v.changes == [freeze]
+    m = build_model(ONE, rows, changes=[freeze])
+    assert "<td>1 h 30 min ago</td>" in render_html(m, "t")
+    assert "<td>no --changes</td>" in render_html(build_model(ONE, rows), "t")
+
+
+def test_generated_history_tells_its_story():
+    days = 12
+    counters = list(iter_history(days, seed=1))
+    assert len(counters) == days * 1440 * 6
+    outage = [c for c in counters if c.journey == "search" and T0 + 180 * MIN <= c.window_start_ms < T0 + 225 * MIN]
+    assert len(outage) == 90 and all(c.total == 0 and c.raw_total == 0 for c in outage)
+    changes = [ChangeEvent(c.ts_ms, c.service, c.kind, c.id) for c in
+               read_changes_from_docs(history_changes(days))]
+    m = build_model(history_config(), counters, changes=changes)
+    assert [(v.journey, v.slo, v.verdict.code) for v in m.slos] == [
+        ("checkout", "availability", "calibrated"), ("checkout", "latency", "calibrated"),
+        ("login", "availability", "policy_not_enforced"), ("login", "latency", "calibrated"),
+        ("search", "availability", "too_loose"), ("search", "latency", "too_loose")]
+    checkout = m.slos[0]
+    assert checkout.alerts["page"]  # the 8% burst after the deploy pages
+    assert [c.kind for c in checkout.changes].count("freeze") == 1
+    assert (m.summary.slos, m.summary.active) == (6, 6)
+    assert m.bucketing.note() == "downsampled for display: 1 point = 30 min (30 windows of 1 min; 17,280 windows)"
+
+
+def read_changes_from_docs(docs: list[dict]) -> list[ChangeEvent]:
+    from streams.core.timeparse import parse_rfc3339
+
+    return [ChangeEvent(parse_rfc3339(d["ts"]), d["service"], d["kind"], d["id"]) for d in docs]
+
+
+def test_page_is_self_contained_deterministic_and_complete():
+    counters = list(iter_history(2, seed=3))
+    m = build_model(history_config(), counters, changes=read_changes_from_docs(history_changes(2)))
+    html = render_html(m, "counters x")
+    assert html == render_html(m, "counters x")
+    for forbidden in ("<script", "http:", "https:", "src=", "href=", "url(", "@import"):
+        assert forbidden not in html
+    sections = re.findall(r'<section class="slo" id="([a-z_]+-[a-z_]+)"', html)
+    assert sections == [f"{j['name']}-{s['name']}" for j in HISTORY_CONFIG["journeys"] for s in j["slos"]]
+    assert html.count('<svg class="chart"') == 4 * 6
+    # Thresholds come from BurnPolicy, not restated: each factor is drawn once per SLO.
+    for _sev, _long, _short, factor in BurnPolicy().conditions:
+        assert html.count(f">{factor:g}× ") == 6
