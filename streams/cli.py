@@ -202,15 +202,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if worst > 0.01:
         print("  (Behavioural filters need evidence before they fire: a credential-stuffing IP's first ~10 "
               "failed logins count as real users. The difference shrinks as real traffic grows.)")
-    report = write_html_report(config, result.book.merged(), str(out_dir / "report.html"), f"logs {sample}")
+    _detect(config, result, None, str(out_dir / "anomalies.jsonl"), sys.stdout, _now_ms())
+    report = write_html_report(config, result.book.merged(), str(out_dir / "report.html"), f"logs {sample}",
+                               anomalies_path=str(out_dir / "anomalies.jsonl"))
     print(f"\nFiles: {out_dir}/ (counters.jsonl, verdicts.jsonl — why each request was dropped —, "
-          "dead-letters.jsonl, summary.json)")
+          "dead-letters.jsonl, anomalies.jsonl, summary.json)")
     print(f"HTML report (charts; open it in a browser): {report}")
     return 0
 
 
 def write_html_report(config, counters, out: str, sources: str, *, anomalies_path: str | None = None,
-                      changes_path: str | None = None, max_points: int = 600, period_days: float = 28.0) -> Path:
+                      changes_path: str | None = None, max_points: int = 600, period_days: float | None = None
+                      ) -> Path:
     """Build and write the HTML review report; returns its path. User-fixable problems raise UserError."""
     from streams.report.inputs import read_anomalies, read_changes
     from streams.report.model import ReportInputError, build_model
@@ -240,8 +243,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                         f"or --parquet DIR… (got {', '.join(given) if given else 'none'})")
     if args.max_points < 2:
         raise UserError("--max-points must be at least 2")
-    if args.period_days <= 0:
-        raise UserError("--period-days must be positive (the SLO period, e.g. 28)")
+    if args.period_days is not None and args.period_days <= 0:
+        raise UserError("--period-days must be positive (the SLO period, e.g. 30)")
     config = load_config(args.config)
     if args.counters:
         from streams.report.inputs import read_counters
@@ -450,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--anomalies", metavar="FILE", help="anomaly JSON lines: markers and the meta-signal verdicts")
     rep.add_argument("--changes", metavar="FILE", help="change_event JSON lines: deploys, freezes… as markers")
     rep.add_argument("--out", required=True, help="the HTML file to write")
-    rep.add_argument("--period-days", type=float, default=28.0, help="SLO period of the error budget (days)")
+    rep.add_argument("--period-days", type=float,
+                     help="SLO period of the error budget in days (default: detection.slo_period_days, 30)")
     rep.add_argument("--max-points", type=int, default=600, help="display points per chart (downsampling)")
     rep.set_defaults(func=cmd_report)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from streams.core.detect.changes import ChangeEvent
 from pathlib import Path
 
 import orjson
@@ -36,17 +38,6 @@ class Anomaly:
     ts_ms: int
     window_start_ms: int
     window_end_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeEvent:
-    """One ``change_event``: a deploy, config change, upstream incident, freeze or unfreeze of a service."""
-
-    ts_ms: int
-    service: str
-    kind: str
-    id: str
-    description: str = ""
 
 
 def _lines(path: str, what: str) -> Iterator[tuple[int, dict]]:

@@ -25,12 +25,11 @@ from streams.config import Config, SLOConfig
 from streams.core.burn import WINDOWS_MS, BurnPolicy, alert_windows, spans
 from streams.model import WindowCounter
 from streams.report.inputs import Anomaly, ChangeEvent
-from streams.report.verdict import Verdict, verdict_from_anomalies, verdict_from_counters
+from streams.report.verdict import Verdict, verdict_from_anomalies
 
 MINUTE_MS = 60_000
 DAY_MS = 1440 * MINUTE_MS
 DEFAULT_MAX_POINTS = 600
-DEFAULT_PERIOD_DAYS = 28.0
 # Display bucket sizes a reader can take in at a glance (minutes).
 _NICE_MINUTES = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720, 1440, 2880, 10080)
 REAL_USERS = "real users"
@@ -163,8 +162,9 @@ class ReportModel:
     summary: Summary
     first_ms: int | None
     last_ms: int | None
-    verdict_source: str
+    verdict_source: str  # "anomalies" (a file) or "detectors" (run over these counters)
     changes_given: bool
+    band: tuple[float, float] = (0.3, 1.5)  # the calibration band of the 3-day burn average (config)
 
 
 def _rolling(ends: Sequence[int], bad_prefix: Sequence[int], total_prefix: Sequence[int], i: int,
@@ -180,8 +180,8 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
     objective = slo_cfg.objective
     allowed = 1.0 - objective
     n = b.n if b else 0
-    long_windows = list(dict.fromkeys(c[1] for c in policy.conditions))
-    thresholds = [(sev, w, f) for sev, w, _short, f in policy.conditions]
+    long_windows = list(dict.fromkeys(c.long for c in policy.conditions))
+    thresholds = [(c.severity, c.long, c.factor) for c in policy.conditions]
     view = SloView(journey=journey, slo=slo_cfg.name, kind=slo_cfg.kind, objective=objective, service=service,
                    verdict=Verdict("calibrated", "", "counters"), error_raw=[None] * n, error_real=[None] * n,
                    traffic={REAL_USERS: [0.0] * n}, nonuser_share=[None] * n,
@@ -265,24 +265,23 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
     end = rows[-1].window_end_ms if rows else None
     past = [t for t in freezes if end is None or t <= end]
     view.last_freeze_ms = past[-1] if past else None
-    if verdict_override is not None:
-        view.verdict = verdict_override
-    else:
-        in_period = end is not None and any(end - period_ms < t <= end for t in freezes)
-        view.verdict = verdict_from_counters(recent_total=view.recent_total, burn_3d=view.burn_avg_now,
-                                             budget_remaining=view.budget_now, freeze_in_period=in_period,
-                                             period_days=period_ms / DAY_MS, changes_given=changes_given)
+    view.verdict = verdict_override
+    if not rows:  # not even an empty window was counted: the detectors had nothing to evaluate
+        view.verdict = Verdict("no_traffic", "no counters for this SLO", verdict_override.source)
     return view
 
 
 def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies: Sequence[Anomaly] | None = None,
                 changes: Sequence[ChangeEvent] | None = None, max_points: int = DEFAULT_MAX_POINTS,
-                period_days: float = DEFAULT_PERIOD_DAYS, policy: BurnPolicy = BurnPolicy()) -> ReportModel:
+                period_days: float | None = None, policy: BurnPolicy | None = None) -> ReportModel:
     """The whole report's data. ``counters`` are merged counters (one per journey/SLO/window); every
     configured journey/SLO gets a view, with empty series when it has no counters. ``anomalies`` None
-    means no anomalies file: verdicts come from :func:`verdict_from_counters`; ``changes`` None means no
-    change events were given (not "none happened"). Raises ReportInputError
-    for counters of a journey/SLO the config does not define."""
+    means no anomalies file: the detectors (streams.detection) run over these counters and changes, so
+    the verdicts are the same meta-signals a live worker would emit; ``changes`` None means no change
+    events were given (not "none happened"). The SLO period and burn policy default to the config's
+    ``detection`` section. Raises ReportInputError for counters of a journey/SLO the config does not define."""
+    period_days = float(config.detection.slo_period_days) if period_days is None else period_days
+    policy = policy or BurnPolicy.from_config(config.detection.burn)
     if period_days <= 0:
         raise ReportInputError("the SLO period must be positive")
     configured = {(j.name, s.name) for j in config.journeys for s in j.slos}
@@ -302,20 +301,30 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
         last = max(c.window_end_ms for c in counters)
         step = min(c.window_end_ms - c.window_start_ms for c in counters)
         b = choose_bucketing(first, last, step, max_points)
-    anomaly_list = list(anomalies or ())
     change_list = list(changes or ())
+    verdict_source = "anomalies"
+    if anomalies is None:
+        from streams.detection import detect
+
+        verdict_source = "detectors"
+        anomalies = [Anomaly(id=a.id, type=a.type, journey=a.journey, slo=a.slo, severity=a.severity,
+                             state=a.state, ts_ms=a.ts_ms, window_start_ms=a.window_start_ms,
+                             window_end_ms=a.window_end_ms)
+                     for a in detect(config, counters, change_list).anomalies]
+    anomaly_list = list(anomalies)
     period_ms = int(period_days * DAY_MS)
     views: list[SloView] = []
     for j in config.journeys:
         service = j.service or j.name
         for s in j.slos:
-            override = verdict_from_anomalies(anomaly_list, j.name, s.name) if anomalies is not None else None
+            override = verdict_from_anomalies(anomaly_list, j.name, s.name, verdict_source)
             views.append(_slo_view(j.name, service, s, by_slo.get((j.name, s.name), []), b, anomaly_list,
                                    change_list, period_ms, policy, override, changes is not None))
     budgets = [v.budget_now for v in views if v.budget_now is not None]
     summary = Summary(slos=len(views), active=sum(1 for v in views if v.recent_total > 0),
                       burning=sum(1 for v in views if v.burn_1h_now is not None and v.burn_1h_now > 1.0),
                       avg_budget_remaining=sum(budgets) / len(budgets) if budgets else None)
-    return ReportModel(bucketing=b, period_days=period_days, slos=views, summary=summary, first_ms=first,
-                       last_ms=last, verdict_source="anomalies" if anomalies is not None else "counters",
+    cal = config.detection.calibration
+    return ReportModel(band=(cal.too_loose, cal.too_tight), bucketing=b, period_days=period_days, slos=views, summary=summary, first_ms=first,
+                       last_ms=last, verdict_source=verdict_source,
                        changes_given=changes is not None)

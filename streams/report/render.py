@@ -14,8 +14,7 @@ from html import escape
 from streams.core.timeparse import format_rfc3339
 from streams.report import svg
 from streams.report.model import DAY_MS, REAL_USERS, ReportModel, SloView
-from streams.report.verdict import CALIBRATED, NO_TRAFFIC, POLICY_NOT_ENFORCED, TOO_LOOSE, TOO_TIGHT, TOO_LOOSE_BELOW, \
-    TOO_TIGHT_ABOVE
+from streams.report.verdict import CALIBRATED, NO_TRAFFIC, POLICY_NOT_ENFORCED, TOO_LOOSE, TOO_TIGHT
 
 VERDICT_COLORS = {CALIBRATED: "#2e7d32", TOO_TIGHT: "#c62828", TOO_LOOSE: "#ef6c00",
                   POLICY_NOT_ENFORCED: "#6a1b9a", NO_TRAFFIC: "#616161"}
@@ -183,8 +182,8 @@ def _burn_chart(v: SloView, model: ReportModel, xs: list[float]) -> tuple[str, l
     scale = svg.Scale(lo, hi, log=True)
     svg.y_axis(c, scale, _decades(lo, hi), lambda t: f"{t:g}×")
     svg.time_axis(c)
-    svg.band(c, TOO_LOOSE_BELOW, TOO_TIGHT_ABOVE, scale, "#2e7d32",
-             f"calibration band {TOO_LOOSE_BELOW}×–{TOO_TIGHT_ABOVE}× for the 3-day average")
+    loose, tight = model.band
+    svg.band(c, loose, tight, scale, "#2e7d32", f"calibration band {loose:g}×–{tight:g}× for the 3-day average")
     _change_markers(c, v)
     legend = []
     for sev, window, factor in v.thresholds:
@@ -266,7 +265,7 @@ def render_html(model: ReportModel, sources: str) -> str:
     if model.first_ms is not None and model.last_ms is not None:
         span = f"{format_rfc3339(model.first_ms)} → {format_rfc3339(model.last_ms)} (UTC)"
     verdicts = ("the anomalies file (detectors)" if model.verdict_source == "anomalies"
-                else "the counters (built-in meta-signal rules)")
+                else "the detectors, run over these counters")
     head = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>truesli SLO review</title><style>{CSS}</style></head><body>")

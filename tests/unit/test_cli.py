@@ -143,7 +143,8 @@ def test_demo_reports_truth_alongside(tmp_path):
     out = r.stdout.decode()
     assert "How non-user traffic distorted the SLI:" in out
     assert "Ground truth from the generator" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["counters.jsonl", "dead-letters.jsonl", "report.html",
-                                                          "sample.jsonl", "summary.json", "truth.json",
-                                                          "verdicts.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anomalies.jsonl", "counters.jsonl", "dead-letters.jsonl",
+                                                          "report.html", "sample.jsonl", "summary.json",
+                                                          "truth.json", "verdicts.jsonl"]
+    assert "Detection (0 change events):" in out
     assert f"HTML report (charts; open it in a browser): {tmp_path / 'report.html'}" in out

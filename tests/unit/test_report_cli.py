@@ -86,7 +86,7 @@ def test_report_from_logs_and_from_parquet_agree(logs, tmp_path):
                                            "--counters FILE or --parquet DIR… (got INPUT, --counters)"),
     (["--counters", "/nonexistent/c.jsonl"], "counters file not found: /nonexistent/c.jsonl"),
     (["--counters", "{counters}", "--max-points", "1"], "--max-points must be at least 2"),
-    (["--counters", "{counters}", "--period-days", "0"], "--period-days must be positive (the SLO period, e.g. 28)"),
+    (["--counters", "{counters}", "--period-days", "0"], "--period-days must be positive (the SLO period, e.g. 30)"),
     (["--counters", "{counters}"], "the counters hold checkout/availability, which the config does not define: "
                                    "pass the --config the counters were produced with"),
     (["--counters", "{counters}", "--config", "{config}", "--changes", "{counters}"],
