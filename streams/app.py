@@ -5,7 +5,8 @@
   batches and exactly-once transactions (see docs/design.md for the measurement behind this choice).
 - Stage B (low volume) is a faust agent over the partials topic with a changelog-backed Table holding the
   latest partial of every (journey, slo, window, partition); each update publishes the merged counter to
-  ``sli.counters`` (compacted, keyed journey|slo|window_start).
+  ``sli.counters`` (compacted, keyed journey|slo|window_start), and feeds the detectors
+  (streams.live_detection), which publish to ``sli.anomalies``; change events come from ``ops.changes``.
 - faust's web server serves /metrics (Prometheus text) and /health.
 Business logic lives in streams.core and streams.stage_b; nothing here but wiring.
 """
@@ -25,7 +26,10 @@ import orjson
 from streams.config import Config
 from streams.core.timeparse import format_rfc3339
 from streams.kafka_clients import ensure_topics, preflight
+from streams.live_detection import ChangeFeed, LiveDetection
 from streams.metrics import render
+from streams.model import DeadLetter
+from streams.sinks.serialize import counter_from_dict, dead_letter_to_dict
 from streams.stage_a import StageA
 from streams.stage_b import merge_partials, merged_key
 
@@ -68,6 +72,25 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
     counters = app.topic(k.topics.counters, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw")
     table = app.Table("latest-partials", default=dict, partitions=parts[k.topics.partials])
+    anomalies = app.topic(k.topics.anomalies, key_type=bytes, value_type=bytes, key_serializer="raw",
+                          value_serializer="raw")
+    deadletter = app.topic(k.topics.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw",
+                           value_serializer="raw")
+    detection = LiveDetection(config) if config.detection.enabled else None
+    feed = ChangeFeed(config) if detection is not None else None
+    rebuilt = False
+
+    def rebuild_from_table() -> None:
+        """After a (re)start, feed the detector every merged counter the recovered table holds."""
+        nonlocal rebuilt
+        rebuilt = True
+        rows = [merge_partials(entry.values(), "") for entry in table.values() if entry]
+        for doc in sorted(rows, key=lambda d: d["window_start"]):
+            detection.detector.observe(counter_from_dict(doc))
+
+    async def send_anomalies(found) -> None:  # noqa: ANN001
+        for a in found:
+            await anomalies.send(key=a.id.encode(), value=orjson.dumps(a.to_dict()))
 
     @app.agent(partials)
     async def stage_b(stream):  # noqa: ANN001 - faust's stream type
@@ -84,6 +107,26 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
             table[key] = entry
             merged = merge_partials(entry.values(), format_rfc3339(int(time.time() * 1000)))
             await counters.send(key=key.encode(), value=orjson.dumps(merged))
+            if detection is not None:
+                if not rebuilt:
+                    rebuild_from_table()
+                await send_anomalies(detection.observe(counter_from_dict(merged)))
+
+    @app.timer(interval=2.0)
+    async def detection_tick() -> None:
+        if detection is None:
+            return
+        now = int(time.time() * 1000)
+        for item in feed.drain():
+            if isinstance(item, DeadLetter):
+                stage_a.stats.change_dead_letters += 1
+                await deadletter.send(key=f"changes|{item.partition}|{item.offset}".encode(),
+                                      value=orjson.dumps(dead_letter_to_dict(item, now)))
+            else:
+                detection.observe_change(item)
+        if not rebuilt:
+            rebuild_from_table()
+        await send_anomalies(detection.tick())
 
     class StageAService(faust.Service):
         """Owns the Stage A thread; a crash there stops the worker with an error."""
@@ -100,8 +143,12 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
 
             self._thread = threading.Thread(target=target, name="truesli-stage-a", daemon=True)
             self._thread.start()
+            if feed is not None:
+                feed.start()
 
         async def on_stop(self) -> None:
+            if feed is not None:
+                await asyncio.get_running_loop().run_in_executor(None, feed.stop)
             stage_a.stop()
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)
 
@@ -109,7 +156,7 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
 
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ANN001
-        return web.bytes(render(stage_a.stats), content_type="text/plain; version=0.0.4")
+        return web.bytes(render(stage_a.stats, detection), content_type="text/plain; version=0.0.4")
 
     @app.page("/health")
     async def health(web, request):  # noqa: ANN001

@@ -88,19 +88,22 @@ def cmd_process(args: argparse.Namespace) -> int:
     out = sys.stderr if "-" in (args.counters, args.dead_letters, args.verdicts, args.summary_json) else sys.stdout
     out.write(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
                             result.first_ts_ms, result.last_ts_ms))
+    found = None
     if config.detection.enabled:
-        _detect(config, result, args.changes, args.anomalies, out, _now_ms(), args.dead_letters)
+        found = _detect(config, result, args.changes, args.anomalies, out, _now_ms(), args.dead_letters)
     if args.remote_write or config.remote_write.url:
-        return _remote_write(result.book, config, args.remote_write, out)
+        return _remote_write(result.book, config, args.remote_write, out, found)
     return 0
 
 
-def _remote_write(book, config, url: str | None, out) -> int:
-    """Push the run's counters; exit 1 (not 0) when anything could not be delivered."""
+def _remote_write(book, config, url: str | None, out, found=None) -> int:
+    """Push the run's counters (and the detectors' gauges); exit 1 (not 0) when anything could not be
+    delivered."""
+    from streams.sinks.detection_series import gauge_samples
     from streams.sinks.publish import PublishError, push_counters
 
     try:
-        report = push_counters(book, config.remote_write, url)
+        report = push_counters(book, config.remote_write, url, gauge_samples(found.gauges) if found else ())
     except PublishError as exc:
         raise UserError(str(exc)) from None
     target = url or config.remote_write.url
@@ -358,8 +361,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     merged = book.merged()
     first, last = (merged[0].window_start_ms, merged[-1].window_end_ms) if merged else (None, None)
     sys.stdout.write(render_report(tally, book, config, inputs, samples, first, last))
+    found = None
     if config.detection.enabled:
-        _detect(config, result, args.changes, args.anomalies, sys.stdout, now, args.dead_letters)
+        found = _detect(config, result, args.changes, args.anomalies, sys.stdout, now, args.dead_letters)
     if args.compare:
         from streams.compare import compare, render_compare
 
@@ -379,7 +383,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         print(f"published {n:,} counters to {args.to_topic}")
     if args.remote_write or config.remote_write.url:
-        return _remote_write(book, config, args.remote_write, sys.stdout)
+        return _remote_write(book, config, args.remote_write, sys.stdout, found)
     return 0
 
 

@@ -13,6 +13,7 @@ import time
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 
+from streams.sinks.detection_series import GAUGE_HELP, gauge_samples
 from streams.stage_a import StageAStats
 
 
@@ -66,6 +67,10 @@ class StageACollector:
                                   value=s.producer_replacements)
         yield CounterMetricFamily("truesli_stage_b_skipped", "partials Stage B could not parse (skipped)",
                                   value=s.stage_b_skipped)
+        yield CounterMetricFamily("truesli_change_dead_letters", "ops.changes records that are not change events",
+                                  value=s.change_dead_letters)
+        yield CounterMetricFamily("truesli_abuse_anomalies", "scanner / credential-stuffing anomalies published",
+                                  value=s.anomalies)
         yield CounterMetricFamily("truesli_remote_write_samples_sent", "remote-write samples delivered",
                                   value=s.remote_write_sent)
         dropped = CounterMetricFamily("truesli_remote_write_dropped", "remote-write samples not delivered",
@@ -82,7 +87,33 @@ class StageACollector:
                                 value=age)
 
 
-def render(stats: StageAStats) -> bytes:
+class DetectionCollector:
+    """Stage B's detectors: anomalies sent by type/state and the meta-signal gauges (docs/design.md)."""
+
+    def __init__(self, detection) -> None:  # noqa: ANN001 - streams.live_detection.LiveDetection
+        self.detection = detection
+
+    def collect(self):
+        fam = CounterMetricFamily("truesli_anomalies", "anomalies sent to sli.anomalies", labels=["type", "state"])
+        for (kind, state), n in sorted(self.detection.fired.items()):
+            fam.add_metric([kind, state], n)
+        yield fam
+        yield CounterMetricFamily("truesli_change_events", "change events read from ops.changes",
+                                  value=self.detection.changes)
+        families: dict[str, GaugeMetricFamily] = {}
+        for labels, _ts, value in gauge_samples(self.detection.gauges()):
+            name = labels["__name__"]
+            keys = [k for k in labels if k != "__name__"]
+            f = families.get(name)
+            if f is None:
+                f = families[name] = GaugeMetricFamily(name, GAUGE_HELP[name], labels=keys)
+            f.add_metric([labels[k] for k in keys], value)
+        yield from families.values()
+
+
+def render(stats: StageAStats, detection=None) -> bytes:  # noqa: ANN001
     registry = CollectorRegistry()
     registry.register(StageACollector(stats))
+    if detection is not None:
+        registry.register(DetectionCollector(detection))
     return generate_latest(registry)

@@ -25,6 +25,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from streams.config import Config
 from streams.core import snapshot
+from streams.core.detect import AbuseEpisodes
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.kafka_clients import client_conf, send
 from streams.sinks.cumulative import CumulativeExporter
@@ -34,9 +35,10 @@ from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
 log = logging.getLogger("truesli.stage_a")
 
 
-def partial_partition(journey: str, slo: str, window_start_ms: int, partitions: int) -> int:
-    """All partials of one merged key go to one partials partition, so Stage B's table stays local."""
-    return zlib.crc32(f"{journey}|{slo}|{window_start_ms}".encode()) % partitions
+def partial_partition(journey: str, slo: str, partitions: int) -> int:
+    """All partials of one journey/SLO go to one partials partition: Stage B's table stays local and one
+    Stage B worker sees the SLO's whole history, which its detectors (burn windows up to 30 days) need."""
+    return zlib.crc32(f"{journey}|{slo}".encode()) % partitions
 
 
 @dataclass(slots=True)
@@ -44,6 +46,7 @@ class PartitionState:
     pipeline: Pipeline
     next_offset: int | None = None  # first offset not yet reflected in the pipeline
     exporter: CumulativeExporter | None = None  # remote-write running sums, when remote_write.url is set
+    abuse: AbuseEpisodes | None = None  # scanner / credential-stuffing episodes of this partition's flags
 
 
 @dataclass(slots=True)
@@ -54,6 +57,8 @@ class StageAStats:
     transactions: int = 0
     aborts: int = 0
     restores: int = 0
+    anomalies: int = 0  # abuse anomalies published (scanner, credential_stuffing)
+    change_dead_letters: int = 0  # Stage B: ops.changes records that were not change events
     last_batch_seconds: float = 0.0
     batch_seconds_sum: float = 0.0
     lag: dict[int, int] = field(default_factory=dict)
@@ -187,6 +192,9 @@ class StageA:
         for p in pending:
             state = PartitionState(Pipeline(self.config, partition=p, track_state_changes=True))
             state.next_offset, extra = snapshot.restore(state.pipeline, self._read_changelog(p))
+            state.abuse = AbuseEpisodes(self.config)
+            if extra and extra.get("abuse"):
+                state.abuse.load(extra["abuse"])
             if self.sink is not None:
                 state.exporter = CumulativeExporter(p, self.config.windows.retain_closed_s * 1000, self._first_slo)
                 if extra and extra.get("remote_write"):
@@ -260,6 +268,15 @@ class StageA:
                 self._dirty = True
             else:
                 out = state.pipeline.process([], now)  # idle: lets the injected clock close windows
+            anomalies = []
+            if state.abuse is not None:
+                for flag in out.flags:
+                    anomalies.extend(state.abuse.observe(flag))
+                if state.abuse.open and state.pipeline.windows.max_ts is not None:
+                    anomalies.extend(state.abuse.advance(state.pipeline.windows.max_ts))
+            if anomalies:
+                self._publish_anomalies(anomalies)
+                self._dirty = True
             if out.counters or out.dead_letters:
                 self._publish(out, now)
                 if state.exporter is not None:
@@ -315,11 +332,17 @@ class StageA:
         topics = self.topics
         for c in out.counters:
             produce(topics.partials, c.key.encode(), orjson.dumps(counter_to_dict(c, now)),
-                    partial_partition(c.journey, c.slo, c.window_start_ms, self.partials_partitions))
+                    partial_partition(c.journey, c.slo, self.partials_partitions))
         for d in out.dead_letters:
             produce(topics.deadletter, f"{d.partition}|{d.offset}".encode(),
                     orjson.dumps(dead_letter_to_dict(d, now)))
         self.producer.poll(0)
+
+    def _publish_anomalies(self, anomalies: list) -> None:
+        self._begin()
+        for a in anomalies:
+            self._produce(self.topics.anomalies, a.id.encode(), orjson.dumps(a.to_dict()))
+        self.stats.anomalies += len(anomalies)
 
     def _commit(self) -> None:
         """State changelog + offsets + everything published since the last commit, atomically."""
@@ -331,10 +354,10 @@ class StageA:
             for key, value in snapshot.ip_changes(state.pipeline):
                 self._produce(self.topics.state, key, value, p)
             if state.next_offset is not None:
-                extra = None
+                extra = {"abuse": state.abuse.state() if state.abuse is not None else []}
                 if state.exporter is not None:
                     state.exporter.expire(state.pipeline.windows.closed_through)
-                    extra = {"remote_write": state.exporter.state()}
+                    extra["remote_write"] = state.exporter.state()
                 self._produce(self.topics.state, snapshot.META_KEY,
                               snapshot.meta_record(state.pipeline, state.next_offset, extra), p)
                 offsets.append(TopicPartition(self.topics.requests, p, state.next_offset))

@@ -8,12 +8,13 @@ docs/remote-write.md). Secrets are read from files or environment variables name
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from streams.config import RemoteWriteConfig
 from streams.core.merge import CounterBook
 from streams.sinks.remote_write import DeliveryReport, RemoteWriteSink
-from streams.sinks.series import counter_samples
+from streams.sinks.series import Sample, counter_samples
 
 
 class PublishError(Exception):
@@ -51,9 +52,13 @@ def make_sink(rw: RemoteWriteConfig, url: str | None = None) -> RemoteWriteSink:
         raise PublishError(f"remote-write: {exc}") from None
 
 
-def push_counters(book: CounterBook, rw: RemoteWriteConfig, url: str | None = None) -> DeliveryReport:
-    """Send every exported sample of ``book``; returns what was delivered and what was dropped, by reason."""
+def push_counters(book: CounterBook, rw: RemoteWriteConfig, url: str | None = None,
+                  extra: Iterable[Sample] = ()) -> DeliveryReport:
+    """Send every exported sample of ``book`` (and ``extra``: the detectors' gauges); returns what was
+    delivered and what was dropped, by reason."""
     sink = make_sink(rw, url)
     for labels, ts_ms, value in counter_samples(book.merged()):
+        sink.add(labels, ts_ms, value)
+    for labels, ts_ms, value in extra:
         sink.add(labels, ts_ms, value)
     return sink.close()

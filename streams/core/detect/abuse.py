@@ -95,6 +95,16 @@ class AbuseEpisodes:
             del self.open[(ep.reason, ep.network)]
         return [self._resolve(ep, until_ms) for ep in done]
 
+    def state(self) -> list[list]:
+        """Open episodes as JSON-able lists (the live worker keeps them in its state changelog)."""
+        return [[ep.reason, ep.network, ep.start_ms, ep.until_ms, ep.last_ms, ep.flags, sorted(ep.ips), ep.ip_count,
+                 ep.rules] for ep in self.open.values()]
+
+    def load(self, state: list[list]) -> None:
+        for reason, net, start, until, last, flags, ips, ip_count, rules in state:
+            self.open[(reason, net)] = _Episode(reason, net, start, until, last, flags, set(ips), ip_count,
+                                                dict(rules))
+
     def finish(self) -> list[Anomaly]:
         eps = sorted(self.open.values(), key=lambda ep: (ep.start_ms, ep.reason, ep.network))
         self.open.clear()

@@ -162,15 +162,29 @@ class Detector:
         """Evaluate every window end ≤ ``until_ms`` (grid-aligned) not evaluated yet, per SLO in order."""
         out: list[Anomaly] = []
         for track in self.tracks.values():
-            if track.first_end is None:
-                continue
-            t = track.first_end if track.evaluated is None else track.evaluated + self.step_ms
-            while t <= until_ms:
-                track.slide_to(t)
-                out.extend(self._evaluate(track, t))
-                out.extend(self._decide_suspects(track, t, final=False))
-                t += self.step_ms
-            track.prune(self.longest_ms)
+            out.extend(self._advance_track(track, until_ms))
+        return out
+
+    def advance_ready(self, delay_ms: int) -> list[Anomaly]:
+        """Live: evaluate each SLO up to its newest window end minus ``delay_ms`` (time for the partials of
+        the other input partitions to arrive); ``delay_ms`` 0 when the stream has gone idle."""
+        out: list[Anomaly] = []
+        for track in self.tracks.values():
+            if track.last_end is not None:
+                out.extend(self._advance_track(track, track.last_end - delay_ms))
+        return out
+
+    def _advance_track(self, track: _SloTrack, until_ms: int) -> list[Anomaly]:
+        out: list[Anomaly] = []
+        if track.first_end is None:
+            return out
+        t = track.first_end if track.evaluated is None else track.evaluated + self.step_ms
+        while t <= until_ms:
+            track.slide_to(t)
+            out.extend(self._evaluate(track, t))
+            out.extend(self._decide_suspects(track, t, final=False))
+            t += self.step_ms
+        track.prune(self.longest_ms)
         return out
 
     def finish(self) -> list[Anomaly]:

@@ -1,0 +1,118 @@
+"""Stage B's detection in the live worker: merged counters and change events in, anomalies out.
+
+- ``LiveDetection`` wraps one :class:`~streams.core.detect.Detector` for the journey/SLOs whose partials
+  partitions this worker owns (partials are partitioned by journey/SLO). It is driven from faust's event
+  loop only (the agent and a timer), so it needs no lock. Windows are evaluated once every input
+  partition had ``detection.evaluation_delay_s`` of event time to deliver them, or at once when the stream
+  has been idle for ``windows.idle_timeout_s`` (so the tail of a burst is not held back forever).
+- ``ChangeFeed`` reads the whole ``ops.changes`` topic (every worker needs every change: a deploy of any
+  service may explain a burn) on its own confluent-kafka consumer thread, without a consumer group, from
+  the beginning; records that are not change events come back as dead letters.
+
+Delivery: anomalies are sent to ``sli.anomalies`` keyed by their stable id. After a restart the detector
+is rebuilt from the partials table, and re-evaluating it re-sends anomalies with the same ids; consumers
+deduplicate on the id (at-least-once with idempotent ids, see docs/design.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter, deque
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+from streams.config import Config
+from streams.core.detect import Anomaly, ChangeEvent, Detector, parse_change
+from streams.kafka_clients import client_conf
+from streams.model import DeadLetter, WindowCounter
+
+log = logging.getLogger("truesli.detection")
+
+
+class LiveDetection:
+    """One worker's detectors. Call ``observe`` per merged counter and ``tick`` periodically."""
+
+    def __init__(self, config: Config) -> None:
+        self.detector = Detector(config)
+        self.delay_ms = config.detection.evaluation_delay_s * 1000
+        self.idle_s = config.windows.idle_timeout_s
+        self.last_input = time.monotonic()
+        self.fired: Counter[tuple[str, str]] = Counter()  # (type, state) → anomalies sent
+        self.changes = 0
+
+    def observe(self, counter: WindowCounter) -> list[Anomaly]:
+        self.detector.observe(counter)
+        self.last_input = time.monotonic()
+        return self._count(self.detector.advance_ready(self.delay_ms))
+
+    def observe_change(self, change: ChangeEvent) -> None:
+        self.detector.observe_change(change)
+        self.changes += 1
+
+    def tick(self) -> list[Anomaly]:
+        """Idle stream: evaluate through the newest window of every SLO."""
+        if time.monotonic() - self.last_input < self.idle_s:
+            return []
+        return self._count(self.detector.advance_ready(0))
+
+    def _count(self, found: list[Anomaly]) -> list[Anomaly]:
+        for a in found:
+            self.fired[(a.type, a.state)] += 1
+        return found
+
+    def gauges(self) -> dict:
+        return self.detector.gauges()
+
+
+class ChangeFeed:
+    """Reads every partition of the change-event topic from the beginning, on its own thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.topic = config.kafka.topics.changes
+        self._items: deque[ChangeEvent | DeadLetter] = deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="truesli-changes", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def drain(self) -> list[ChangeEvent | DeadLetter]:
+        out = []
+        while self._items:
+            out.append(self._items.popleft())
+        return out
+
+    def _run(self) -> None:
+        k = self.config.kafka
+        consumer = Consumer(client_conf(k, **{"group.id": f"{k.group_id}-changes-{uuid.uuid4().hex[:8]}",
+                                              "enable.auto.commit": False}))
+        try:
+            md = consumer.list_topics(self.topic, timeout=k.connect_timeout_s)
+            parts = sorted(md.topics[self.topic].partitions) if self.topic in md.topics else []
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in parts])
+            while not self._stop.is_set():
+                msg = consumer.poll(0.5)
+                if msg is None:
+                    continue
+                if msg.error() is not None:
+                    log.warning("change feed: %s", msg.error().str())
+                    continue
+                raw = msg.value() or b""
+                ev = parse_change(raw)
+                if isinstance(ev, str):
+                    self._items.append(DeadLetter("bad_change_event", ev, raw[:4096].decode("utf-8", "backslashreplace"),
+                                                  self.topic, msg.partition(), msg.offset(), None))
+                else:
+                    self._items.append(ev)
+        except KafkaException as exc:
+            log.error("change feed stopped: %s", exc)
+        finally:
+            consumer.close()

@@ -1,0 +1,44 @@
+"""The detectors' gauges (``Detector.gauges()``) → Prometheus samples, for /metrics and remote-write.
+
+Series (labels only from configured journeys/SLOs and the fixed MWMBR window names; never NaN — a window
+without events has burn 0, an SLO never frozen has no ``seconds_since_freeze`` sample):
+- ``truesli_slo_burn_rate{journey, slo, window}``
+- ``truesli_slo_error_budget_remaining{journey, slo}`` — 1 − errors ÷ allowed errors over the SLO period
+- ``truesli_slo_seconds_since_freeze{journey, slo}``
+- ``truesli_slos_active``, ``truesli_slos_burning`` (1h burn > 1), ``truesli_slo_error_budget_remaining_avg``
+Samples carry the event time of the window the detectors evaluated last.
+"""
+
+from __future__ import annotations
+
+from streams.sinks.series import Sample
+
+GAUGE_HELP = {
+    "truesli_slo_burn_rate": "error-budget burn rate per MWMBR window (errors/events ÷ (1 − objective))",
+    "truesli_slo_error_budget_remaining": "share of the error budget left over the SLO period (≤ 0: exhausted)",
+    "truesli_slo_seconds_since_freeze": "event-time seconds since the journey's service last froze deploys",
+    "truesli_slos_active": "SLOs with real-user events in the SLO period",
+    "truesli_slos_burning": "active SLOs whose 1h burn rate is above 1",
+    "truesli_slo_error_budget_remaining_avg": "average error budget remaining over active SLOs",
+}
+
+
+def gauge_samples(gauges: dict) -> list[Sample]:
+    out: list[Sample] = []
+    latest = 0
+    for s in gauges["slos"]:
+        base = {"journey": s["journey"], "slo": s["slo"]}
+        ts = s["at_ms"]
+        latest = max(latest, ts)
+        for window, value in s["burn_rates"].items():
+            out.append(({"__name__": "truesli_slo_burn_rate", **base, "window": window}, ts, float(value)))
+        out.append(({"__name__": "truesli_slo_error_budget_remaining", **base}, ts, float(s["budget_remaining"])))
+        if s["seconds_since_freeze"] is not None:
+            out.append(({"__name__": "truesli_slo_seconds_since_freeze", **base}, ts,
+                        float(s["seconds_since_freeze"])))
+    if gauges["slos"]:
+        out.append(({"__name__": "truesli_slos_active"}, latest, float(gauges["active_slos"])))
+        out.append(({"__name__": "truesli_slos_burning"}, latest, float(gauges["slos_burning"])))
+        out.append(({"__name__": "truesli_slo_error_budget_remaining_avg"}, latest,
+                    float(gauges["avg_budget_remaining"])))
+    return out
