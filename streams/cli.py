@@ -290,11 +290,17 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from streams.rules import RuleOptions, dump_yaml, prometheus_rules, sloth_specs, unreachable_alerts
 
     config = load_config(args.config)
+    burn = config.detection.burn
+
+    def pick(flag, default):  # noqa: ANN001
+        return default if flag is None else flag
+
+    min_ticket = args.min_ticket_events if args.min_ticket_events is not None else (
+        args.min_events if args.min_events is not None else burn.min_ticket_events)
     try:
-        options = RuleOptions(page=args.page, page_slow=args.page_slow, ticket=args.ticket,
-                              ticket_slow=args.ticket_slow, min_events=args.min_events,
-                              min_ticket_events=args.min_events if args.min_ticket_events is None
-                              else args.min_ticket_events)
+        options = RuleOptions(page=pick(args.page, burn.page), page_slow=pick(args.page_slow, burn.page_slow),
+                              ticket=pick(args.ticket, burn.ticket), ticket_slow=pick(args.ticket_slow, burn.ticket_slow),
+                              min_events=pick(args.min_events, burn.min_events), min_ticket_events=min_ticket)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     source = args.config or "the built-in default config"
@@ -473,14 +479,17 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("rules", help="write a Sloth spec and Prometheus recording/alert rules for the SLOs")
     u.add_argument("--config", help="truesli.yaml (default: the built-in config)")
     u.add_argument("--out", required=True, help="directory for sloth.yaml and prometheus-rules.yaml")
-    u.add_argument("--page", type=float, default=14.4, help="page burn-rate factor over 1h and 5m")
-    u.add_argument("--page-slow", type=float, default=6.0, help="page burn-rate factor over 6h and 30m")
-    u.add_argument("--ticket", type=float, default=3.0, help="ticket burn-rate factor over 1d and 2h")
-    u.add_argument("--ticket-slow", type=float, default=1.0, help="ticket burn-rate factor over 3d and 6h")
-    u.add_argument("--min-events", type=int, default=100,
+    # Defaults come from the config's detection.burn (14.4/6/3/1, 100 events): the detectors and the
+    # generated rules then share one definition; a flag overrides it for the rules only.
+    u.add_argument("--page", type=float, help="page burn-rate factor over 1h and 5m (default: detection.burn)")
+    u.add_argument("--page-slow", type=float, help="page burn-rate factor over 6h and 30m")
+    u.add_argument("--ticket", type=float, help="ticket burn-rate factor over 1d and 2h")
+    u.add_argument("--ticket-slow", type=float, help="ticket burn-rate factor over 3d and 6h")
+    u.add_argument("--min-events", type=int,
                    help="no alert unless the long window (1h, 6h; and 1d, 3d for tickets) saw this many events")
     u.add_argument("--min-ticket-events", type=int,
-                   help="separate minimum for the ticket windows 1d and 3d (default: --min-events)")
+                   help="separate minimum for the ticket windows 1d and 3d (default: --min-events, else "
+                        "detection.burn.min_ticket_events)")
     u.set_defaults(func=cmd_rules)
 
     rp = sub.add_parser("replay", help="recompute SLIs from history: a Kafka topic by time range, or Parquet")
