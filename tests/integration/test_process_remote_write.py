@@ -88,3 +88,26 @@ def test_unreachable_receiver_reports_what_was_not_delivered(mix, tmp_path):
     assert err.strip().splitlines()[-1].startswith(
         "truesli: remote-write could not deliver every sample: dropped receiver_unreachable ")
     assert "Traceback" not in err
+
+
+def test_detector_gauges_reach_the_receiver(mix, victoria_metrics: VictoriaMetrics, tmp_path):
+    """The meta-signal gauges ride along: budget remaining and burn rates per SLO, and the program summary,
+    equal the detectors' own numbers for the same run (stamped at the last evaluated window)."""
+    from streams.config import load_config
+    from streams.detection import detect
+    from streams.embedded import run_embedded
+
+    config = load_config(EXAMPLE)
+    result = run_embedded(config, [str(mix)], now_ms=None)
+    gauges = detect(config, result.book.merged(), [], result.abuse.finish()).gauges
+    _process(mix, victoria_metrics.write_url, tmp_path)
+    budget = victoria_metrics.export('truesli_slo_error_budget_remaining{journey=~"checkout|login|search|browse"}')
+    got = {(dict(k)["journey"], dict(k)["slo"]): v[-1] for k, v in budget.items()}
+    want = {(s["journey"], s["slo"]): (s["at_ms"], s["budget_remaining"]) for s in gauges["slos"]}
+    assert set(got) == set(want) and len(want) == 8
+    for key, (ts, value) in want.items():
+        assert got[key][0] == ts and got[key][1] == pytest.approx(value, rel=1e-9, abs=1e-12)
+    burn = victoria_metrics.export('truesli_slo_burn_rate{journey="checkout",slo="availability"}')
+    windows = {dict(k)["window"]: v[-1][1] for k, v in burn.items()}
+    ca = next(s for s in gauges["slos"] if (s["journey"], s["slo"]) == ("checkout", "availability"))
+    assert windows == pytest.approx(ca["burn_rates"], rel=1e-9, abs=1e-12)
