@@ -57,7 +57,8 @@ def test_scanner_wins_over_credential_stuffing():
     batch = [req(ts=at(i), ua="sqlmap/1.7", method="POST", path="/login", status=401) for i in range(3)]
     _, out = run(config, batch)
     assert why(out) == [filtered("scanner", "user_agent:sqlmap")] * 3
-    assert out.flags == []  # a scanner UA is a per-request verdict, not an IP flag
+    # the tool's first request flags the IP (one scanner episode), the rest fall in its cooldown
+    assert [(f.ts_ms, f.reason, f.rule) for f in out.flags] == [(at(0), "scanner", "user_agent:sqlmap")]
 
 
 def test_filtered_tally_by_reason():
@@ -66,7 +67,7 @@ def test_filtered_tally_by_reason():
         req(ts=at(2), ip="203.0.113.1"),
         req(ts=at(3), ua=GOOGLEBOT),
         req(ts=at(4), status=429),
-        req(ts=at(5), ua="Nikto/2.5"),
+        req(ts=at(5), ua="Nikto/2.5", ip="198.51.100.9"),
         req(ts=at(6)),
         req(ts=at(7), path="/healthz", ua=GOOGLEBOT),  # exclusions come before filters
     ]
@@ -332,7 +333,7 @@ def test_rate_flag_is_raised_again_for_a_new_episode_after_cooldown():
 def test_scanner_user_agent_is_case_insensitive():
     _, out = run(Config(), [req(ua="SQLMAP/1.7"), req(ua="Mozilla/5.0 (compatible; Nuclei - Open-source)")])
     assert why(out) == [filtered("scanner", "user_agent:sqlmap"), filtered("scanner", "user_agent:nuclei")]
-    assert out.flags == []
+    assert [f.rule for f in out.flags] == ["user_agent:sqlmap"]  # same IP: the second is within the cooldown
 
 
 SCAN_CFG = filters(scanner={"cooldown_s": 600, "distinct_404_threshold": 3, "window_s": 600})

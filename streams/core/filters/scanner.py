@@ -1,6 +1,6 @@
 """Scanners: known scanner user agents, probe paths, or an IP producing many distinct 404s.
 
-A probe path or the 404 threshold flags the IP for ``cooldown_s`` (event time): the rest of a scan is
+A scanner user agent, a probe path or the 404 threshold flags the IP for ``cooldown_s`` (event time): the rest of a scan is
 dropped too, not only the requests that gave it away. Further 404s or probes during the cooldown extend
 it, so a slow scanner does not get a fresh allowance of 404s every cooldown period.
 """
@@ -40,7 +40,12 @@ class ScannerCheck:
     def check(self, req: Request, st: IpState, flags: list[IpFlag]) -> str | None:
         rule = self._ua_rule(req.user_agent)
         if rule is not None:
-            return rule
+            x = st.x
+            if x is not None and req.ts_ms < x.scan_until:
+                return rule
+            # A scanner tool's first request flags its IP like a probe does: the security team gets one
+            # scanner episode per network, and the IP's next requests (any user agent) are the scan too.
+            return self._flag(req, st, rule, flags)
         ts = req.ts_ms
         low = req.path.lower()
         x = st.x
