@@ -1,0 +1,155 @@
+"""``kafka.security`` → the settings each Kafka client library needs, reading secrets only at that moment.
+
+Contract:
+- :func:`librdkafka_settings` gives the security part of every confluent-kafka client's config (Stage A's
+  consumer and transactional producer, the changelog reader, replay, archive, ``--to-topic``, the admin
+  client of preflight); :func:`faust_credentials` gives the same for the faust (aiokafka) app of Stage B.
+  Both start from the one :class:`~streams.config.KafkaSecurityConfig`, so every client authenticates alike.
+- Secrets (SASL password, private-key password) are read from ``*_file`` / ``*_env`` each time a client is
+  built — a rotated file is picked up by the next client — and are held as :class:`pydantic.SecretStr`
+  until handed to the library. A missing, unreadable or empty source raises :class:`ConfigError` naming the
+  config key and the file or variable, never the value.
+- :func:`describe_failure` turns librdkafka's connection errors into one line naming the fix, for the
+  preflight check; it returns ``None`` for errors that are not security failures.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from streams.config import ConfigError, KafkaSecurityConfig
+
+
+def _read_secret(sec: KafkaSecurityConfig, name: str) -> SecretStr | None:
+    """The secret ``name`` (``password`` or ``key_password``) from its file or environment variable."""
+    path: str | None = getattr(sec, f"{name}_file")
+    env: str | None = getattr(sec, f"{name}_env")
+    if path is not None:
+        try:
+            value = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"kafka.security.{name}_file: cannot read {path}: {reason}") from None
+        value = value.rstrip("\r\n")  # a file written by `echo` or an editor ends with a newline
+        if not value:
+            raise ConfigError(f"kafka.security.{name}_file: {path} is empty")
+        return SecretStr(value)
+    if env is not None:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"kafka.security.{name}_env: environment variable {env} is not set")
+        if not value:
+            raise ConfigError(f"kafka.security.{name}_env: environment variable {env} is empty")
+        return SecretStr(value)
+    return None
+
+
+def _check_files(sec: KafkaSecurityConfig) -> None:
+    """librdkafka reports an unreadable CA/cert/key file as an exception at client creation; say which key."""
+    for key in ("ca_file", "cert_file", "key_file"):
+        path = getattr(sec, key)
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"kafka.security.{key}: cannot read {path}: {exc.strerror}") from None
+
+
+def password_source(sec: KafkaSecurityConfig) -> str:
+    """Where the SASL password comes from, for messages: the config key and the file or variable name."""
+    if sec.password_file is not None:
+        return f"kafka.security.password_file ({sec.password_file})"
+    return f"kafka.security.password_env (environment variable {sec.password_env})"
+
+
+def librdkafka_settings(sec: KafkaSecurityConfig) -> dict[str, str]:
+    """The ``security.protocol``/``sasl.*``/``ssl.*`` settings of a confluent-kafka client."""
+    conf = {"security.protocol": sec.protocol}
+    if sec.sasl:
+        password = _read_secret(sec, "password")
+        assert sec.sasl_mechanism is not None and sec.username is not None and password is not None
+        conf.update({"sasl.mechanism": sec.sasl_mechanism, "sasl.username": sec.username,
+                     "sasl.password": password.get_secret_value()})
+    if sec.tls:
+        _check_files(sec)
+        conf["ssl.endpoint.identification.algorithm"] = "https" if sec.verify_hostname else "none"
+        if sec.ca_file is not None:
+            conf["ssl.ca.location"] = sec.ca_file
+        if sec.cert_file is not None and sec.key_file is not None:
+            conf["ssl.certificate.location"] = sec.cert_file
+            conf["ssl.key.location"] = sec.key_file
+            key_password = _read_secret(sec, "key_password")
+            if key_password is not None:
+                conf["ssl.key.password"] = key_password.get_secret_value()
+    return conf
+
+
+def ssl_context(sec: KafkaSecurityConfig) -> ssl.SSLContext:
+    """A client TLS context equivalent to :func:`librdkafka_settings` (for aiokafka)."""
+    _check_files(sec)
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=sec.ca_file)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"kafka.security.ca_file: {sec.ca_file} is not a PEM CA certificate ({exc.reason})") \
+            from None
+    # Verification of the certificate chain stays on in every case; only the name check is optional.
+    ctx.check_hostname = sec.verify_hostname
+    if sec.cert_file is not None and sec.key_file is not None:
+        key_password = _read_secret(sec, "key_password")
+        try:
+            ctx.load_cert_chain(sec.cert_file, sec.key_file,
+                                password=key_password.get_secret_value() if key_password else None)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"kafka.security.cert_file/key_file: cannot load the client certificate "
+                              f"{sec.cert_file} with key {sec.key_file} ({exc.reason}; a wrong "
+                              "key_password_file/key_password_env gives this too)") from None
+    return ctx
+
+
+def faust_credentials(sec: KafkaSecurityConfig) -> object | None:
+    """``broker_credentials`` for ``faust.App`` (None for PLAINTEXT)."""
+    import faust
+
+    if sec.protocol == "PLAINTEXT":
+        return None
+    ctx = ssl_context(sec) if sec.tls else None
+    if not sec.sasl:
+        return faust.SSLCredentials(ctx)
+    password = _read_secret(sec, "password")
+    assert password is not None
+    # faust's SASLCredentials repr shows the user name only.
+    return faust.SASLCredentials(username=sec.username, password=password.get_secret_value(),
+                                 mechanism=sec.sasl_mechanism, ssl_context=ctx)
+
+
+def describe_failure(sec: KafkaSecurityConfig, bootstrap: str, code: int, detail: str) -> str | None:
+    """One line naming the fix for an authentication or TLS failure reported by librdkafka, else None."""
+    from confluent_kafka import KafkaError
+
+    low = detail.lower()
+    if code in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED) or "sasl authentication" in low:
+        if sec.sasl:
+            return (f"Kafka authentication failed for user {sec.username} via {sec.sasl_mechanism} at {bootstrap} "
+                    f"— check kafka.security.username and the password in {password_source(sec)}")
+        return (f"Kafka at {bootstrap} refused the connection: authentication failed — check kafka.security "
+                f"(protocol {sec.protocol})")
+    if code == KafkaError._SSL or "ssl handshake failed" in low:
+        if "hostname mismatch" in low or "ip address mismatch" in low:
+            return (f"Kafka TLS: the broker certificate at {bootstrap} does not name that host — connect by a name "
+                    "the certificate lists (kafka.bootstrap_servers), or set kafka.security.verify_hostname: false")
+        if "certificate verify failed" in low or "could not be verified" in low:
+            now = f"now {sec.ca_file}" if sec.ca_file else "now unset: the system trust store was used"
+            return (f"Kafka TLS: the broker certificate at {bootstrap} is not trusted — set kafka.security.ca_file "
+                    f"to the CA certificate that signed it ({now})")
+        if "alert" in low and "certificate" in low:
+            return (f"Kafka TLS: the broker at {bootstrap} rejected the client certificate — check "
+                    "kafka.security.cert_file/key_file")
+        return (f"Kafka TLS handshake with {bootstrap} failed ({detail}) — check that kafka.security.protocol "
+                f"({sec.protocol}) matches the broker's listener")
+    return None
