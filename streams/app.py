@@ -27,7 +27,7 @@ import orjson
 from streams.config import Config
 from streams.core.timeparse import format_rfc3339
 from streams.kafka_clients import ensure_topics, preflight
-from streams.kafka_security import faust_credentials
+from streams.kafka_security import faust_credentials, redact_client_logs
 from streams.metrics import render
 from streams.stage_a import StageA
 from streams.stage_b import merge_partials, merged_key
@@ -46,6 +46,7 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
     parts = ensure_topics(admin, k)
     stage_a = StageA(config, worker_id=worker_id, transactional_id=default_transactional_id(config, worker_id),
                      partials_partitions=parts[k.topics.partials])
+    redact_client_logs(k.security)
     data_dir = Path(config.worker.data_dir) / f"worker-{worker_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(

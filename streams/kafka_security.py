@@ -9,13 +9,18 @@ Contract:
   built — a rotated file is picked up by the next client — and are held as :class:`pydantic.SecretStr`
   until handed to the library. A missing, unreadable or empty source raises :class:`ConfigError` naming the
   config key and the file or variable, never the value.
+- aiokafka logs every request at DEBUG, SASL PLAIN's ``user\0user\0password`` included:
+  :func:`redact_client_logs` puts a :class:`RedactSecrets` filter on that logger, so ``truesli run
+  --loglevel debug`` stays safe to paste into a ticket. librdkafka redacts its own secrets.
 - :func:`describe_failure` turns librdkafka's connection errors into one line naming the fix, for the
   preflight check; it returns ``None`` for errors that are not security failures.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import ssl
 from pathlib import Path
 
@@ -153,3 +158,44 @@ def describe_failure(sec: KafkaSecurityConfig, bootstrap: str, code: int, detail
         return (f"Kafka TLS handshake with {bootstrap} failed ({detail}) — check that kafka.security.protocol "
                 f"({sec.protocol}) matches the broker's listener")
     return None
+
+
+# The bytes of a SaslAuthenticateRequest as aiokafka's request repr shows them: b'…' or b"…".
+_SASL_PAYLOAD = re.compile(r"""sasl_auth_bytes=b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_REDACTED = "<redacted>"
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a log record without SASL payloads or any of the given secret values (never drops it)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's problem to report, not ours
+            return True
+        clean = _SASL_PAYLOAD.sub(f"sasl_auth_bytes={_REDACTED}", message)
+        for secret in self._secrets:
+            clean = clean.replace(secret, _REDACTED)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+# Loggers of the client libraries that print request payloads.
+_PAYLOAD_LOGGERS = ("aiokafka.conn",)
+
+
+def redact_client_logs(sec: KafkaSecurityConfig) -> None:
+    """Install (or replace) the :class:`RedactSecrets` filter on the Kafka client libraries' loggers."""
+    values = [_read_secret(sec, "password") if sec.sasl else None,
+              _read_secret(sec, "key_password") if sec.tls and sec.key_file else None]
+    secret_filter = RedactSecrets([v.get_secret_value() for v in values if v is not None])
+    for name in _PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, RedactSecrets)]:
+            logger.removeFilter(old)
+        logger.addFilter(secret_filter)
