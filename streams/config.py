@@ -449,6 +449,9 @@ class KafkaConfig(Strict):
             elif owner:
                 problems.append(f"{key} is set by kafka.security.{owner} (which also reaches the faust "
                                 "worker): move it there")
+            elif key.lower().startswith(("ssl.", "sasl.")) or key.lower() == "enable.ssl.certificate.verification":
+                problems.append(f"{key}: security settings come only from kafka.security (they must reach every "
+                                "client, the faust worker included); this one is not supported")
         if problems:
             raise ValueError("; ".join(problems))
         return v

@@ -62,7 +62,7 @@ def preflight(cfg: KafkaConfig) -> AdminClient:
             detail = useful[-1].str() if useful else (last.str() if last is not None else str(exc))
             raise KafkaUnavailable(
                 f"cannot reach Kafka at {cfg.bootstrap_servers}: {detail} (waited {cfg.connect_timeout_s:g} s; "
-                f"check kafka.bootstrap_servers, that the broker is running, and that kafka.security.protocol "
+                f"check kafka.bootstrap_servers and that the broker is running, and that kafka.security.protocol "
                 f"({cfg.security.protocol}) matches its listener)") from None
 
 

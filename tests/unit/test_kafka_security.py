@@ -69,6 +69,10 @@ def test_secrets_and_security_keys_in_the_librdkafka_passthrough_are_rejected_wi
         "key_password_file/key_password_env); security.protocol is set by kafka.security.protocol (which also "
         "reaches the faust worker): move it there")
     assert SECRET not in msg
+    # Certificate checks cannot be switched off behind kafka.security's back.
+    assert _error({"client": {"enable.ssl.certificate.verification": "false"}}).endswith(
+        "kafka.client: enable.ssl.certificate.verification: security settings come only from kafka.security (they "
+        "must reach every client, the faust worker included); this one is not supported")
     # Other librdkafka settings still pass through to every confluent client.
     k = config_from_dict({"kafka": {"client": {"linger.ms": "5"}}}).kafka
     assert client_conf(k)["linger.ms"] == "5"
