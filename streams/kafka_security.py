@@ -133,6 +133,51 @@ def faust_credentials(sec: KafkaSecurityConfig) -> object | None:
                                  mechanism=sec.sasl_mechanism, ssl_context=ctx)
 
 
+# OpenSSL verify results that need a different fix than "trust the right CA".
+_X509_CERT_HAS_EXPIRED = 10
+_X509_HOSTNAME_MISMATCH = 62
+_X509_IP_ADDRESS_MISMATCH = 64
+_BROKER_IN_MESSAGE = re.compile(r"^[a-z_]+://([^/\s]+)/")
+
+
+def _broker_address(detail: str) -> str | None:
+    """``host:port`` of the broker a librdkafka error message is about (``ssl://host:port/bootstrap: …``)."""
+    m = _BROKER_IN_MESSAGE.match(detail)
+    return m.group(1) if m else None
+
+
+def _verify_error(sec: KafkaSecurityConfig, address: str) -> ssl.SSLCertVerificationError | None:
+    """Repeat the TLS handshake with Python's ssl module to learn *why* verification failed: librdkafka only
+    says "certificate verify failed", which is the same for a wrong CA, a wrong host name and expiry."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ctx = ssl_context(sec)
+        with socket.create_connection((host, int(port)), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname=host):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        return exc
+    except (OSError, ValueError, ConfigError):
+        return None
+
+
+def _untrusted(sec: KafkaSecurityConfig, address: str) -> str:
+    err = _verify_error(sec, address)
+    code = err.verify_code if err is not None else None
+    if code in (_X509_HOSTNAME_MISMATCH, _X509_IP_ADDRESS_MISMATCH):
+        return (f"Kafka TLS: the broker certificate at {address} does not name that host — connect by a name the "
+                "certificate lists (kafka.bootstrap_servers), or set kafka.security.verify_hostname: false")
+    if code == _X509_CERT_HAS_EXPIRED:
+        return f"Kafka TLS: the broker certificate at {address} has expired — the broker needs a renewed certificate"
+    now = f"now {sec.ca_file}" if sec.ca_file else "now unset: the system trust store was used"
+    why = f" ({err.verify_message})" if err is not None and err.verify_message else ""
+    return (f"Kafka TLS: the broker certificate at {address} is not trusted{why} — set kafka.security.ca_file to "
+            f"the CA certificate that signed it ({now})")
+
+
 def describe_failure(sec: KafkaSecurityConfig, bootstrap: str, code: int, detail: str) -> str | None:
     """One line naming the fix for an authentication or TLS failure reported by librdkafka, else None."""
     from confluent_kafka import KafkaError
@@ -145,13 +190,8 @@ def describe_failure(sec: KafkaSecurityConfig, bootstrap: str, code: int, detail
         return (f"Kafka at {bootstrap} refused the connection: authentication failed — check kafka.security "
                 f"(protocol {sec.protocol})")
     if code == KafkaError._SSL or "ssl handshake failed" in low:
-        if "hostname mismatch" in low or "ip address mismatch" in low:
-            return (f"Kafka TLS: the broker certificate at {bootstrap} does not name that host — connect by a name "
-                    "the certificate lists (kafka.bootstrap_servers), or set kafka.security.verify_hostname: false")
         if "certificate verify failed" in low or "could not be verified" in low:
-            now = f"now {sec.ca_file}" if sec.ca_file else "now unset: the system trust store was used"
-            return (f"Kafka TLS: the broker certificate at {bootstrap} is not trusted — set kafka.security.ca_file "
-                    f"to the CA certificate that signed it ({now})")
+            return _untrusted(sec, _broker_address(detail) or bootstrap.split(",")[0].strip())
         if "alert" in low and "certificate" in low:
             return (f"Kafka TLS: the broker at {bootstrap} rejected the client certificate — check "
                     "kafka.security.cert_file/key_file")

@@ -160,8 +160,29 @@ def test_untrusted_certificate_fails_fast_with_one_line(secure_kafka, tmp_path, 
     r = _cli(_run_args(s, tmp_path, command), s.env, timeout=60)
     assert (r.returncode, r.stdout) == (2, b"")
     assert r.stderr.decode() == (
-        f"truesli: error: Kafka TLS: the broker certificate at {secure_kafka.address('SSL')} is not trusted — set "
-        f"kafka.security.ca_file to the CA certificate that signed it (now {secure_kafka.tls.rogue_ca_pem})\n")
+        f"truesli: error: Kafka TLS: the broker certificate at {secure_kafka.address('SSL')} is not trusted "
+        "(self-signed certificate in certificate chain) — set kafka.security.ca_file to the CA certificate that "
+        f"signed it (now {secure_kafka.tls.rogue_ca_pem})\n")
+
+
+def test_certificate_for_another_host_name_is_refused_unless_verify_hostname_is_off(secure_kafka, tmp_path):
+    # localhost reaches the broker, but its certificate lists only IP:127.0.0.1.
+    by_name = "localhost:" + secure_kafka.address("SSL").rsplit(":", 1)[1]
+    s = secured(tmp_path, secure_kafka, "SSL", extra={**SLOW_CONNECT, "bootstrap_servers": by_name})
+    r = _cli(_run_args(s, tmp_path, "replay"), s.env, timeout=60)
+    assert (r.returncode, r.stdout) == (2, b"")
+    assert r.stderr.decode() == (
+        f"truesli: error: Kafka TLS: the broker certificate at {by_name} does not name that host — connect by a "
+        "name the certificate lists (kafka.bootstrap_servers), or set kafka.security.verify_hostname: false\n")
+    doc = yaml.safe_load(s.path.read_text())
+    doc["kafka"]["security"]["verify_hostname"] = False
+    s.path.write_text(yaml.safe_dump(doc))
+    s.config = load_config(s.path)
+    topic = _create_topic(s, partitions=1)
+    lines = mix(300, seed=63)
+    produce_request_logs(client_conf(s.config.kafka), topic, lines)
+    summary = _summary(["replay", "--config", str(s.path), "--topic", topic], s, tmp_path / "r.json")
+    assert summary["consumed"] == len(lines)
 
 
 def test_tls_client_against_a_sasl_plaintext_listener_names_the_protocol(secure_kafka, tmp_path):
