@@ -1,4 +1,4 @@
-"""A second real broker with secured listeners, for the authentication tests (tests/integration/test_kafka_security.py).
+"""A second real broker with secured listeners, for tests/integration/test_kafka_security.py.
 
 Listeners (all on 127.0.0.1, free ports):
 - ``SASL``    SASL_PLAINTEXT, mechanisms SCRAM-SHA-512 (user ``alice``), SCRAM-SHA-256 (user ``bob``), PLAIN
