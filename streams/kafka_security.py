@@ -133,6 +133,8 @@ def faust_credentials(sec: KafkaSecurityConfig) -> object | None:
                                  mechanism=sec.sasl_mechanism, ssl_context=ctx)
 
 
+# TLS alerts a server sends about the client's certificate.
+_CLIENT_CERT_ALERTS = ("bad certificate", "certificate required", "unknown ca", "certificate unknown")
 # OpenSSL verify results that need a different fix than "trust the right CA".
 _X509_CERT_HAS_EXPIRED = 10
 _X509_HOSTNAME_MISMATCH = 62
@@ -189,12 +191,17 @@ def describe_failure(sec: KafkaSecurityConfig, bootstrap: str, code: int, detail
                     f"— check kafka.security.username and the password in {password_source(sec)}")
         return (f"Kafka at {bootstrap} refused the connection: authentication failed — check kafka.security "
                 f"(protocol {sec.protocol})")
+    if "alert" in low and any(a in low for a in _CLIENT_CERT_ALERTS):
+        # The broker sent the alert: it is our certificate (or its absence) it does not accept. With TLS 1.3
+        # this arrives after the handshake, as a transport error.
+        if sec.cert_file is None:
+            return (f"Kafka TLS: the broker at {bootstrap} requires a client certificate — set "
+                    "kafka.security.cert_file and key_file")
+        return (f"Kafka TLS: the broker at {bootstrap} rejected the client certificate {sec.cert_file} — it must be "
+                "signed by a CA the broker trusts (kafka.security.cert_file/key_file)")
     if code == KafkaError._SSL or "ssl handshake failed" in low:
         if "certificate verify failed" in low or "could not be verified" in low:
             return _untrusted(sec, _broker_address(detail) or bootstrap.split(",")[0].strip())
-        if "alert" in low and "certificate" in low:
-            return (f"Kafka TLS: the broker at {bootstrap} rejected the client certificate — check "
-                    "kafka.security.cert_file/key_file")
         return (f"Kafka TLS handshake with {bootstrap} failed ({detail}) — check that kafka.security.protocol "
                 f"({sec.protocol}) matches the broker's listener")
     return None

@@ -6,12 +6,14 @@ Listeners (all on 127.0.0.1, free ports):
   listener's JAAS config (Kafka's built-in PLAIN server has no other store).
 - ``SSL``     TLS, server authentication only.
 - ``SASLSSL`` SASL_SSL, the same SASL users over TLS.
+- ``MTLS``    TLS that requires a client certificate signed by the CA.
 - ``PLAINTEXT`` (the broker's own, used by its readiness probe only).
 
 The TLS material is made during the session with the JDK's ``keytool``: a CA, a broker key pair whose
 certificate the CA signs for ``IP:127.0.0.1`` only (so ``localhost`` is a name the certificate does not
-list: the hostname check has something to catch), and a second, unrelated CA (``rogue``) that a client
-can wrongly trust. Passwords are random per session, so a test can assert that they never
+list: the hostname check has something to catch), a second, unrelated CA (``rogue``) that a client
+can wrongly trust, and a client certificate: its key is made by ``openssl`` (PEM, encrypted with a
+password kept in a file; keytool cannot write PEM keys) and the CA signs its request with keytool. Passwords are random per session, so a test can assert that they never
 appear in any output.
 """
 
@@ -33,7 +35,11 @@ class TlsFiles:
     ca_pem: Path
     rogue_ca_pem: Path
     keystore: Path
+    truststore: Path
     store_password: str
+    client_cert: Path
+    client_key: Path  # PEM, encrypted
+    client_key_password_file: Path
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,15 @@ def _keytool(*args: str) -> None:
     r = subprocess.run([keytool, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         raise kb.KafkaSetupError(f"keytool {args[0]} failed: {r.stdout}{r.stderr}")
+
+
+def _openssl(*args: str) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise kb.KafkaSetupError("openssl is needed to make the test client's PEM key")
+    r = subprocess.run([openssl, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise kb.KafkaSetupError(f"openssl {args[0]} failed: {r.stdout}{r.stderr}")
 
 
 def _ca(directory: Path, name: str, password: str) -> tuple[Path, Path]:
@@ -82,7 +97,21 @@ def make_tls_files(directory: Path) -> TlsFiles:
              "-storepass", password)
     _keytool("-importcert", "-alias", "broker", "-file", str(crt), "-keystore", str(keystore),
              "-storepass", password)
-    return TlsFiles(ca_pem=ca_pem, rogue_ca_pem=rogue_pem, keystore=keystore, store_password=password)
+    truststore = directory / "trust.p12"
+    _keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(ca_pem), "-storetype", "PKCS12",
+             "-keystore", str(truststore), "-storepass", password)
+    key_password_file = directory / "client-key.password"
+    key_password_file.write_text(secrets.token_urlsafe(16) + "\n")
+    client_key, client_csr, client_pem = directory / "client.key", directory / "client.csr", directory / "client.pem"
+    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes256", "-pass",
+             f"file:{key_password_file}", "-out", str(client_key))
+    _openssl("req", "-new", "-key", str(client_key), "-passin", f"file:{key_password_file}", "-subj",
+             "/CN=truesli-test-client", "-out", str(client_csr))
+    _keytool("-gencert", "-alias", "ca", "-keystore", str(ca_store), "-storepass", password, "-infile",
+             str(client_csr), "-outfile", str(client_pem), "-rfc", "-validity", "3")
+    return TlsFiles(ca_pem=ca_pem, rogue_ca_pem=rogue_pem, keystore=keystore, truststore=truststore,
+                    store_password=password, client_cert=client_pem, client_key=client_key,
+                    client_key_password_file=key_password_file)
 
 
 def start_secure_broker(directory: Path) -> SecureBroker:
@@ -98,6 +127,10 @@ def start_secure_broker(directory: Path) -> SecureBroker:
         "ssl.keystore.password": tls.store_password,
         "ssl.key.password": tls.store_password,
         "ssl.client.auth": "none",
+        "listener.name.mtls.ssl.client.auth": "required",
+        "listener.name.mtls.ssl.truststore.type": "PKCS12",
+        "listener.name.mtls.ssl.truststore.location": str(tls.truststore),
+        "listener.name.mtls.ssl.truststore.password": tls.store_password,
     }
     for listener in ("sasl", "saslssl"):
         for mech in ("scram-sha-512", "scram-sha-256"):
@@ -112,7 +145,7 @@ def start_secure_broker(directory: Path) -> SecureBroker:
         scram += ["--add-scram", f"{mech}=[name={user},password={password}]"]
     broker = kb.Broker(
         extra_listeners=(kb.ListenerSpec("SASL", "SASL_PLAINTEXT"), kb.ListenerSpec("SSL", "SSL"),
-                         kb.ListenerSpec("SASLSSL", "SASL_SSL")),
+                         kb.ListenerSpec("SASLSSL", "SASL_SSL"), kb.ListenerSpec("MTLS", "SSL")),
         extra_properties=props, format_args=scram)
     broker.start()
     return SecureBroker(broker=broker, tls=tls, users=users)

@@ -40,12 +40,12 @@ class Secured:
 
 def secured(tmp_path: Path, secure: SecureBroker, listener: str, mechanism: str | None = None, *,
             via_env: bool = False, ca: str = "ca", password: str | None = None, partitions: int = 2,
-            extra: dict | None = None, worker: dict | None = None,
+            extra: dict | None = None, worker: dict | None = None, client_cert: bool = True,
             monkeypatch: pytest.MonkeyPatch | None = None) -> Secured:
     """A live_config() for ``listener`` of the secure broker, with a kafka.security section. With ``via_env``
     the password is in $TRUESLI_TEST_KAFKA_PASSWORD (set here through ``monkeypatch`` too, for in-process
     clients)."""
-    protocol = {"SASL": "SASL_PLAINTEXT", "SSL": "SSL", "SASLSSL": "SASL_SSL"}[listener]
+    protocol = {"SASL": "SASL_PLAINTEXT", "SSL": "SSL", "SASLSSL": "SASL_SSL", "MTLS": "SSL"}[listener]
     path = live_config(tmp_path, secure.address(listener), partitions=partitions)
     doc = yaml.safe_load(path.read_text())
     sec: dict = {"protocol": protocol}
@@ -66,6 +66,9 @@ def secured(tmp_path: Path, secure: SecureBroker, listener: str, mechanism: str 
             sec["password_file"] = str(pw_file)
     if protocol in ("SSL", "SASL_SSL"):
         sec["ca_file"] = str(secure.tls.ca_pem if ca == "ca" else secure.tls.rogue_ca_pem)
+    if listener == "MTLS" and client_cert:
+        sec.update(cert_file=str(secure.tls.client_cert), key_file=str(secure.tls.client_key),
+                   key_password_file=str(secure.tls.client_key_password_file))
     doc["kafka"]["security"] = sec
     doc["kafka"].update(extra or {})
     doc["worker"].update(worker or {})
@@ -101,7 +104,8 @@ def _summary(args: list[str], s: Secured, out: Path) -> dict:
     ("SASL", "PLAIN", True),
     ("SSL", None, False),
     ("SASLSSL", "SCRAM-SHA-256", False),
-], ids=["sasl-scram512-file", "sasl-plain-env", "ssl", "sasl_ssl-scram256-file"])
+    ("MTLS", None, False),
+], ids=["sasl-scram512-file", "sasl-plain-env", "ssl", "sasl_ssl-scram256-file", "ssl-client-certificate"])
 def test_replay_over_secured_listener_equals_process(secure_kafka, tmp_path, monkeypatch, listener, mechanism,
                                                       via_env):
     s = secured(tmp_path, secure_kafka, listener, mechanism, via_env=via_env, monkeypatch=monkeypatch)
@@ -185,6 +189,14 @@ def test_certificate_for_another_host_name_is_refused_unless_verify_hostname_is_
     assert summary["consumed"] == len(lines)
 
 
+def test_broker_requiring_a_client_certificate_refuses_a_client_without_one(secure_kafka, tmp_path):
+    s = secured(tmp_path, secure_kafka, "MTLS", client_cert=False, extra=SLOW_CONNECT)
+    r = _cli(_run_args(s, tmp_path, "replay"), s.env, timeout=60)
+    assert (r.returncode, r.stdout) == (2, b"")
+    assert r.stderr.decode() == (f"truesli: error: Kafka TLS: the broker at {secure_kafka.address('MTLS')} requires "
+                                 "a client certificate — set kafka.security.cert_file and key_file\n")
+
+
 def test_tls_client_against_a_sasl_plaintext_listener_names_the_protocol(secure_kafka, tmp_path):
     s = secured(tmp_path, secure_kafka, "SSL", extra={**SLOW_CONNECT,
                                                       "bootstrap_servers": secure_kafka.address("SASL")})
@@ -236,7 +248,8 @@ def _refused(host: str, port: int) -> bool:
 @pytest.mark.parametrize(("listener", "mechanism", "via_env", "web_host"), [
     ("SASLSSL", "PLAIN", True, "127.0.0.2"),
     ("SASL", "SCRAM-SHA-512", False, None),
-], ids=["sasl_ssl-plain-env-web127.0.0.2", "sasl-scram512-file-default-web"])
+    ("MTLS", None, False, None),
+], ids=["sasl_ssl-plain-env-web127.0.0.2", "sasl-scram512-file-default-web", "ssl-client-certificate"])
 def test_live_worker_over_secured_listener(secure_kafka, tmp_path, monkeypatch, listener, mechanism, via_env,
                                           web_host):
     s = secured(tmp_path, secure_kafka, listener, mechanism, via_env=via_env, monkeypatch=monkeypatch,
@@ -260,9 +273,12 @@ def test_live_worker_over_secured_listener(secure_kafka, tmp_path, monkeypatch, 
         assert (metrics_status, health_status) == (200, 200)
         assert orjson.loads(health_body)["assigned_partitions"] == [0, 1]
         k = s.config.kafka
+        tls = secure_kafka.tls
+        private = [s.password, k.security.username, k.bootstrap_servers, k.group_id, k.topics.requests,
+                   str(tls.ca_pem), k.security.password_file or PASSWORD_ENV, str(tls.client_key),
+                   tls.client_key_password_file.read_text().strip()]
         for body in (metrics_body, health_body):
-            for value in (s.password, k.security.username, k.bootstrap_servers, k.group_id, k.topics.requests,
-                          str(secure_kafka.tls.ca_pem), k.security.password_file or PASSWORD_ENV):
+            for value in filter(None, private):
                 assert value.encode() not in body, value
         # faust's own pages would show table contents and partition routing: switched off.
         for path in ("/router/", "/table/latest-partials/", "/graph/", "/stats/"):
@@ -271,6 +287,10 @@ def test_live_worker_over_secured_listener(secure_kafka, tmp_path, monkeypatch, 
         w.stop()
     assert w.proc.returncode == 0, w.tail()
     log = w.log_path.read_bytes()
-    # aiokafka logged its SASL requests at DEBUG (PLAIN's carry the password in clear)…
-    assert b"SaslAuthenticateRequest_v1(sasl_auth_bytes=<redacted>)" in log
-    assert s.password.encode() not in log  # …and the password is nowhere in the log
+    if mechanism is not None:
+        # aiokafka logged its SASL requests at DEBUG (PLAIN's carry the password in clear)…
+        assert b"SaslAuthenticateRequest_v1(sasl_auth_bytes=<redacted>)" in log
+        assert s.password.encode() not in log  # …and the password is nowhere in the log
+    else:
+        key_password = secure_kafka.tls.client_key_password_file.read_text().strip()
+        assert b"[DEBUG]" in log and key_password.encode() not in log
