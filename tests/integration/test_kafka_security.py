@@ -95,7 +95,10 @@ def _create_topic(s: Secured, partitions: int) -> str:
 def _summary(args: list[str], s: Secured, out: Path) -> dict:
     r = _cli([*args, "--summary-json", str(out)], s.env)
     assert r.returncode == 0, r.stderr.decode()
-    assert not s.password or s.password.encode() not in r.stdout + r.stderr
+    sec = s.config.kafka.security
+    key_password = Path(sec.key_password_file).read_text().strip() if sec.key_password_file else ""
+    for secret in filter(None, (s.password, key_password)):
+        assert secret.encode() not in r.stdout + r.stderr
     return orjson.loads(out.read_bytes())
 
 
