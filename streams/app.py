@@ -7,7 +7,9 @@
   latest partial of every (journey, slo, window, partition); each update publishes the merged counter to
   ``sli.counters`` (compacted, keyed journey|slo|window_start), and feeds the detectors
   (streams.live_detection), which publish to ``sli.anomalies``; change events come from ``ops.changes``.
-- faust's web server serves /metrics (Prometheus text) and /health.
+- faust's web server serves /metrics (Prometheus text) and /health, bound to ``worker.web_host``
+  (loopback by default). faust's own debug pages (/router, /table, /graph, stats) are switched off: they
+  would show table contents and partition routing, and nothing on this server shows configuration.
 Business logic lives in streams.core and streams.stage_b; nothing here but wiring.
 """
 
@@ -26,6 +28,7 @@ import orjson
 from streams.config import Config
 from streams.core.timeparse import format_rfc3339
 from streams.kafka_clients import ensure_topics, preflight
+from streams.kafka_security import faust_credentials, redact_client_logs
 from streams.live_detection import ChangeFeed, LiveDetection
 from streams.metrics import render
 from streams.model import DeadLetter
@@ -47,16 +50,24 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
     parts = ensure_topics(admin, k)
     stage_a = StageA(config, worker_id=worker_id, transactional_id=default_transactional_id(config, worker_id),
                      partials_partitions=parts[k.topics.partials])
+    redact_client_logs(k.security)
     data_dir = Path(config.worker.data_dir) / f"worker-{worker_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"{k.group_id}-stage-b",
         broker=[f"kafka://{hp.strip()}" for hp in k.bootstrap_servers.split(",")],
+        broker_credentials=faust_credentials(k.security),
         store="memory://",
         datadir=str(data_dir),
         web_host=config.worker.web_host,
         web_port=web_port if web_port is not None else config.worker.web_port,
         web_bind=config.worker.web_host,
+        debug=False,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         topic_replication_factor=k.replication_factor,
         topic_partitions=parts[k.topics.partials],
         consumer_auto_offset_reset="earliest",

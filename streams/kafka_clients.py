@@ -1,16 +1,21 @@
 """Kafka plumbing shared by the worker, replay and tests: client settings, preflight, topic creation.
 
-Every client truesli creates gets ``kafka.bootstrap_servers`` plus ``kafka.client`` (extra librdkafka
-settings such as security), so credentials are configured once.
+Every confluent-kafka client truesli creates gets its settings from :func:`client_conf`:
+``kafka.bootstrap_servers``, the extra ``kafka.client`` settings and the security settings of
+``kafka.security`` (streams/kafka_security.py; the faust app gets the same from ``faust_credentials``), so
+credentials are configured once. The returned dict holds secrets: never log it.
 """
 
 from __future__ import annotations
+
+import time
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.config import KafkaConfig
+from streams.kafka_security import describe_failure, librdkafka_settings
 
 
 class KafkaUnavailable(Exception):
@@ -18,29 +23,47 @@ class KafkaUnavailable(Exception):
 
 
 def client_conf(cfg: KafkaConfig, **overrides: object) -> dict:
+    """Settings of a confluent-kafka client. Raises ConfigError when a secret or TLS file cannot be read."""
     conf: dict = {"bootstrap.servers": cfg.bootstrap_servers, "client.id": f"truesli-{cfg.group_id}"}
     conf.update(cfg.client)
+    conf.update(librdkafka_settings(cfg.security))
     conf.update(overrides)
     return conf
 
 
+# Short metadata requests, so an authentication or TLS failure reported in between ends the wait at once.
+_PREFLIGHT_STEP_S = 0.5
+
+
 def preflight(cfg: KafkaConfig) -> AdminClient:
-    """Connect and list topics within ``connect_timeout_s`` or raise KafkaUnavailable."""
-    errors: list[str] = []
+    """Connect and list topics within ``connect_timeout_s`` or raise KafkaUnavailable.
 
-    def on_error(err: KafkaError) -> None:
-        errors.append(err.str())
-
-    admin = AdminClient(client_conf(cfg, error_cb=on_error, logger=_NullLogger()))
-    try:
-        admin.list_topics(timeout=cfg.connect_timeout_s)
-    except KafkaException as exc:
-        detail = errors[-1] if errors else str(exc.args[0].str() if exc.args else exc)
-        hint = "check kafka.bootstrap_servers and that the broker is running"
-        if any(w in detail.lower() for w in ("auth", "sasl", "credential", "ssl", "certificate")):
-            hint = "check the credentials/TLS settings under kafka.client"
-        raise KafkaUnavailable(f"cannot reach Kafka at {cfg.bootstrap_servers}: {detail} ({hint})") from None
-    return admin
+    A wrong password or an untrusted certificate is reported as soon as librdkafka sees it (not after the
+    timeout), as one line naming the ``kafka.security`` key to fix."""
+    errors: list[KafkaError] = []
+    admin = AdminClient(client_conf(cfg, error_cb=errors.append, logger=_NullLogger()))
+    deadline = time.monotonic() + cfg.connect_timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            admin.list_topics(timeout=max(0.05, min(_PREFLIGHT_STEP_S, remaining)))
+            return admin
+        except KafkaException as exc:
+            admin.poll(0)  # serves error_cb: librdkafka's reasons (wrong password, TLS) arrive there
+            last = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            for err in [*errors, *([last] if last is not None else [])]:
+                message = describe_failure(cfg.security, cfg.bootstrap_servers, err.code(), err.str())
+                if message is not None:
+                    raise KafkaUnavailable(message) from None
+            if remaining > _PREFLIGHT_STEP_S:
+                continue
+            # "1/1 brokers are down" says less than the connection error before it.
+            useful = [e for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN] or errors
+            detail = useful[-1].str() if useful else (last.str() if last is not None else str(exc))
+            raise KafkaUnavailable(
+                f"cannot reach Kafka at {cfg.bootstrap_servers}: {detail} (waited {cfg.connect_timeout_s:g} s; "
+                f"check kafka.bootstrap_servers and that the broker is running, and that kafka.security.protocol "
+                f"({cfg.security.protocol}) matches its listener)") from None
 
 
 class _NullLogger:

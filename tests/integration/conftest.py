@@ -94,3 +94,15 @@ def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
         if time.monotonic() >= deadline:
             raise TimeoutError(f"topic {topic} has no leader for every partition yet: {meta}")
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(tmp_path_factory: pytest.TempPathFactory):
+    """A second broker with SASL_PLAINTEXT, SSL and SASL_SSL listeners (tests/integration/secure_broker.py)."""
+    from tests.integration.secure_broker import start_secure_broker
+
+    secure = start_secure_broker(tmp_path_factory.mktemp("kafka-tls"))
+    try:
+        yield secure
+    finally:
+        secure.broker.stop()
