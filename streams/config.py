@@ -533,6 +533,7 @@ class DetectionConfig(Strict):
     network_prefix_v4: int = Field(default=24, ge=8, le=32)
     network_prefix_v6: int = Field(default=48, ge=16, le=128)
     evaluation_delay_s: int = Field(default=120, ge=0)
+    abuse_gap_s: int = Field(default=900, ge=0)
 
     @model_validator(mode="after")
     def _band(self) -> "DetectionConfig":

@@ -136,8 +136,9 @@ def test_abuse_episodes_group_by_network_and_stay_bounded(monkeypatch):
     out += ep.observe(IpFlag(T0 + 1000, "203.0.113.8", "scanner", "probe_path:/.git/", T0 + 11 * MIN))
     out += ep.observe(IpFlag(T0 + 2000, "198.51.100.1", "rate_limited", "rate>1200/60s", T0 + 5 * MIN))
     assert [(a.type, a.state, a.key) for a in out] == [("scanner", "firing", "203.0.113.0/24")]
-    assert ep.advance(T0 + 10 * MIN) == []
-    (resolved,) = ep.advance(T0 + 11 * MIN)
+    gap = config.detection.abuse_gap_s * 1000
+    assert ep.advance(T0 + 11 * MIN + gap - 1) == []  # a flag in the gap would still continue it
+    (resolved,) = ep.advance(T0 + 11 * MIN + gap)
     assert resolved.evidence["ips"] == ["203.0.113.7", "203.0.113.8"] and resolved.evidence["flags"] == 2
     assert resolved.window_end_ms == T0 + 11 * MIN
     monkeypatch.setattr(abuse_mod, "MAX_OPEN", 3)
@@ -152,3 +153,19 @@ def test_calibration_band_must_be_ordered(kind, too_loose, too_tight, tmp_path):
 
     with pytest.raises(ConfigError, match="too_loose"):
         config_from_dict({"detection": {kind: {"too_loose": too_loose, "too_tight": too_tight}}})
+
+
+def test_a_scanner_back_within_the_gap_is_the_same_episode():
+    config = load_config(EXAMPLE)
+    gap = config.detection.abuse_gap_s * 1000
+    ep = AbuseEpisodes(config)
+    fired = ep.observe(IpFlag(T0, "91.92.240.17", "scanner", "user_agent:sqlmap", T0 + 10 * MIN))
+    # its cooldown ended at +10 min; it flags again 5 min later (within the gap): one episode
+    fired += ep.observe(IpFlag(T0 + 15 * MIN, "91.92.240.17", "scanner", "user_agent:sqlmap", T0 + 25 * MIN))
+    assert [a.state for a in fired] == ["firing"]
+    # back only after the gap: the first episode ends at its last cooldown, a new one starts
+    fired = ep.observe(IpFlag(T0 + 25 * MIN + gap, "91.92.240.17", "scanner", "user_agent:sqlmap",
+                              T0 + 35 * MIN + gap))
+    assert [(a.state, a.window_end_ms) for a in fired] == [("resolved", T0 + 25 * MIN),
+                                                           ("firing", T0 + 35 * MIN + gap)]
+    assert fired[0].evidence["flags"] == 2

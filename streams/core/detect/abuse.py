@@ -1,7 +1,9 @@
 """Abuse episodes: per-IP filter flags (scanner, credential stuffing) grouped by client network.
 
 Contract: ``observe(flag)`` in processing order, ``advance(until_ms)`` closes episodes whose every IP's
-cooldown ended at or before ``until_ms`` (event time), ``finish()`` closes the rest. An episode emits one
+cooldown ended ``detection.abuse_gap_s`` or more before ``until_ms`` (event time), ``finish()`` closes the
+rest. A flag of the network within that gap continues the episode: a scanner that comes back the moment
+its cooldown ends is one episode, not one every cooldown. An episode emits one
 ``firing`` anomaly when its network is first flagged and one ``resolved`` anomaly with the totals when it
 ends. State is bounded: at most ``MAX_OPEN`` open episodes (the oldest is closed early to make room) and
 ``MAX_IPS`` IPs listed per episode (the count stays exact).
@@ -47,6 +49,7 @@ class AbuseEpisodes:
     def __init__(self, config: Config) -> None:
         self.v4 = config.detection.network_prefix_v4
         self.v6 = config.detection.network_prefix_v6
+        self.gap_ms = config.detection.abuse_gap_s * 1000
         self.open: dict[tuple[str, str], _Episode] = {}
 
     def observe(self, flag: IpFlag) -> list[Anomaly]:
@@ -57,7 +60,7 @@ class AbuseEpisodes:
         key = (flag.reason, net)
         ep = self.open.get(key)
         out: list[Anomaly] = []
-        if ep is not None and flag.ts_ms >= ep.until_ms:  # the earlier episode had ended: a new one
+        if ep is not None and flag.ts_ms >= ep.until_ms + self.gap_ms:  # the earlier one had ended: a new one
             out.append(self._resolve(self.open.pop(key), flag.ts_ms))
             ep = None
         if ep is None:
@@ -89,11 +92,11 @@ class AbuseEpisodes:
                        ep.start_ms, ep.network, evidence=ep.evidence())
 
     def advance(self, until_ms: int) -> list[Anomaly]:
-        done = sorted((ep for ep in self.open.values() if ep.until_ms <= until_ms),
+        done = sorted((ep for ep in self.open.values() if ep.until_ms + self.gap_ms <= until_ms),
                       key=lambda ep: (ep.start_ms, ep.reason, ep.network))
         for ep in done:
             del self.open[(ep.reason, ep.network)]
-        return [self._resolve(ep, until_ms) for ep in done]
+        return [self._resolve(ep, ep.until_ms) for ep in done]
 
     def state(self) -> list[list]:
         """Open episodes as JSON-able lists (the live worker keeps them in its state changelog)."""
