@@ -31,7 +31,7 @@ def preflight(cfg: KafkaConfig) -> AdminClient:
     def on_error(err: KafkaError) -> None:
         errors.append(err.str())
 
-    admin = AdminClient(client_conf(cfg, error_cb=on_error, logger=_NullLogger()))
+    admin = AdminClient(client_conf(cfg, error_cb=on_error, logger=QuietLogger()))
     try:
         admin.list_topics(timeout=cfg.connect_timeout_s)
     except KafkaException as exc:
@@ -43,7 +43,7 @@ def preflight(cfg: KafkaConfig) -> AdminClient:
     return admin
 
 
-class _NullLogger:
+class QuietLogger:
     """librdkafka logs every connection retry; during preflight we report one clear error instead."""
 
     def log(self, *_args: object, **_kwargs: object) -> None:

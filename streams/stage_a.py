@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from streams.broker_health import LIBRDKAFKA_LOGGER, BrokerProbe, Reachability
 from streams.config import Config
 from streams.core import snapshot
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
@@ -66,6 +67,12 @@ class StageAStats:
     remote_write_dropped: dict[str, int] = field(default_factory=dict)
     last_error: str = ""
     last_ok_monotonic: float = 0.0
+    consumer_rebuilds: int = 0
+    broker: Reachability = field(default_factory=Reachability)
+
+
+class ConsumerFailed(Exception):
+    """The consumer reported a fatal error (e.g. its static membership was fenced after an outage)."""
 
 
 class ProducerWedged(Exception):
@@ -88,11 +95,9 @@ class StageA:
         self._needs_restore: set[int] = set()
         self._in_txn = False
         self._dirty = False
-        self.consumer = Consumer(client_conf(
-            k, **{"group.id": k.group_id, "group.instance.id": f"{k.group_id}-stage-a-{worker_id}",
-                  "session.timeout.ms": 10_000, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "isolation.level": "read_committed", "enable.partition.eof": False,
-                  "error_cb": self._on_error}))
+        self._worker_id = worker_id
+        self._kafka_log = logging.getLogger(LIBRDKAFKA_LOGGER)
+        self.consumer = self._new_consumer()
         self._transactional_id = transactional_id
         self._txn_timeout_s = k.transaction_timeout_ms / 1000
         self._txn_executor = ThreadPoolExecutor(1, thread_name_prefix="truesli-txn")
@@ -102,11 +107,20 @@ class StageA:
         self._first_slo = {j.name: j.slos[0].name for j in config.journeys}
         self._paused_until = 0.0
 
+    def _new_consumer(self) -> Consumer:
+        k = self.config.kafka
+        return Consumer(client_conf(
+            k, **{"group.id": k.group_id, "group.instance.id": f"{k.group_id}-stage-a-{self._worker_id}",
+                  "session.timeout.ms": 10_000, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "isolation.level": "read_committed", "enable.partition.eof": False,
+                  "error_cb": self._on_error, "logger": self._kafka_log}))
+
     def _new_producer(self) -> Producer:
         return Producer(client_conf(
             self.config.kafka, **{"transactional.id": self._transactional_id, "enable.idempotence": True,
                                   "linger.ms": 20, "transaction.timeout.ms": self.config.kafka.transaction_timeout_ms,
-                                  "message.max.bytes": 16 << 20, "error_cb": self._on_error}))
+                                  "message.max.bytes": 16 << 20, "error_cb": self._on_error,
+                                  "logger": self._kafka_log}))
 
     def _txn(self, call: Callable, *args: object) -> None:
         """Run a transactional call with a hard deadline.
@@ -127,15 +141,44 @@ class StageA:
         self._stop.set()
 
     def _on_error(self, err: KafkaError) -> None:
+        # Counted, not logged: during an outage every client reports every retry. The broker probe logs
+        # the outage once (streams.broker_health); librdkafka's own lines are rate-limited.
         self.stats.broker_errors += 1
         self.stats.last_error = err.str()
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            log.warning("Kafka unreachable: %s (retrying)", err.str())
+
+    def _subscribe(self) -> None:
+        self.consumer.subscribe([self.topics.requests], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _rebuild_consumer(self, why: str) -> None:
+        """Replace a consumer that reported a fatal error and restore every partition from the changelog.
+
+        After an outage longer than the session timeout, librdkafka rejoins the group with the static
+        ``group.instance.id`` and can be fenced by its own new membership — a fatal, unrecoverable
+        consumer error. A fresh consumer with the same instance id takes the partitions back; whatever
+        the old one had not committed is rolled back, so nothing is lost or counted twice.
+        """
+        log.warning("Kafka consumer failed (%s); starting a new one and restoring from the last committed "
+                    "state", why)
+        if self._in_txn:
+            self._abort()
+        self._dirty = False
+        self._parts.clear()
+        self._needs_restore.clear()
+        self.stats.tallies.clear()
+        self.stats.state_ips.clear()
+        try:
+            self.consumer.close()
+        except Exception as exc:  # a fenced consumer may refuse to leave the group cleanly
+            log.debug("closing the failed consumer: %s", exc)
+        self.consumer = self._new_consumer()
+        self._subscribe()
+        self.stats.consumer_rebuilds += 1
 
     def run(self) -> None:
         k = self.config.kafka
+        probe = BrokerProbe(client_conf(k), self.stats.broker).start()
         self._init_producer(first=True)
-        self.consumer.subscribe([self.topics.requests], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._subscribe()
         last_commit = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -149,7 +192,11 @@ class StageA:
                     continue
                 msgs = self.consumer.consume(num_messages=k.batch_max_messages, timeout=k.batch_timeout_ms / 1000)
                 # Messages of partitions awaiting restore are dropped: the seek after restore refetches them.
-                self._process(msgs)
+                try:
+                    self._process(msgs)
+                except ConsumerFailed as exc:
+                    self._rebuild_consumer(str(exc))
+                    continue
                 if self._needs_restore:
                     self._restore_pending()
                 if self._dirty and time.monotonic() - last_commit >= k.commit_interval_ms / 1000:
@@ -158,6 +205,7 @@ class StageA:
             if self._dirty:
                 self._commit()
         finally:
+            probe.stop()
             if self._in_txn:
                 self._abort()
             self.consumer.close()
@@ -238,8 +286,8 @@ class StageA:
         for m in msgs:
             err = m.error()
             if err is not None:
-                if err.fatal():
-                    raise KafkaException(err)
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    raise ConsumerFailed(err.str())
                 log.warning("consume error: %s", err.str())
                 continue
             if m.partition() not in self._parts or m.partition() in self._needs_restore:

@@ -136,6 +136,51 @@ def test_broker_restart_mid_run(tmp_path):
             w.stop()
 
 
+def test_broker_down_for_a_minute_is_survived_and_reported(tmp_path):
+    """The broker disappears for 60 s while the worker runs, then comes back on the same ports and data;
+    records keep arriving after it returns. The worker stays up and reconnects by itself, the counters
+    equal embedded mode's (nothing lost, nothing counted twice), /metrics shows the outage while it lasts
+    and after, and the log says "lost" once and "back" once instead of thousands of retry lines."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import kafka_broker as kb
+
+    with kb.Broker() as broker:
+        case = live_case(tmp_path, broker.bootstrap, partitions=2, events=8_000, seed=26)
+        bs, cfg, lines, expected = case.bootstrap, case.config, case.lines, case.expected
+        log = tmp_path / "outage.log"
+        w = Worker(case.config_path, "outage", log).start()
+        try:
+            w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 2)
+            produce(bs, cfg.kafka.topics.requests, lines[:4_000])
+            m = w.wait_metrics(lambda m: _consumed(m) == 4_000)
+            assert (m["truesli_broker_up"], m["truesli_broker_outages_total"]) == (1, 0)
+            lines_before = len(log.read_text(errors="replace").splitlines())
+            broker.halt()
+            t_down = time.monotonic()
+            during = w.wait_metrics(lambda m: m["truesli_broker_up"] == 0, timeout=30)
+            assert during["truesli_broker_outages_total"] == 1
+            time.sleep(max(0.0, 60 - (time.monotonic() - t_down)))
+            during = w.metrics()
+            assert during["truesli_broker_up"] == 0 and during["truesli_broker_outage_seconds_total"] >= 50
+            assert w.proc.poll() is None, w.tail()
+            broker.resume()
+            produce(bs, cfg.kafka.topics.requests, lines[4_000:])
+            got = wait_for_counters(bs, cfg.kafka.topics.counters, expected, timeout=180)
+            assert got == expected, w.tail()
+            m = w.wait_metrics(lambda m: m["truesli_broker_up"] == 1)
+            assert m["truesli_broker_outages_total"] == 1
+            assert 55 <= m["truesli_broker_outage_seconds_total"] <= 120
+            assert w.proc.poll() is None, w.tail()
+        finally:
+            w.stop()
+    text = log.read_text(errors="replace").splitlines()
+    assert sum("Kafka broker lost" in line for line in text) == 1, w.tail(200)
+    assert sum("Kafka broker is back after" in line for line in text) == 1, w.tail(200)
+    # Every client retries several times a second while the broker is gone (7,000+ lines a minute before
+    # rate limiting); what remains is a line per kind of failure.
+    assert len(text) - lines_before < 150, w.tail(200)
+
+
 def test_unreachable_broker_is_one_clear_error(tmp_path):
     cfg_path = live_config(tmp_path, "127.0.0.1:1", partitions=1)
     t0 = time.monotonic()
