@@ -75,6 +75,13 @@ class ConsumerFailed(Exception):
     """The consumer reported a fatal error (e.g. its static membership was fenced after an outage)."""
 
 
+class ChangelogUnavailable(Exception):
+    """The state changelog could not be read (the broker is unreachable); the restore is retried."""
+
+
+_UNREACHABLE = (KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
+
+
 class ProducerWedged(Exception):
     """A transactional call did not return within its deadline."""
 
@@ -182,23 +189,24 @@ class StageA:
         last_commit = time.monotonic()
         try:
             while not self._stop.is_set():
-                if time.monotonic() < self._paused_until:
-                    # The remote-write receiver is down: wait at the last committed state (the restore
-                    # rewinds the partitions). A few seconds without consume() is far inside
-                    # max.poll.interval.ms; heartbeats run on librdkafka's own thread.
+                try:
+                    if time.monotonic() < self._paused_until:
+                        # The remote-write receiver is down: wait at the last committed state (the restore
+                        # rewinds the partitions). A few seconds without consume() is far inside
+                        # max.poll.interval.ms; heartbeats run on librdkafka's own thread.
+                        if self._needs_restore:
+                            self._restore_pending()
+                        time.sleep(0.2)
+                        continue
+                    msgs = self.consumer.consume(num_messages=k.batch_max_messages,
+                                                 timeout=k.batch_timeout_ms / 1000)
+                    # Messages of partitions awaiting restore are dropped: the seek after restore refetches them.
+                    self._process(msgs)
                     if self._needs_restore:
                         self._restore_pending()
-                    time.sleep(0.2)
-                    continue
-                msgs = self.consumer.consume(num_messages=k.batch_max_messages, timeout=k.batch_timeout_ms / 1000)
-                # Messages of partitions awaiting restore are dropped: the seek after restore refetches them.
-                try:
-                    self._process(msgs)
                 except ConsumerFailed as exc:
                     self._rebuild_consumer(str(exc))
                     continue
-                if self._needs_restore:
-                    self._restore_pending()
                 if self._dirty and time.monotonic() - last_commit >= k.commit_interval_ms / 1000:
                     self._commit()
                     last_commit = time.monotonic()
@@ -229,8 +237,29 @@ class StageA:
             self.stats.tallies.pop(tp.partition, None)
 
     def _restore_pending(self) -> None:
+        """Rebuild the pending partitions' pipelines from the changelog and seek to their offsets.
+
+        The changelog unreadable (broker outage): the partitions stay paused and pending, retried on the
+        next loop. The consumer refusing a seek (it failed fatally): :class:`ConsumerFailed`.
+        """
         pending = sorted(self._needs_restore)
         self._needs_restore.clear()
+        try:
+            self._restore(pending)
+        except ChangelogUnavailable as exc:
+            self._needs_restore.update(pending)
+            log.warning("cannot read the state changelog yet (%s); partitions %s stay paused, retrying",
+                        exc, pending)
+            time.sleep(1.0)
+        except KafkaException as exc:
+            self._needs_restore.update(pending)
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() in _UNREACHABLE:
+                time.sleep(1.0)  # committed() timed out: the broker is away, try again
+                return
+            raise ConsumerFailed(err.str() if isinstance(err, KafkaError) else str(exc)) from None
+
+    def _restore(self, pending: list[int]) -> None:
         tps = []
         for p in pending:
             state = PartitionState(Pipeline(self.config, partition=p, track_state_changes=True))
@@ -240,13 +269,13 @@ class StageA:
                 if extra and extra.get("remote_write"):
                     state.exporter.load(extra["remote_write"])
             self._parts[p] = state
-            self.stats.restores += 1
             offset = state.next_offset
             if offset is None:
                 committed = self.consumer.committed([TopicPartition(self.topics.requests, p)], timeout=30)[0]
                 offset = committed.offset if committed.offset >= 0 else OFFSET_BEGINNING
             tp = TopicPartition(self.topics.requests, p, offset)
             self.consumer.seek(tp)
+            self.stats.restores += 1
             tps.append(tp)
             log.info("partition %d restored (%d IPs in state), resuming at offset %s", p,
                      len(state.pipeline.filters.store), offset)
@@ -254,9 +283,16 @@ class StageA:
 
     def _read_changelog(self, partition: int) -> list[tuple[bytes, bytes | None]]:
         """Every committed changelog record of one state partition, in write order."""
+        try:
+            return self._read_changelog_records(partition)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else exc
+            raise ChangelogUnavailable(err.str() if hasattr(err, "str") else str(err)) from None
+
+    def _read_changelog_records(self, partition: int) -> list[tuple[bytes, bytes | None]]:
         reader = Consumer(client_conf(self.config.kafka, **{
             "group.id": f"{self.config.kafka.group_id}-restore", "enable.auto.commit": False,
-            "isolation.level": "read_committed", "enable.partition.eof": True}))
+            "isolation.level": "read_committed", "enable.partition.eof": True, "logger": self._kafka_log}))
         try:
             tp = TopicPartition(self.topics.state, partition, OFFSET_BEGINNING)
             # For a read_committed reader the high watermark is the last stable offset.
