@@ -473,9 +473,9 @@ class _Spy:
 
 
 def test_no_regex_ever_sees_more_than_the_user_agent_cap(monkeypatch) -> None:
-    """Time per record is bounded structurally: user agents are cut to max_user_agent_chars before any
-    pattern runs (and every pattern is RE2, linear in that), so a 64 KB user agent costs what 512
-    characters cost. Paths, the other regex input, are bounded by max_line_bytes."""
+    """Time per record is bounded structurally: user agents are cut to max_user_agent_chars and paths to
+    max_path_chars before any pattern runs (and every pattern is RE2, linear in that), so a 64 KB user
+    agent costs what 512 characters cost and a 60 KB path what 2 KB cost."""
     import streams.core.journeys as journeys
     from streams.config import config_from_dict
     from streams.core.regex import compile_re2
@@ -498,7 +498,9 @@ def test_no_regex_ever_sees_more_than_the_user_agent_cap(monkeypatch) -> None:
     check_outputs(out, batch)
     assert out.tally.dead_lettered == {}
     assert spy_ua.longest == cfg.input.max_user_agent_chars == 512
-    assert 60_000 < spy_path.longest <= cfg.input.max_line_bytes
+    assert spy_path.longest == cfg.input.max_path_chars == 2048
+    # Long paths are classified every time instead of filling the route cache with 2 KB keys.
+    assert max(len(path) for _, _, path in pipeline.router._route_cache) <= 256
     # Every evil UA hit a pattern (bot_ua) or the probe exclusion after truncation: none were let through
     # as real users by accident, and the tally says exactly where each went.
     assert out.tally.consumed == len(batch) == out.tally.accounted()
@@ -616,3 +618,12 @@ def test_whole_pipeline_under_a_hostile_config_conserves_and_dead_letters_with_r
     pipeline.flush()
     pipeline.tally.check_conservation()
     assert pipeline.tally.consumed == consumed
+
+
+def test_long_paths_are_cut_to_max_path_chars_before_matching() -> None:
+    path = "/products/" + "p" * 10_000
+    clf = f'1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET {path}?q=1 HTTP/1.1" 200 0'
+    decoder = Decoder(InputConfig(max_line_bytes=100_000, max_path_chars=64))
+    assert decoder.decode(valid_line(path=path + "?q=1")).path == path[:64]
+    assert decoder.decode(clf).path == path[:64]
+    assert decoder.decode(valid_line(path="https://shop.example.com" + path)).path == path[:64]
