@@ -121,7 +121,7 @@ class Decoder:
     # -- entry point -------------------------------------------------------------------------------
     def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
         if type(item) is dict:
-            return self._from_mapping(item, _CANONICAL_KEYS, 1.0)
+            return self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
         if len(item) > self._max_bytes:
             return DecodeFailure("oversized", f"record is {len(item)} bytes; the cap is {self._max_bytes}")
         fmt = self._format
@@ -143,10 +143,12 @@ class Decoder:
         if isinstance(item, (bytearray, memoryview)):
             return self.decode(bytes(item))
         if isinstance(item, dict):
-            return self._from_mapping(item, _CANONICAL_KEYS, 1.0)
+            return self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
         text = item.lstrip()
         if not text:
             return DecodeFailure("empty", "empty record")
+        if not text.isascii() and not _encodable(text):
+            return DecodeFailure("invalid_utf8", "lone surrogate in the record (not valid Unicode)")
         if text[0] == "{" and fmt != "combined" or fmt == "jsonl":
             return self._from_json(text)
         return self._from_combined(text)
@@ -164,7 +166,7 @@ class Decoder:
             return DecodeFailure("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
         if self._nested:
             obj = self._flatten(obj)
-        return self._from_mapping(obj, self._k, self._duration_factor)
+        return self._from_mapping(obj, self._k, self._duration_factor, False)
 
     def _flatten(self, obj: dict) -> dict:
         """Lift dotted (nested) keys to the top level so the fast path needs plain lookups."""
@@ -176,7 +178,10 @@ class Decoder:
             flat[key] = cur
         return flat
 
-    def _from_mapping(self, obj: dict, keys: tuple[str, ...], duration_factor: float) -> Request | DecodeFailure:
+    def _from_mapping(self, obj: dict, keys: tuple[str, ...], duration_factor: float,
+                      check_text: bool) -> Request | DecodeFailure:
+        """``check_text``: the strings did not come from orjson (which rejects lone surrogates), so make
+        sure the ones that reach RE2 — which cannot encode them — are valid Unicode."""
         # Absent and JSON null are the same thing for every field.
         (k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, _k_bytes, _k_route, _k_service,
          _k_request_id, k_rate_limited, k_synthetic, _k_bot_score, _k_asn, _k_country, k_forwarded) = keys
@@ -265,6 +270,8 @@ class Decoder:
             return DecodeFailure("bad_type:user_agent", f"user agent of type {type(ua).__name__}")
         elif len(ua) > self._ua_cap:
             ua = ua[: self._ua_cap]
+        if check_text and not (ua.isascii() and path.isascii() and host.isascii()) and not _encodable(ua, path, host):
+            return DecodeFailure("invalid_utf8", "lone surrogate in user_agent, path or host")
         req = Request(ts_ms, client_ip, method.upper(), host, path, status, duration_ms, ua)
         flag = get(k_rate_limited)
         if flag is not None:
@@ -318,6 +325,16 @@ class Decoder:
             ua = ua[: self._ua_cap]
         return Request(ts_ms, client_ip, parts[0].upper(), _clean_host(host) if host else "", path,
                        int(status_text), duration_ms, ua)
+
+
+def _encodable(*texts: str) -> bool:
+    """True if every text is valid Unicode (no lone surrogates): RE2 and every sink need UTF-8."""
+    try:
+        for t in texts:
+            t.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _looks_numeric(text: str) -> bool:

@@ -627,3 +627,40 @@ def test_long_paths_are_cut_to_max_path_chars_before_matching() -> None:
     assert decoder.decode(valid_line(path=path + "?q=1")).path == path[:64]
     assert decoder.decode(clf).path == path[:64]
     assert decoder.decode(valid_line(path="https://shop.example.com" + path)).path == path[:64]
+
+
+def test_nothing_in_truesli_evaluates_or_unpickles_anything() -> None:
+    """No eval (DESIGN §3.6): no eval/exec/compile of strings, no pickle/marshal, YAML only via safe_load,
+    and Python's backtracking ``re`` only in the two modules whose patterns are fixed (never user-supplied)."""
+    from tests.integration.live_harness import ROOT
+
+    forbidden = re.compile(r"\b(eval|exec)\(|\bimport (pickle|marshal|shelve)\b|yaml\.(load|unsafe_load|full_load)\(|"
+                           r"(?<![\w.])compile\(|\bre\.(compile|search|match|fullmatch|findall|sub)\(")
+    hits = {}
+    for path in sorted((ROOT / "streams").rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if forbidden.search(line):
+                hits.setdefault(str(path.relative_to(ROOT)), []).append(n)
+    # config.py parses status specs of the (trusted) config; remote_write.py checks truesli's own metric and
+    # label names; decode.py's one pattern is the Combined Log Format line (possessive, linear). Nothing else.
+    assert hits == {"streams/config.py": [92, 95, 98], "streams/core/decode.py": [86],
+                    "streams/sinks/remote_write.py": [45, 46]}, hits
+
+
+def test_lone_surrogates_in_text_records_and_rows_are_invalid_utf8_not_a_crash() -> None:
+    """Found by the atheris fuzzer (tests/fuzz/fuzz_core.py): a text record or a parsed row with a lone
+    surrogate in its user agent reached RE2, which cannot encode it, and the exception escaped the
+    pipeline. Bytes never could: orjson and the UTF-8 decoder reject lone surrogates."""
+    from streams.config import config_from_dict
+
+    clf = '1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET /a HTTP/1.1" 200 0 "-" "Mozilla\udc80"'
+    row = {"ts": T0, "client_ip": "1.2.3.4", "method": "GET", "path": "/a", "status": 200,
+           "user_agent": "aaa\ud800"}
+    row_path = {**row, "user_agent": "Mozilla/5.0", "path": "/\udfff"}
+    ok_row = {**row, "user_agent": "Mozilla/5.0 é"}
+    pipeline = Pipeline(config_from_dict(HOSTILE_CONFIG))
+    out = pipeline.process([clf, row, row_path, ok_row], now_ms=NOW)
+    check_outputs(out, [clf, row, row_path, ok_row])
+    assert [(d.reason, d.offset) for d in out.dead_letters] == [("invalid_utf8", 1), ("invalid_utf8", 2),
+                                                                  ("invalid_utf8", 3)]
+    assert out.tally.counted == 1
