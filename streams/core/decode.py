@@ -123,7 +123,8 @@ class Decoder:
         if type(item) is dict:
             return self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
         if len(item) > self._max_bytes:
-            return DecodeFailure("oversized", f"record is {len(item)} bytes; the cap is {self._max_bytes}")
+            size = getattr(item, "size", len(item))  # a file reader's OverlongLine knows the full length
+            return DecodeFailure("oversized", f"record is {size} bytes; the cap is {self._max_bytes}")
         fmt = self._format
         if type(item) is bytes:
             head = item[:1]

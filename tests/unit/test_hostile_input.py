@@ -664,3 +664,38 @@ def test_lone_surrogates_in_text_records_and_rows_are_invalid_utf8_not_a_crash()
     assert [(d.reason, d.offset) for d in out.dead_letters] == [("invalid_utf8", 1), ("invalid_utf8", 2),
                                                                   ("invalid_utf8", 3)]
     assert out.tally.counted == 1
+
+
+def _process_peak_rss_mb(path, tmp_path) -> tuple[int, list[dict]]:
+    import subprocess
+    import sys
+
+    from tests.integration.live_harness import ROOT
+
+    dead = tmp_path / f"{path.name}.dead.jsonl"
+    code = ("import resource, runpy, sys\n"
+            f"sys.argv = ['truesli', 'process', {str(path)!r}, '--dead-letters', {str(dead)!r}]\n"
+            "try:\n    runpy.run_module('streams.cli', run_name='__main__')\n"
+            "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    return int(r.stderr.decode().split()[-1]), [orjson.loads(x) for x in dead.read_bytes().splitlines()]
+
+
+def test_a_64_mb_line_without_newline_is_read_in_bounded_memory(tmp_path) -> None:
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(valid_line() + b"\n" + b"x" * 70_000 + b"\n")
+    huge = tmp_path / "huge.jsonl"
+    with huge.open("wb") as f:
+        f.write(valid_line() + b"\n")
+        for _ in range(64):
+            f.write(b"y" * (1 << 20))          # 64 MB, no newline: the file ends inside the line
+    base_mb, base_dead = _process_peak_rss_mb(small, tmp_path)
+    huge_mb, huge_dead = _process_peak_rss_mb(huge, tmp_path)
+    assert [(d["reason"], d["source"]["offset"], d["error"]) for d in base_dead] == [
+        ("oversized", 2, "record is 70000 bytes; the cap is 65536")]
+    assert [(d["reason"], d["source"]["offset"], d["error"]) for d in huge_dead] == [
+        ("oversized", 2, f"record is {64 << 20} bytes; the cap is 65536")]
+    assert huge_dead[0]["raw"] == "y" * RAW_LIMIT
+    # The reader holds at most the cap of an over-long line, never the line.
+    assert huge_mb - base_mb < 16, (base_mb, huge_mb)
