@@ -35,7 +35,7 @@ class Reachability:
     machine is not an outage); one successful probe marks it up again.
     """
 
-    def __init__(self, *, failures_to_down: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, failures_to_down: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
         self.up = True
         self.outages = 0
         self._closed_seconds = 0.0
@@ -82,7 +82,7 @@ class BrokerProbe:
     """
 
     def __init__(self, conf: dict, reachability: Reachability, *, interval_s: float = 1.0,
-                 timeout_s: float = 1.5) -> None:
+                 timeout_s: float = 2.0) -> None:
         from confluent_kafka.admin import AdminClient
 
         from streams.kafka_clients import QuietLogger
