@@ -10,6 +10,7 @@ these tests assert the bounds that make it hold, on sizes, not on time.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import orjson
 import pytest
@@ -30,9 +31,9 @@ from streams.metrics import render
 from streams.sinks.cumulative import CumulativeExporter
 from streams.sinks.series import counter_samples
 from streams.stage_a import StageAStats
-from tests.integration.live_harness import ROOT
 from tests.unit.helpers import BROWSER, T0_MS
 
+ROOT = Path(__file__).resolve().parents[2]
 MAX_IPS = 1_000
 RECORDS = 120_000   # > every input-keyed cache (routes 50,000; user agents 100,000)
 BATCH = 2_000

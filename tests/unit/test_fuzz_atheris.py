@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 
-from tests.integration.live_harness import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = 150_000
 SEEDS = [
     orjson.dumps({"ts": "2026-01-01T00:00:00Z", "client_ip": "10.0.0.1", "method": "GET", "host": "a.example:80",

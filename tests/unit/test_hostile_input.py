@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from streams.core.pipeline import Pipeline
 from streams.core.timeparse import format_rfc3339
 from streams.model import Request
 
+ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 NOW = T0 + 60_000
 Y2099 = 4_070_908_800_000  # 2099-01-01T00:00:00Z
@@ -553,7 +555,6 @@ def test_multi_megabyte_line_in_a_file_is_dead_lettered_by_truesli_process(tmp_p
     import subprocess
     import sys
 
-    from tests.integration.live_harness import ROOT
 
     path = tmp_path / "big.jsonl"
     with path.open("wb") as f:
@@ -632,7 +633,6 @@ def test_long_paths_are_cut_to_max_path_chars_before_matching() -> None:
 def test_nothing_in_truesli_evaluates_or_unpickles_anything() -> None:
     """No eval (DESIGN §3.6): no eval/exec/compile of strings, no pickle/marshal, YAML only via safe_load,
     and Python's backtracking ``re`` only in the two modules whose patterns are fixed (never user-supplied)."""
-    from tests.integration.live_harness import ROOT
 
     forbidden = re.compile(r"\b(eval|exec)\(|\bimport (pickle|marshal|shelve)\b|yaml\.(load|unsafe_load|full_load)\(|"
                            r"(?<![\w.])compile\(|\bre\.(compile|search|match|fullmatch|findall|sub)\(")
@@ -670,7 +670,6 @@ def _process_peak_rss_mb(path, tmp_path) -> tuple[int, list[dict]]:
     import subprocess
     import sys
 
-    from tests.integration.live_harness import ROOT
 
     dead = tmp_path / f"{path.name}.dead.jsonl"
     code = ("import resource, runpy, sys\n"
