@@ -32,7 +32,8 @@ class Reachability:
     """Up/down state of the broker with one log line per transition. Thread-safe; clock injectable.
 
     ``failures_to_down`` consecutive failed probes mark the broker down (one slow answer on a loaded
-    machine is not an outage); one successful probe marks it up again.
+    machine is not an outage); one successful probe marks it up again. The outage is dated from the first
+    failed probe of the streak, so its length does not depend on how long confirming it took.
     """
 
     def __init__(self, *, failures_to_down: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
@@ -41,6 +42,7 @@ class Reachability:
         self._closed_seconds = 0.0
         self._down_since: float | None = None
         self._failures = 0
+        self._first_failure = 0.0
         self._failures_to_down = failures_to_down
         self._clock = clock
         self._lock = threading.Lock()
@@ -60,10 +62,12 @@ class Reachability:
                                 "committed state", took)
                 return
             self._failures += 1
+            if self._failures == 1:
+                self._first_failure = self._clock()
             if self.up and self._failures >= self._failures_to_down:
                 self.up = False
                 self.outages += 1
-                self._down_since = self._clock()
+                self._down_since = self._first_failure
                 log.warning("Kafka broker lost (%s); the worker keeps retrying and resumes by itself",
                             detail or "no answer")
 

@@ -37,16 +37,18 @@ def test_outage_is_counted_timed_and_logged_once_each_way(caplog):
     for _ in range(60):                                  # a minute of failed probes: no more lines
         clock.t += 1
         r.observe(False, "1/1 brokers are down")
-    assert r.outage_seconds() == 60.0                    # the running outage counts
+    # The running outage counts, from the first failed probe of the streak (t=1000), not from when the
+    # second one confirmed it (t=1001).
+    assert r.outage_seconds() == 61.0
     clock.t += 2
     r.observe(True)
     r.observe(True)
-    assert (r.up, r.outages, r.outage_seconds()) == (True, 1, 62.0)
+    assert (r.up, r.outages, r.outage_seconds()) == (True, 1, 63.0)
     clock.t += 100
-    assert r.outage_seconds() == 62.0
+    assert r.outage_seconds() == 63.0
     assert [rec.getMessage() for rec in caplog.records] == [
         "Kafka broker lost (1/1 brokers are down); the worker keeps retrying and resumes by itself",
-        "Kafka broker is back after 62 s of outage; consuming resumes from the last committed state",
+        "Kafka broker is back after 63 s of outage; consuming resumes from the last committed state",
     ]
 
 
