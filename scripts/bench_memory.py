@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Memory with many distinct client IPs in per-IP state (the design card's ≤ 400 MB bar).
+"""Memory and cardinality with many distinct client IPs and paths (the design card's ≤ 400 MB bar).
 
-Feeds N records, each from a distinct IP with a browser user agent (so every one reaches the per-IP
-filters), 3 ms apart in event time, through one Pipeline with state.max_tracked_ips = N; reports the IPs
-held in state at the end and the process's peak RSS. Records are generated batch by batch, so the input
-itself is not resident.   Usage: scripts/bench memory [--ips N]
+Feeds N records, each from a distinct IP and for a distinct path, 3 ms apart in event time, through one
+Pipeline with state.max_tracked_ips = N. Browser user agents, so every record reaches the per-IP filters;
+paths spread over the journeys of examples/truesli.yaml (and outside them), 2% of them 404s so scanner
+evidence exists for some IPs. Reports the IPs held in state, the sizes of the input-keyed caches, the
+label values of every counter emitted, and the process's peak RSS. Records are generated batch by batch,
+so the input itself is not resident.   Usage: scripts/bench memory [--ips N] [--ttl-s S] [--json FILE]
 """
 
 from __future__ import annotations
@@ -17,36 +19,73 @@ import time
 from pathlib import Path
 
 import orjson
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from streams.config import config_from_dict  # noqa: E402
+from streams.core.merge import CounterBook  # noqa: E402
 from streams.core.pipeline import Pipeline  # noqa: E402
+from streams.sinks.series import counter_samples  # noqa: E402
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 T0 = 1_767_225_600_000
+ROUTES = (("POST", "/checkout/{n}"), ("GET", "/products/{n}"), ("GET", "/category/{n}/page"),
+          ("GET", "/search?q={n}"), ("POST", "/login?next=/{n}"), ("GET", "/static/{n}.js"), ("GET", "/u/{n}"))
+
+
+def record(n: int) -> bytes:
+    method, path = ROUTES[n % len(ROUTES)]
+    return orjson.dumps({"ts": T0 + n * 3, "client_ip": f"11.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}",
+                         "method": method, "path": path.format(n=n), "status": 404 if n % 50 == 0 else 200,
+                         "duration_ms": n % 700, "user_agent": UA})
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ips", type=int, default=1_000_000)
     ap.add_argument("--ttl-s", type=int, default=1800)
+    ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
-    pipeline = Pipeline(config_from_dict({"state": {"max_tracked_ips": args.ips, "ip_ttl_s": args.ttl_s}}))
+    doc = yaml.safe_load((ROOT / "examples" / "truesli.yaml").read_text())
+    doc["state"] = {"max_tracked_ips": args.ips, "ip_ttl_s": args.ttl_s}
+    config = config_from_dict(doc)
+    pipeline = Pipeline(config)
+    book = CounterBook()
     start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     for b in range(0, args.ips, 10_000):
-        batch = []
-        for n in range(b, min(b + 10_000, args.ips)):
-            batch.append(orjson.dumps({"ts": T0 + n * 3, "client_ip": f"11.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}",
-                                       "method": "GET", "path": f"/p/{n}", "status": 200, "user_agent": UA}))
-        pipeline.process(batch)
+        book.add(pipeline.process([record(n) for n in range(b, min(b + 10_000, args.ips))]).counters)
+    in_state = len(pipeline.filters.store)
     gc.collect()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"records {args.ips:,} · distinct IPs {args.ips:,} · IPs in state at the end "
-          f"{len(pipeline.filters.store):,} (max {args.ips:,}, TTL {args.ttl_s} s of event time) · "
-          f"peak RSS {peak:.0f} MB (interpreter + libraries at start: {start_rss:.0f} MB) · "
-          f"{time.perf_counter() - t0:.1f} s")
+    took = time.perf_counter() - t0
+    book.add(pipeline.flush().counters)
+    merged = book.merged()
+    labels: dict[str, set[str]] = {}
+    for sample_labels, _, _ in counter_samples(merged):
+        for k, v in sample_labels.items():
+            labels.setdefault(k, set()).add(v)
+    series = {tuple(sorted(sl.items())) for sl, _, _ in counter_samples(merged)}
+    router = pipeline.router
+    result = {
+        "records": args.ips, "distinct_ips": args.ips, "distinct_paths": args.ips,
+        "ips_in_state": in_state, "max_tracked_ips": args.ips,
+        "route_cache": len(router._route_cache), "tally": pipeline.tally.to_dict(),
+        "label_values": {k: sorted(v) for k, v in sorted(labels.items()) if k != "__name__"},
+        "series": len(series), "windows": len({c.window_start_ms for c in merged}),
+        "peak_rss_mb": round(peak), "start_rss_mb": round(start_rss), "seconds": round(took, 1),
+    }
+    print(f"records {args.ips:,} · distinct IPs {args.ips:,} · distinct paths {args.ips:,} · IPs in state at the "
+          f"end {in_state:,} (max {args.ips:,}, TTL {args.ttl_s} s of event time) · route cache "
+          f"{result['route_cache']:,} entries · peak RSS {peak:.0f} MB (interpreter + libraries at start: "
+          f"{start_rss:.0f} MB) · {took:.1f} s")
+    print(f"exported series {len(series)} over {result['windows']} windows; label values: "
+          + "; ".join(f"{k}={','.join(v)}" for k, v in result["label_values"].items()))
+    print(f"tally {orjson.dumps(result['tally']).decode()}")
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     return 0
 
 

@@ -352,7 +352,8 @@ class Broker:
       * ``bootstrap`` is ``"127.0.0.1:PORT"`` of the PLAINTEXT listener; ``listener_address(name)``
         gives that of any listener, including ``extra_listeners``.
       * ``restart()`` stops the JVM and starts it again on the same ports and data dir: topics,
-        messages and committed offsets survive.
+        messages and committed offsets survive. ``halt()`` and ``resume()`` are its two halves, for
+        an outage of any length (``halt(); sleep(60); resume()``).
       * ``stop()`` sends SIGTERM, waits up to 20 s, then SIGKILL, and removes the work dir unless
         ``keep`` is true. It is idempotent. The object is also a context manager.
       * With ``detached=False`` (default) the JVM gets SIGTERM if the thread that started it
@@ -458,8 +459,19 @@ class Broker:
 
     def restart(self) -> Broker:
         """Stop the JVM and start it again on the same ports and the same data dir."""
+        self.halt()
+        return self.resume()
+
+    def halt(self) -> None:
+        """Stop the JVM but keep ports and data dir: the broker is gone until :meth:`resume`."""
         self._require_workdir()
         self._stop_process()
+
+    def resume(self) -> Broker:
+        """Start the JVM halted by :meth:`halt` again, on the same ports and data dir."""
+        self._require_workdir()
+        if self.is_running():
+            raise KafkaSetupError("broker is running; halt() it first")
         # A port can be briefly unbindable right after the old JVM closed it.
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:

@@ -25,6 +25,7 @@ from pathlib import Path
 import faust
 import orjson
 
+from streams.broker_health import install_rate_limit
 from streams.config import Config
 from streams.core.timeparse import format_rfc3339
 from streams.kafka_clients import ensure_topics, preflight
@@ -143,6 +144,9 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
         """Owns the Stage A thread; a crash there stops the worker with an error."""
 
         async def on_started(self) -> None:
+            # faust has configured logging by now: hold back the retry storm every Kafka client logs
+            # during a broker outage (the outage itself is logged once by streams.broker_health).
+            install_rate_limit()
             loop = asyncio.get_running_loop()
 
             def target() -> None:
@@ -176,7 +180,8 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
         ok = age is not None and age < 30
         return web.json({"status": "ok" if ok else "starting" if age is None else "stalled",
                          "assigned_partitions": sorted(s.tallies), "seconds_since_last_poll": age,
-                         "transactions": s.transactions, "broker_errors": s.broker_errors},
+                         "transactions": s.transactions, "broker_errors": s.broker_errors,
+                         "broker_up": s.broker.up},
                         status=200 if ok or age is None else 503)
 
     return app, stage_a

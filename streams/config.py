@@ -297,6 +297,7 @@ class InputConfig(Strict):
     duration_unit: DurationUnit | None = None
     max_line_bytes: int = Field(default=65_536, ge=256)
     max_user_agent_chars: int = Field(default=512, ge=16)
+    max_path_chars: int = Field(default=2048, ge=64)
     trusted_proxies: tuple[Cidr, ...] = ()
 
     _v_proxies = field_validator("trusted_proxies")(classmethod(lambda cls, v: _cidrs(v)))

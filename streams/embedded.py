@@ -40,12 +40,13 @@ class EmbeddedResult:
             self.dead_letter_samples.extend(out.dead_letters[: 5 - len(self.dead_letter_samples)])
 
 
-def iter_input_batches(paths: Sequence[str], fmt: str) -> Iterator[tuple[list, Origin]]:
+def iter_input_batches(paths: Sequence[str], fmt: str,
+                       max_line_bytes: int = 65_536) -> Iterator[tuple[list, Origin]]:
     for path in paths:
         if fmt == "parquet" or (fmt == "auto" and sniff_format(path) == "parquet"):
             yield from iter_parquet_batches(path)
         else:
-            yield from iter_line_batches(path)
+            yield from iter_line_batches(path, max_line_bytes=max_line_bytes)
 
 
 def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, fmt: str = "auto",
@@ -56,7 +57,7 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     result = EmbeddedResult(Tally(), CounterBook(), list(inputs), abuse=AbuseCollector(config))
     files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0)
     try:
-        for batch, origin in iter_input_batches(inputs, fmt):
+        for batch, origin in iter_input_batches(inputs, fmt, config.input.max_line_bytes):
             out = pipeline.process(batch, now_ms, origin)
             result.collect(out)
             files.add(out)

@@ -41,7 +41,7 @@ def preflight(cfg: KafkaConfig) -> AdminClient:
     A wrong password or an untrusted certificate is reported as soon as librdkafka sees it (not after the
     timeout), as one line naming the ``kafka.security`` key to fix."""
     errors: list[KafkaError] = []
-    admin = AdminClient(client_conf(cfg, error_cb=errors.append, logger=_NullLogger()))
+    admin = AdminClient(client_conf(cfg, error_cb=errors.append, logger=QuietLogger()))
     deadline = time.monotonic() + cfg.connect_timeout_s
     while True:
         remaining = deadline - time.monotonic()
@@ -66,7 +66,7 @@ def preflight(cfg: KafkaConfig) -> AdminClient:
                 f"({cfg.security.protocol}) matches its listener)") from None
 
 
-class _NullLogger:
+class QuietLogger:
     """librdkafka logs every connection retry; during preflight we report one clear error instead."""
 
     def log(self, *_args: object, **_kwargs: object) -> None:

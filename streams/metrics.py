@@ -62,6 +62,15 @@ class StageACollector:
                                   value=s.restores)
         yield CounterMetricFamily("truesli_broker_errors", "errors reported by the Kafka client",
                                   value=s.broker_errors)
+        yield GaugeMetricFamily("truesli_broker_up", "1 while the Kafka cluster answers the worker's probe, 0 during "
+                                "an outage", value=1 if s.broker.up else 0)
+        yield CounterMetricFamily("truesli_broker_outages", "times the Kafka cluster stopped answering",
+                                  value=s.broker.outages)
+        yield CounterMetricFamily("truesli_broker_outage_seconds", "time the Kafka cluster was unreachable, "
+                                  "the current outage included", value=s.broker.outage_seconds())
+        yield CounterMetricFamily("truesli_consumer_rebuilds",
+                                  "consumers replaced after a fatal error (e.g. fenced after an outage)",
+                                  value=s.consumer_rebuilds)
         yield CounterMetricFamily("truesli_producer_replacements",
                                   "transactional producers replaced after they stopped responding",
                                   value=s.producer_replacements)

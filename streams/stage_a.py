@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from streams.broker_health import LIBRDKAFKA_LOGGER, BrokerProbe, Reachability
 from streams.config import Config
 from streams.core import snapshot
 from streams.core.detect import AbuseEpisodes
@@ -71,6 +72,19 @@ class StageAStats:
     remote_write_dropped: dict[str, int] = field(default_factory=dict)
     last_error: str = ""
     last_ok_monotonic: float = 0.0
+    consumer_rebuilds: int = 0
+    broker: Reachability = field(default_factory=Reachability)
+
+
+class ConsumerFailed(Exception):
+    """The consumer reported a fatal error (e.g. its static membership was fenced after an outage)."""
+
+
+class ChangelogUnavailable(Exception):
+    """The state changelog could not be read (the broker is unreachable); the restore is retried."""
+
+
+_UNREACHABLE = (KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
 
 
 class ProducerWedged(Exception):
@@ -93,11 +107,9 @@ class StageA:
         self._needs_restore: set[int] = set()
         self._in_txn = False
         self._dirty = False
-        self.consumer = Consumer(client_conf(
-            k, **{"group.id": k.group_id, "group.instance.id": f"{k.group_id}-stage-a-{worker_id}",
-                  "session.timeout.ms": 10_000, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "isolation.level": "read_committed", "enable.partition.eof": False,
-                  "error_cb": self._on_error}))
+        self._worker_id = worker_id
+        self._kafka_log = logging.getLogger(LIBRDKAFKA_LOGGER)
+        self.consumer = self._new_consumer()
         self._transactional_id = transactional_id
         self._txn_timeout_s = k.transaction_timeout_ms / 1000
         self._txn_executor = ThreadPoolExecutor(1, thread_name_prefix="truesli-txn")
@@ -107,11 +119,20 @@ class StageA:
         self._first_slo = {j.name: j.slos[0].name for j in config.journeys}
         self._paused_until = 0.0
 
+    def _new_consumer(self) -> Consumer:
+        k = self.config.kafka
+        return Consumer(client_conf(
+            k, **{"group.id": k.group_id, "group.instance.id": f"{k.group_id}-stage-a-{self._worker_id}",
+                  "session.timeout.ms": 10_000, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "isolation.level": "read_committed", "enable.partition.eof": False,
+                  "error_cb": self._on_error, "logger": self._kafka_log}))
+
     def _new_producer(self) -> Producer:
         return Producer(client_conf(
             self.config.kafka, **{"transactional.id": self._transactional_id, "enable.idempotence": True,
                                   "linger.ms": 20, "transaction.timeout.ms": self.config.kafka.transaction_timeout_ms,
-                                  "message.max.bytes": 16 << 20, "error_cb": self._on_error}))
+                                  "message.max.bytes": 16 << 20, "error_cb": self._on_error,
+                                  "logger": self._kafka_log}))
 
     def _txn(self, call: Callable, *args: object) -> None:
         """Run a transactional call with a hard deadline.
@@ -132,37 +153,72 @@ class StageA:
         self._stop.set()
 
     def _on_error(self, err: KafkaError) -> None:
+        # Counted, not logged: during an outage every client reports every retry. The broker probe logs
+        # the outage once (streams.broker_health); librdkafka's own lines are rate-limited.
         self.stats.broker_errors += 1
         self.stats.last_error = err.str()
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            log.warning("Kafka unreachable: %s (retrying)", err.str())
+
+    def _subscribe(self) -> None:
+        self.consumer.subscribe([self.topics.requests], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _rebuild_consumer(self, why: str) -> None:
+        """Replace a consumer that reported a fatal error and restore every partition from the changelog.
+
+        After an outage longer than the session timeout, librdkafka rejoins the group with the static
+        ``group.instance.id`` and can be fenced by its own new membership — a fatal, unrecoverable
+        consumer error. A fresh consumer with the same instance id takes the partitions back; whatever
+        the old one had not committed is rolled back, so nothing is lost or counted twice.
+        """
+        log.warning("Kafka consumer failed (%s); starting a new one and restoring from the last committed "
+                    "state", why)
+        if self._in_txn:
+            self._abort()
+        self._dirty = False
+        self._parts.clear()
+        self._needs_restore.clear()
+        self.stats.tallies.clear()
+        self.stats.state_ips.clear()
+        try:
+            self.consumer.close()
+        except Exception as exc:  # a fenced consumer may refuse to leave the group cleanly
+            log.debug("closing the failed consumer: %s", exc)
+        self.consumer = self._new_consumer()
+        self._subscribe()
+        self.stats.consumer_rebuilds += 1
 
     def run(self) -> None:
         k = self.config.kafka
+        probe = BrokerProbe(client_conf(k), self.stats.broker).start()
         self._init_producer(first=True)
-        self.consumer.subscribe([self.topics.requests], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._subscribe()
         last_commit = time.monotonic()
         try:
             while not self._stop.is_set():
-                if time.monotonic() < self._paused_until:
-                    # The remote-write receiver is down: wait at the last committed state (the restore
-                    # rewinds the partitions). A few seconds without consume() is far inside
-                    # max.poll.interval.ms; heartbeats run on librdkafka's own thread.
+                try:
+                    if time.monotonic() < self._paused_until:
+                        # The remote-write receiver is down: wait at the last committed state (the restore
+                        # rewinds the partitions). A few seconds without consume() is far inside
+                        # max.poll.interval.ms; heartbeats run on librdkafka's own thread.
+                        if self._needs_restore:
+                            self._restore_pending()
+                        time.sleep(0.2)
+                        continue
+                    msgs = self.consumer.consume(num_messages=k.batch_max_messages,
+                                                 timeout=k.batch_timeout_ms / 1000)
+                    # Messages of partitions awaiting restore are dropped: the seek after restore refetches them.
+                    self._process(msgs)
                     if self._needs_restore:
                         self._restore_pending()
-                    time.sleep(0.2)
+                except ConsumerFailed as exc:
+                    self._rebuild_consumer(str(exc))
                     continue
-                msgs = self.consumer.consume(num_messages=k.batch_max_messages, timeout=k.batch_timeout_ms / 1000)
-                # Messages of partitions awaiting restore are dropped: the seek after restore refetches them.
-                self._process(msgs)
-                if self._needs_restore:
-                    self._restore_pending()
                 if self._dirty and time.monotonic() - last_commit >= k.commit_interval_ms / 1000:
                     self._commit()
                     last_commit = time.monotonic()
             if self._dirty:
                 self._commit()
         finally:
+            probe.stop()
             if self._in_txn:
                 self._abort()
             self.consumer.close()
@@ -186,8 +242,29 @@ class StageA:
             self.stats.tallies.pop(tp.partition, None)
 
     def _restore_pending(self) -> None:
+        """Rebuild the pending partitions' pipelines from the changelog and seek to their offsets.
+
+        The changelog unreadable (broker outage): the partitions stay paused and pending, retried on the
+        next loop. The consumer refusing a seek (it failed fatally): :class:`ConsumerFailed`.
+        """
         pending = sorted(self._needs_restore)
         self._needs_restore.clear()
+        try:
+            self._restore(pending)
+        except ChangelogUnavailable as exc:
+            self._needs_restore.update(pending)
+            log.warning("cannot read the state changelog yet (%s); partitions %s stay paused, retrying",
+                        exc, pending)
+            time.sleep(1.0)
+        except KafkaException as exc:
+            self._needs_restore.update(pending)
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() in _UNREACHABLE:
+                time.sleep(1.0)  # committed() timed out: the broker is away, try again
+                return
+            raise ConsumerFailed(err.str() if isinstance(err, KafkaError) else str(exc)) from None
+
+    def _restore(self, pending: list[int]) -> None:
         tps = []
         for p in pending:
             state = PartitionState(Pipeline(self.config, partition=p, track_state_changes=True))
@@ -200,13 +277,13 @@ class StageA:
                 if extra and extra.get("remote_write"):
                     state.exporter.load(extra["remote_write"])
             self._parts[p] = state
-            self.stats.restores += 1
             offset = state.next_offset
             if offset is None:
                 committed = self.consumer.committed([TopicPartition(self.topics.requests, p)], timeout=30)[0]
                 offset = committed.offset if committed.offset >= 0 else OFFSET_BEGINNING
             tp = TopicPartition(self.topics.requests, p, offset)
             self.consumer.seek(tp)
+            self.stats.restores += 1
             tps.append(tp)
             log.info("partition %d restored (%d IPs in state), resuming at offset %s", p,
                      len(state.pipeline.filters.store), offset)
@@ -214,9 +291,16 @@ class StageA:
 
     def _read_changelog(self, partition: int) -> list[tuple[bytes, bytes | None]]:
         """Every committed changelog record of one state partition, in write order."""
+        try:
+            return self._read_changelog_records(partition)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else exc
+            raise ChangelogUnavailable(err.str() if hasattr(err, "str") else str(err)) from None
+
+    def _read_changelog_records(self, partition: int) -> list[tuple[bytes, bytes | None]]:
         reader = Consumer(client_conf(self.config.kafka, **{
             "group.id": f"{self.config.kafka.group_id}-restore", "enable.auto.commit": False,
-            "isolation.level": "read_committed", "enable.partition.eof": True}))
+            "isolation.level": "read_committed", "enable.partition.eof": True, "logger": self._kafka_log}))
         try:
             tp = TopicPartition(self.topics.state, partition, OFFSET_BEGINNING)
             # For a read_committed reader the high watermark is the last stable offset.
@@ -246,8 +330,8 @@ class StageA:
         for m in msgs:
             err = m.error()
             if err is not None:
-                if err.fatal():
-                    raise KafkaException(err)
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    raise ConsumerFailed(err.str())
                 log.warning("consume error: %s", err.str())
                 continue
             if m.partition() not in self._parts or m.partition() in self._needs_restore:

@@ -14,6 +14,7 @@ from streams.config import Config, ExclusionRule, RouteMatch
 from streams.core.regex import compile_re2
 
 _CACHE_LIMIT = 50_000  # routes carry IDs: bound the cache, not the traffic
+_CACHEABLE_PATH = 256  # longer paths are classified every time: 50,000 cached 2 KB paths would be 100+ MB
 
 
 def route_predicate(match: RouteMatch) -> Callable[[str, str, str], bool]:
@@ -98,9 +99,10 @@ class Router:
                 journey = i
                 break
         hit = (tuple(candidates), journey)
-        if len(self._route_cache) >= _CACHE_LIMIT:
-            self._route_cache.clear()
-        self._route_cache[key] = hit
+        if len(path) <= _CACHEABLE_PATH:
+            if len(self._route_cache) >= _CACHE_LIMIT:
+                self._route_cache.clear()
+            self._route_cache[key] = hit
         return hit
 
     def classify(self, method: str, host: str, path: str, ua: str) -> tuple[int, str | None, str | None]:

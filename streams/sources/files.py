@@ -9,6 +9,7 @@ exact line.
 from __future__ import annotations
 
 import gzip
+import itertools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,56 @@ from streams.core.pipeline import Origin
 
 BATCH_LINES = 5_000
 _READ_HINT = 1 << 20
+
+
+class OverlongLine(bytes):
+    """The first ``cap + 1`` bytes of a line longer than the record cap; ``size`` is its full length
+    (line ending excluded).
+
+    The reader never holds a whole over-long line: a hostile gigabyte without a newline costs the cap in
+    memory, not a gigabyte. The decoder dead-letters it as ``oversized``, quoting ``size``.
+    """
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> "OverlongLine":
+        obj = super().__new__(cls, head)
+        obj.size = size
+        return obj
+
+
+def _bounded_lines(f: BinaryIO, cap: int) -> Iterator[bytes]:
+    """Lines of ``f`` with their line ending kept; a line longer than ``cap`` bytes comes as an
+    :class:`OverlongLine` (at most ``cap + 1`` bytes are ever held for it)."""
+    keep = cap + 1
+    pending = b""       # start of the current line (≤ keep bytes when over-long)
+    seen = 0            # > 0 while inside an over-long line: its length so far
+    while True:
+        chunk = f.read(_READ_HINT)
+        if not chunk:
+            break
+        parts = chunk.split(b"\n")
+        last = len(parts) - 1
+        for i, part in enumerate(parts):
+            if seen:
+                seen += len(part)
+                if i < last:
+                    yield OverlongLine(pending, seen)
+                    pending, seen = b"", 0
+                continue
+            if pending:
+                part = pending + part
+            if i < last:
+                pending = b""
+                yield part + b"\n" if len(part) < keep else OverlongLine(part[:keep], len(part))
+            elif len(part) >= keep:
+                pending, seen = part[:keep], len(part)
+            else:
+                pending = part
+    if seen:
+        yield OverlongLine(pending, seen)
+    elif pending:
+        yield pending
 
 
 class InputError(Exception):
@@ -40,8 +91,11 @@ def _open(path: str) -> BinaryIO:
         raise InputError(f"cannot open {path}: {exc.strerror}") from None
 
 
-def iter_line_batches(path: str, batch_lines: int = BATCH_LINES) -> Iterator[tuple[list[bytes], Origin]]:
-    """Yield (records, origin) with at most ``batch_lines`` records each; line endings stripped."""
+def iter_line_batches(path: str, batch_lines: int = BATCH_LINES,
+                      max_line_bytes: int = 65_536) -> Iterator[tuple[list[bytes], Origin]]:
+    """Yield (records, origin) with at most ``batch_lines`` records each; line endings stripped.
+
+    Lines longer than ``max_line_bytes`` come as :class:`OverlongLine` prefixes (see there)."""
     name = "<stdin>" if path == "-" else path
     f = _open(path)
     line_no = 0
@@ -49,16 +103,17 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES) -> Iterator[tup
     numbers: list[int] = []
     contiguous = True
     try:
+        lines = _bounded_lines(f, max_line_bytes + 2)  # + room for "\r\n": the decoder applies the cap
         while True:
             try:
-                chunk = f.readlines(_READ_HINT)
+                chunk = list(itertools.islice(lines, batch_lines))
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
                 raise InputError(f"cannot read {name}: {exc}") from None
             if not chunk:
                 break
             for raw in chunk:
                 line_no += 1
-                line = raw.rstrip(b"\r\n")
+                line = raw if type(raw) is OverlongLine else raw.rstrip(b"\r\n")
                 if not line.strip():
                     contiguous = False
                     continue

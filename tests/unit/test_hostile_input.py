@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from streams.core.pipeline import Pipeline
 from streams.core.timeparse import format_rfc3339
 from streams.model import Request
 
+ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 NOW = T0 + 60_000
 Y2099 = 4_070_908_800_000  # 2099-01-01T00:00:00Z
@@ -399,3 +401,300 @@ def test_deeply_nested_json_is_malformed_not_a_crash() -> None:
     line = b'{"ts":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     out = Pipeline(Config(input=InputConfig(max_line_bytes=300_000))).process([line], now_ms=NOW)
     assert out.tally.dead_lettered == {"malformed_json": 1}
+
+
+# -- hostile input at volume: a hostile configuration, regex-tripping user agents, multi-MB lines --------
+
+# Patterns that backtrack catastrophically in a backtracking engine (Python's re, PCRE): nested and
+# overlapping quantifiers. truesli compiles every user-supplied pattern with RE2, which runs them in time
+# linear in the input; patterns RE2 cannot run in linear time (backreferences, look-around) are rejected
+# when the config is loaded.
+EVIL_PATTERNS = [r"(a+)+$", r"(x+x+)+y", r"(.*a){12}", r"^(([a-z])+.)+[A-Z]([a-z])+$", r"(\w|\d)+!"]
+
+HOSTILE_CONFIG = {
+    "input": {"max_line_bytes": 1 << 20, "trusted_proxies": ["10.0.0.0/8"]},
+    "journeys": [
+        {"name": "checkout", "match": {"path_regex": r"^/(checkout|cart)(/[^/]+)*/?$"},
+         "slos": [{"name": "availability", "kind": "availability", "objective": 0.999},
+                  {"name": "latency", "kind": "latency", "objective": 0.99, "threshold_ms": 300}]},
+        {"name": "all", "slos": [{"name": "availability", "kind": "availability", "objective": 0.99}]},
+    ],
+    "exclusions": [{"reason": "health", "match": {"paths": ["/health"]}},
+                   {"reason": "probe", "user_agent_regex": r"(a|aa)+$"}],
+    "filters": {"bot_ua": {"patterns": EVIL_PATTERNS, "allow": [r"(b+)+c"]}},
+}
+
+# User agents built to make a backtracking engine run for hours on the patterns above and the crawler list.
+EVIL_UAS = ["a" * 65_536 + "!", "x" * 65_536, "Mozilla/5.0 " + "a" * 60_000 + "\x00", ("ab" * 32_768),
+            "Mozilla/5.0 (" * 5_000 + "bot", "Googlebot" + " " * 65_000 + "/", "\\" * 65_536 + "b" * 100 + "c",
+            "é" * 30_000 + "bot", "(" * 65_536, "1" * 65_535 + "!"]
+
+
+def test_backreferences_and_look_around_are_rejected_at_config_load() -> None:
+    from streams.config import ConfigError, config_from_dict
+
+    for where, doc in (
+        ("filters.bot_ua.patterns", {"filters": {"bot_ua": {"patterns": [r"(a+)\1"]}}}),
+        ("filters.bot_ua.allow", {"filters": {"bot_ua": {"allow": [r"foo(?=bar)"]}}}),
+        ("exclusions[0].user_agent_regex", {"exclusions": [{"reason": "x", "user_agent_regex": r"(?<!a)b"}]}),
+        ("journeys[0].match.path_regex", {"journeys": [{"name": "j", "match": {"path_regex": r"(\w)\1"},
+                                                         "slos": [{"name": "a", "kind": "availability",
+                                                                   "objective": 0.9}]}]}),
+    ):
+        with pytest.raises(ConfigError) as err:
+            config_from_dict(doc)
+        assert f"{where}: not a valid RE2 pattern" in str(err.value), str(err.value)
+        assert "RE2 has no backreferences or look-around" in str(err.value)
+
+
+def test_backtracking_prone_patterns_are_compiled_with_re2() -> None:
+    import re2
+
+    from streams.config import config_from_dict
+
+    pipeline = Pipeline(config_from_dict(HOSTILE_CONFIG))
+    bot = next(f.__self__ for _, f in pipeline.filters._stateless if type(f.__self__) is bot_ua.BotUaCheck)
+    compiled = [rx for _, rx in bot._user] + [bot._user_any, bot._allow, bot._crawler_any]
+    compiled += [ex.ua_regex for ex in pipeline.router._exclusions if ex.ua_regex is not None]
+    assert len(compiled) == len(EVIL_PATTERNS) + 4
+    assert all(type(rx) is re2._Regexp for rx in compiled), {type(rx) for rx in compiled}
+
+
+class _Spy:
+    """Wraps a compiled pattern and remembers the longest text it was asked to search."""
+
+    longest = 0
+
+    def __init__(self, rx: Any) -> None:
+        self._rx = rx
+
+    def search(self, text: str) -> Any:
+        cls = type(self)
+        cls.longest = max(cls.longest, len(text))
+        return self._rx.search(text)
+
+
+def test_no_regex_ever_sees_more_than_the_user_agent_cap(monkeypatch) -> None:
+    """Time per record is bounded structurally: user agents are cut to max_user_agent_chars and paths to
+    max_path_chars before any pattern runs (and every pattern is RE2, linear in that), so a 64 KB user
+    agent costs what 512 characters cost and a 60 KB path what 2 KB cost."""
+    import streams.core.journeys as journeys
+    from streams.config import config_from_dict
+    from streams.core.regex import compile_re2
+
+    spy_ua = type("SpyUa", (_Spy,), {"longest": 0})
+    spy_path = type("SpyPath", (_Spy,), {"longest": 0})
+    monkeypatch.setattr(bot_ua, "compile_re2", lambda p, **kw: spy_ua(compile_re2(p, **kw)))
+    monkeypatch.setattr(journeys, "compile_re2", lambda p, **kw: spy_path(compile_re2(p, **kw)))
+    cfg = config_from_dict(HOSTILE_CONFIG)
+    pipeline = Pipeline(cfg)
+    # The exclusion's UA regex goes through journeys.compile_re2 as well: count its inputs as UAs.
+    for ex in pipeline.router._exclusions:
+        if ex.ua_regex is not None:
+            object.__setattr__(ex, "ua_regex", spy_ua(ex.ua_regex._rx))
+    batch = [valid_line(user_agent=ua, path=path)
+             for ua in EVIL_UAS for path in ("/checkout/" + "a/" * 30_000 + "!", "/x")]
+    batch += [f'1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 0 "-" "{ua}"'.encode()
+              for ua in EVIL_UAS[:4]]
+    out = pipeline.process(batch, now_ms=NOW)
+    check_outputs(out, batch)
+    assert out.tally.dead_lettered == {}
+    assert spy_ua.longest == cfg.input.max_user_agent_chars == 512
+    assert spy_path.longest == cfg.input.max_path_chars == 2048
+    # Long paths are classified every time instead of filling the route cache with 2 KB keys.
+    assert max(len(path) for _, _, path in pipeline.router._route_cache) <= 256
+    # Every evil UA hit a pattern (bot_ua) or the probe exclusion after truncation: none were let through
+    # as real users by accident, and the tally says exactly where each went.
+    assert out.tally.consumed == len(batch) == out.tally.accounted()
+
+
+# What each evil UA becomes once cut to 512 characters: the decision is made on the cut text, in RE2.
+VERDICTS = [
+    ("excluded", "probe", "exclusions[1]"),                 # 512 × "a" ends in a: (a|aa)+$
+    ("counted", None, "journeys[0]"),                       # 512 × "x": no "y" left for (x+x+)+y
+    ("excluded", "probe", "exclusions[1]"),                 # the NUL that would end it was cut off
+    ("filtered", "bot_ua", "pattern:(.*a){12}"),
+    ("filtered", "bot_ua", "pattern:(.*a){12}"),            # "Mozilla/5.0 (" repeated has a's to spare
+    ("counted", None, "journeys[0]"),                       # the crawler list wants "Googlebot/": cut off
+    ("counted", None, "journeys[0]"),
+    ("counted", None, "journeys[0]"),                       # "bot" after 30,000 é was cut off
+    ("counted", None, "journeys[0]"),
+    ("counted", None, "journeys[0]"),                       # (\w|\d)+! needs the "!" that was cut off
+]
+
+
+def test_evil_user_agents_against_the_real_crawler_list_and_user_patterns() -> None:
+    from streams.config import config_from_dict
+
+    pipeline = Pipeline(config_from_dict(HOSTILE_CONFIG), collect_verdicts=True)
+    batch = [valid_line(user_agent=ua) for ua in EVIL_UAS]
+    out = pipeline.process(batch, now_ms=NOW)
+    check_outputs(out, batch)
+    assert [(v.verdict, v.reason, v.rule) for v in out.verdicts] == VERDICTS
+
+
+MULTI_MB = [2 << 20, 8 << 20, 32 << 20]
+
+
+@pytest.mark.parametrize("size", MULTI_MB)
+def test_multi_megabyte_lines_are_dead_lettered_as_oversized_without_parsing(size: int) -> None:
+    big_ua = valid_line(user_agent="A" * size)
+    not_json = b"{" + b"[" * size
+    clf = ('1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET /' + "a" * size + ' HTTP/1.1" 200 0').encode()
+    batch = [big_ua, not_json, clf, valid_line()]
+    out = Pipeline(Config()).process(batch, now_ms=NOW)
+    check_outputs(out, batch)
+    assert out.tally.to_dict() == {"consumed": 4, "counted": 1, "filtered": {}, "excluded": {}, "unmatched": 0,
+                                   "dead_lettered": 3, "dead_letter_reasons": {"oversized": 3}, "late": 0}
+    assert [(d.offset, d.error) for d in out.dead_letters] == [
+        (i + 1, f"record is {len(item)} bytes; the cap is 65536") for i, item in enumerate(batch[:3])]
+    assert all(len(d.raw) == RAW_LIMIT for d in out.dead_letters)
+
+
+def test_multi_megabyte_line_in_a_file_is_dead_lettered_by_truesli_process(tmp_path) -> None:
+    import subprocess
+    import sys
+
+
+    path = tmp_path / "big.jsonl"
+    with path.open("wb") as f:
+        f.write(valid_line() + b"\n")
+        f.write(valid_line(user_agent="B" * (8 << 20)) + b"\n")
+        f.write(b'{"ts":' + b"[" * (3 << 20) + b"\n")
+        f.write(valid_line(T0 + 1_000, status=503) + b"\n")
+    r = subprocess.run([sys.executable, "-m", "streams.cli", "process", str(path), "--counters",
+                        str(tmp_path / "c.jsonl"), "--dead-letters", str(tmp_path / "d.jsonl")],
+                       cwd=ROOT, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    dead = [orjson.loads(line) for line in (tmp_path / "d.jsonl").read_bytes().splitlines()]
+    assert [(d["reason"], d["source"]["offset"]) for d in dead] == [("oversized", 2), ("oversized", 3)]
+    assert all(len(d["raw"]) == RAW_LIMIT for d in dead)
+    counters = [orjson.loads(line) for line in (tmp_path / "c.jsonl").read_bytes().splitlines()]
+    assert [(c["good"], c["total"]) for c in counters] == [(1, 2)]
+
+
+# Whole pipeline under the hostile config: every record accounted for, every rejection dead-lettered with
+# a documented reason, whatever the bytes.
+DUPLICATE_KEYS = st.builds(
+    lambda ts, status, path: (valid_line()[:-1] + b',"ts":' + orjson.dumps(ts) + b',"status":'
+                              + orjson.dumps(status) + b',"path":' + orjson.dumps(path) + b"}"),
+    PLAUSIBLE["ts"], PLAUSIBLE["status"], PLAUSIBLE["path"])
+CONTROL_CHARS = st.builds(
+    lambda field, chars, raw: (valid_line(**{field: "PLACEHOLDER"}).replace(
+        b"PLACEHOLDER", chars.encode("utf-8", "surrogatepass") if raw else orjson.dumps(chars)[1:-1])),
+    st.sampled_from(["path", "user_agent", "method", "client_ip", "host", "forwarded_for"]),
+    st.text(alphabet=st.characters(max_codepoint=0x9F, categories=["Cc"]) | st.sampled_from("\u2028\u2029\ufeff"),
+            min_size=1, max_size=8),
+    st.booleans())
+NUMBERS = st.builds(
+    lambda field, number: valid_line()[:-1] + f',"{field}":{number}}}'.encode(),
+    st.sampled_from(["ts", "status", "duration_ms"]),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1e308", "9" * 400, "-0", "0e0",
+                     "1.7976931348623157e308", "4.9e-324", "18446744073709551616", "-9223372036854775809"]))
+HOSTILE_UA_LINES = st.builds(lambda ua, ip, fwd: valid_line(user_agent=ua, client_ip=ip, forwarded_for=fwd),
+                             st.sampled_from(EVIL_UAS) | st.text(min_size=500, max_size=700),
+                             st.sampled_from(["10.0.0.1", "198.51.100.20"]),
+                             st.sampled_from(["1.2.3.4, 10.0.0.2", "x" * 2000, ", " * 500, "10.0.0.3, " * 200,
+                                              "2001:db8::1, 10.9.9.9", ""]))
+HOSTILE_ITEMS = st.one_of(ITEMS, DUPLICATE_KEYS, CONTROL_CHARS, NUMBERS, HOSTILE_UA_LINES)
+
+
+@pytest.fixture(scope="module")
+def hostile_config():
+    from streams.config import config_from_dict
+
+    return config_from_dict(HOSTILE_CONFIG)
+
+
+@PIPELINE_PROPERTY
+@given(batches=st.lists(st.lists(HOSTILE_ITEMS, max_size=20), min_size=1, max_size=3))
+def test_whole_pipeline_under_a_hostile_config_conserves_and_dead_letters_with_reasons(
+        hostile_config, batches: list[list]) -> None:
+    pipeline = Pipeline(hostile_config)
+    consumed = 0
+    for batch in batches:
+        out = pipeline.process(batch, now_ms=NOW)
+        check_outputs(out, batch)
+        consumed += len(batch)
+    pipeline.flush()
+    pipeline.tally.check_conservation()
+    assert pipeline.tally.consumed == consumed
+
+
+def test_long_paths_are_cut_to_max_path_chars_before_matching() -> None:
+    path = "/products/" + "p" * 10_000
+    clf = f'1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET {path}?q=1 HTTP/1.1" 200 0'
+    decoder = Decoder(InputConfig(max_line_bytes=100_000, max_path_chars=64))
+    assert decoder.decode(valid_line(path=path + "?q=1")).path == path[:64]
+    assert decoder.decode(clf).path == path[:64]
+    assert decoder.decode(valid_line(path="https://shop.example.com" + path)).path == path[:64]
+
+
+def test_nothing_in_truesli_evaluates_or_unpickles_anything() -> None:
+    """No eval (DESIGN §3.6): no eval/exec/compile of strings, no pickle/marshal, YAML only via safe_load,
+    and Python's backtracking ``re`` only in the two modules whose patterns are fixed (never user-supplied)."""
+
+    forbidden = re.compile(r"\b(eval|exec)\(|\bimport (pickle|marshal|shelve)\b|yaml\.(load|unsafe_load|full_load)\(|"
+                           r"(?<![\w.])compile\(|\bre\.(compile|search|match|fullmatch|findall|sub)\(")
+    hits = {}
+    for path in sorted((ROOT / "streams").rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if forbidden.search(line):
+                hits.setdefault(str(path.relative_to(ROOT)), []).append(n)
+    # config.py parses status specs of the (trusted) config; remote_write.py checks truesli's own metric and
+    # label names; decode.py's one pattern is the Combined Log Format line (possessive, linear). Nothing else.
+    assert hits == {"streams/config.py": [92, 95, 98], "streams/core/decode.py": [86],
+                    "streams/sinks/remote_write.py": [45, 46]}, hits
+
+
+def test_lone_surrogates_in_text_records_and_rows_are_invalid_utf8_not_a_crash() -> None:
+    """Found by the atheris fuzzer (tests/fuzz/fuzz_core.py): a text record or a parsed row with a lone
+    surrogate in its user agent reached RE2, which cannot encode it, and the exception escaped the
+    pipeline. Bytes never could: orjson and the UTF-8 decoder reject lone surrogates."""
+    from streams.config import config_from_dict
+
+    clf = '1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET /a HTTP/1.1" 200 0 "-" "Mozilla\udc80"'
+    row = {"ts": T0, "client_ip": "1.2.3.4", "method": "GET", "path": "/a", "status": 200,
+           "user_agent": "aaa\ud800"}
+    row_path = {**row, "user_agent": "Mozilla/5.0", "path": "/\udfff"}
+    ok_row = {**row, "user_agent": "Mozilla/5.0 é"}
+    pipeline = Pipeline(config_from_dict(HOSTILE_CONFIG))
+    out = pipeline.process([clf, row, row_path, ok_row], now_ms=NOW)
+    check_outputs(out, [clf, row, row_path, ok_row])
+    assert [(d.reason, d.offset) for d in out.dead_letters] == [("invalid_utf8", 1), ("invalid_utf8", 2),
+                                                                  ("invalid_utf8", 3)]
+    assert out.tally.counted == 1
+
+
+def _process_peak_rss_mb(path, tmp_path) -> tuple[int, list[dict]]:
+    import subprocess
+    import sys
+
+
+    dead = tmp_path / f"{path.name}.dead.jsonl"
+    code = ("import resource, runpy, sys\n"
+            f"sys.argv = ['truesli', 'process', {str(path)!r}, '--dead-letters', {str(dead)!r}]\n"
+            "try:\n    runpy.run_module('streams.cli', run_name='__main__')\n"
+            "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    return int(r.stderr.decode().split()[-1]), [orjson.loads(x) for x in dead.read_bytes().splitlines()]
+
+
+def test_a_64_mb_line_without_newline_is_read_in_bounded_memory(tmp_path) -> None:
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(valid_line() + b"\n" + b"x" * 70_000 + b"\n")
+    huge = tmp_path / "huge.jsonl"
+    with huge.open("wb") as f:
+        f.write(valid_line() + b"\n")
+        for _ in range(64):
+            f.write(b"y" * (1 << 20))          # 64 MB, no newline: the file ends inside the line
+    base_mb, base_dead = _process_peak_rss_mb(small, tmp_path)
+    huge_mb, huge_dead = _process_peak_rss_mb(huge, tmp_path)
+    assert [(d["reason"], d["source"]["offset"], d["error"]) for d in base_dead] == [
+        ("oversized", 2, "record is 70000 bytes; the cap is 65536")]
+    assert [(d["reason"], d["source"]["offset"], d["error"]) for d in huge_dead] == [
+        ("oversized", 2, f"record is {64 << 20} bytes; the cap is 65536")]
+    assert huge_dead[0]["raw"] == "y" * RAW_LIMIT
+    # The reader holds at most the cap of an over-long line, never the line.
+    assert huge_mb - base_mb < 16, (base_mb, huge_mb)
