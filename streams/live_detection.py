@@ -24,6 +24,7 @@ from collections import Counter, deque
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from streams.broker_health import LIBRDKAFKA_LOGGER
 from streams.config import Config
 from streams.core.detect import Anomaly, ChangeEvent, Detector, parse_change
 from streams.kafka_clients import client_conf
@@ -92,8 +93,11 @@ class ChangeFeed:
 
     def _run(self) -> None:
         k = self.config.kafka
+        # librdkafka's lines go to the rate-limited logger, like Stage A's: an outage is one line, not a flood.
         consumer = Consumer(client_conf(k, **{"group.id": f"{k.group_id}-changes-{uuid.uuid4().hex[:8]}",
-                                              "enable.auto.commit": False}))
+                                              "enable.auto.commit": False,
+                                              "logger": logging.getLogger(LIBRDKAFKA_LOGGER),
+                                              "error_cb": lambda _err: None}))
         try:
             md = consumer.list_topics(self.topic, timeout=k.connect_timeout_s)
             parts = sorted(md.topics[self.topic].partitions) if self.topic in md.topics else []
