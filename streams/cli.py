@@ -85,7 +85,9 @@ def cmd_process(args: argparse.Namespace) -> int:
                           verdicts_path=args.verdicts)
     if args.summary_json:
         _write_json(args.summary_json, summary_dict(result.tally, result.book, config))
-    out = sys.stderr if "-" in (args.counters, args.dead_letters, args.verdicts, args.summary_json) else sys.stdout
+    # A JSON output on stdout keeps it clean: the human-readable report then goes to stderr.
+    out = sys.stderr if "-" in (args.counters, args.dead_letters, args.verdicts, args.summary_json,
+                                args.anomalies) else sys.stdout
     out.write(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
                             result.first_ts_ms, result.last_ts_ms))
     found = None
@@ -138,7 +140,7 @@ def _detect(config, result, changes: list[str] | None, anomalies_path: str | Non
         print(f"truesli: {len(change_input.dead_letters)} change-event lines are not change events (first: "
               f"{first.source} line {first.offset}: {first.error})"
               + (f"; dead-lettered to {dead_letters_path}" if dead_letters_path else ""), file=sys.stderr)
-        if dead_letters_path and dead_letters_path != "-":
+        if dead_letters_path:
             sink = JsonLinesSink(dead_letters_path, append=True)
             try:
                 sink.add(dead_letter_to_dict(d, now_ms) for d in change_input.dead_letters)
@@ -366,10 +368,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _write_json(args.summary_json, summary_dict(tally, book, config))
     merged = book.merged()
     first, last = (merged[0].window_start_ms, merged[-1].window_end_ms) if merged else (None, None)
-    sys.stdout.write(render_report(tally, book, config, inputs, samples, first, last))
+    out = sys.stderr if "-" in (args.counters, args.dead_letters, args.summary_json, args.anomalies) else sys.stdout
+    out.write(render_report(tally, book, config, inputs, samples, first, last))
     found = None
     if config.detection.enabled:
-        found = _detect(config, result, args.changes, args.anomalies, sys.stdout, now, args.dead_letters)
+        found = _detect(config, result, args.changes, args.anomalies, out, now, args.dead_letters)
     if args.compare:
         from streams.compare import compare, render_compare
 
@@ -378,7 +381,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         report = compare(old_config, old_book, config, book)
         if args.compare_json:
             _write_json(args.compare_json, report)
-        sys.stdout.write("\n" + render_compare(report, args.compare, args.config or "the built-in default"))
+        out.write("\n" + render_compare(report, args.compare, args.config or "the built-in default"))
     if args.to_topic:
         from streams.kafka_clients import KafkaUnavailable
         from streams.sinks.kafka_topic import publish_counters
@@ -387,9 +390,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             n = publish_counters(config.kafka, book.merged(), args.to_topic, now)
         except KafkaUnavailable as exc:
             raise UserError(str(exc)) from None
-        print(f"published {n:,} counters to {args.to_topic}")
+        print(f"published {n:,} counters to {args.to_topic}", file=out)
     if args.remote_write or config.remote_write.url:
-        return _remote_write(book, config, args.remote_write, sys.stdout, found)
+        return _remote_write(book, config, args.remote_write, out, found)
     return 0
 
 

@@ -30,6 +30,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Finite(Strict):
+    """A section whose numbers feed published ratios: inf and NaN are rejected at load."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
 def _check_regex(pattern: str) -> str:
     try:
         compile_re2(pattern)
@@ -485,7 +491,7 @@ class RemoteWriteConfig(Strict):
     timeout_s: float = Field(default=10.0, gt=0)
 
 
-class BurnConfig(Strict):
+class BurnConfig(Finite):
     """Multi-window multi-burn-rate (MWMBR) thresholds — the Google SRE workbook defaults. The same numbers
     drive the detector (``burn_spike``) and the rules ``truesli rules`` generates."""
 
@@ -497,7 +503,7 @@ class BurnConfig(Strict):
     min_ticket_events: int = Field(default=100, ge=0)   # events in a ticket condition's long window
 
 
-class BotSurgeConfig(Strict):
+class BotSurgeConfig(Finite):
     """``bot_surge``: a journey's filtered share over ``window_s`` jumps above its ``baseline_s`` share."""
 
     enabled: bool = True
@@ -508,7 +514,7 @@ class BotSurgeConfig(Strict):
     min_events: int = Field(default=200, ge=1)               # raw requests in window_s
 
 
-class CalibrationConfig(Strict):
+class CalibrationConfig(Finite):
     """``burn_too_tight`` / ``burn_too_loose``: the 3-day burn average stays outside [loose, tight] for
     ``sustain_s`` (the seed's quarterly-review heuristic, evaluated continuously)."""
 

@@ -74,6 +74,9 @@ class AbuseCollector:
     def add(self, flags) -> None:
         for f in flags:
             self.anomalies.extend(self.episodes.observe(f))
+        if flags and self.episodes.open:
+            # Close what has ended by the newest flag's time, as Stage A does by its watermark: bounded state.
+            self.anomalies.extend(self.episodes.advance(max(f.ts_ms for f in flags)))
 
     def finish(self) -> list[Anomaly]:
         self.anomalies.extend(self.episodes.finish())

@@ -23,6 +23,8 @@ def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 48) -> str:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return OTHER
+    if addr.version == 6 and addr.ipv4_mapped is not None:  # ::ffff:1.2.3.4 from a dual-stack listener
+        addr = addr.ipv4_mapped
     prefix = v4_prefix if addr.version == 4 else v6_prefix
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
 

@@ -271,3 +271,14 @@ def test_a_bad_change_event_line_is_dead_lettered_with_its_reason(tmp_path):
         ("bad_change_event", "kind must be one of deploy, config, upstream, freeze, unfreeze", 2),
         ("bad_change_event", "not a JSON object", 3),
     ]
+
+
+def test_anomalies_on_stdout_keep_stdout_pure_json(tmp_path):
+    log = tmp_path / "burst.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in SCENARIOS["burst"]()[0]))
+    r = subprocess.run([sys.executable, "-m", "streams.cli", "process", "--config", str(EXAMPLE), str(log),
+                        "--anomalies", "-"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    docs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [d["type"] for d in docs] == ["burn_spike", "burn_spike", "security_suspect", "burn_spike"]
+    assert "Detection (0 change events): 3 anomalies fired" in r.stderr

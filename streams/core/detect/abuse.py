@@ -5,8 +5,9 @@ cooldown ended ``detection.abuse_gap_s`` or more before ``until_ms`` (event time
 rest. A flag of the network within that gap continues the episode: a scanner that comes back the moment
 its cooldown ends is one episode, not one every cooldown. An episode emits one
 ``firing`` anomaly when its network is first flagged and one ``resolved`` anomaly with the totals when it
-ends. State is bounded: at most ``MAX_OPEN`` open episodes (the oldest is closed early to make room) and
-``MAX_IPS`` IPs listed per episode (the count stays exact).
+ends. State is bounded: at most ``MAX_OPEN`` open episodes (the longest-open is closed early to make room)
+and ``MAX_IPS`` IPs listed per episode (``ip_count`` is exact up to that; beyond it an IP flagged twice is
+counted twice).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class AbuseEpisodes:
             ep = None
         if ep is None:
             if len(self.open) >= MAX_OPEN:
-                oldest = min(self.open, key=lambda k: self.open[k].start_ms)
+                oldest = next(iter(self.open))  # insertion order: the episode opened first
                 out.append(self._resolve(self.open.pop(oldest), flag.ts_ms))
             ep = self.open[key] = _Episode(flag.reason, net, flag.ts_ms, flag.until_ms, flag.ts_ms)
             self._add(ep, flag)

@@ -60,18 +60,19 @@ def parse_change(item: bytes | str | dict) -> ChangeEvent | str:
 
 
 class ChangeLog:
-    """Change events by service, ordered by time; duplicates (same id) are kept once."""
+    """Change events by service, ordered by time; a replayed event (same service and id) is kept once —
+    the same id on two services (a monorepo commit deployed twice) is two changes."""
 
     __slots__ = ("_by_service", "_ids")
 
     def __init__(self) -> None:
         self._by_service: dict[str, list[tuple[int, str, ChangeEvent]]] = {}
-        self._ids: set[str] = set()
+        self._ids: set[tuple[str, str]] = set()
 
     def add(self, ev: ChangeEvent) -> bool:
-        if ev.id in self._ids:
+        if (ev.service, ev.id) in self._ids:
             return False
-        self._ids.add(ev.id)
+        self._ids.add((ev.service, ev.id))
         insort(self._by_service.setdefault(ev.service, []), (ev.ts_ms, ev.id, ev))
         return True
 
@@ -89,11 +90,14 @@ class ChangeLog:
     def last_freeze(self, service: str, at_ms: int) -> tuple[int | None, bool]:
         """(time of the last freeze at or before ``at_ms``, whether the service is frozen at ``at_ms``)."""
         evs = self._by_service.get(service, [])
-        hi = bisect_right(evs, (at_ms, "\U0010ffff"))
-        last_freeze, frozen = None, False
-        for ts, _, e in evs[:hi]:
-            if e.kind == "freeze":
-                last_freeze, frozen = ts, True
-            elif e.kind == "unfreeze":
+        i = bisect_right(evs, (at_ms, "\U0010ffff")) - 1
+        frozen: bool | None = None
+        # Walk back over deploys/config changes to the newest freeze (and unfreeze): O(changes since it).
+        while i >= 0:
+            ts, _, e = evs[i]
+            if e.kind == "unfreeze" and frozen is None:
                 frozen = False
-        return last_freeze, frozen
+            elif e.kind == "freeze":
+                return ts, frozen is None
+            i -= 1
+        return None, False

@@ -1,8 +1,8 @@
 """SLO detectors over merged window counters, evaluated once per window end, in event time.
 
 Contract:
-- Input: merged ``WindowCounter``s (any order, any revision — the latest revision replaces the earlier
-  one) and change events. ``advance(until_ms)`` evaluates every window end ≤ ``until_ms`` not yet
+- Input: merged ``WindowCounter``s (any order; a counter replaces the one of its window received before
+  it, so deliver revisions in order, as the counter topics do) and change events. ``advance(until_ms)`` evaluates every window end ≤ ``until_ms`` not yet
   evaluated, in order, on a regular grid of ``windows.size_s`` (a missing window counts as no traffic);
   ``finish()`` evaluates through the last window seen. Embedded and replay runs call ``finish`` once;
   the live worker calls ``advance`` as its event-time watermark moves.
@@ -73,7 +73,6 @@ class _SloTrack:
         self.evaluated: int | None = None  # newest window end evaluated
         self.open: dict[str, _Open] = {}
         self.since: dict[str, int] = {}  # condition → start of the run of windows where it holds
-        self.incident: int | None = None  # start of the current fast-burn incident (page firing)
         self.pending_suspects: deque[tuple[int, str, dict[str, float], dict]] = deque()
         self.last_burns: dict[str, float] = {}
 
@@ -108,11 +107,11 @@ class _SloTrack:
                 s[i] += new[i] - old[i]
         self.evaluated = end
 
-    def prune(self, longest_ms: int) -> None:
+    def prune(self, longest_ms: int, step_ms: int) -> None:
         if self.evaluated is None:
             return
         horizon = self.evaluated - longest_ms
-        if len(self.steps) > longest_ms // 60_000 + 16:
+        if len(self.steps) > longest_ms // step_ms + 16:
             for end in [e for e in self.steps if e <= horizon]:
                 del self.steps[end]
 
@@ -184,7 +183,7 @@ class Detector:
             out.extend(self._evaluate(track, t))
             out.extend(self._decide_suspects(track, t, final=False))
             t += self.step_ms
-        track.prune(self.longest_ms)
+        track.prune(self.longest_ms, self.step_ms)
         return out
 
     def finish(self) -> list[Anomaly]:
@@ -243,16 +242,13 @@ class Detector:
                     track.service, t - self.cfg.change_window_s * 1000, t)]
                 out.append(Anomaly("burn_spike", "firing", track.journey, track.slo, severity, start, t, t, t,
                                    severity, dict(burns), evidence, changes))
-                if severity == "page" and track.incident is None:
+                if severity == "page":
                     # Fast burns only: a slow burn (ticket) is calibration or decay, not an attack signature.
-                    track.incident = t
                     track.pending_suspects.append((t, severity, dict(burns), evidence))
             elif cond is None and is_open:
                 ep = track.open.pop(key)
                 out.append(Anomaly("burn_spike", "resolved", track.journey, track.slo, severity, ep.start_ms, t, t,
                                    ep.start_ms, severity, dict(burns)))
-        if "burn_page" not in track.open:
-            track.incident = None
         return out
 
     def _decide_suspects(self, track: _SloTrack, now_ms: int, final: bool) -> list[Anomaly]:
@@ -348,8 +344,9 @@ class Detector:
         remaining = self.budget_remaining(track)
         # A budget is judged only on enough history: three hours of data are not a 30-day period.
         history = t - track.first_end + self.step_ms if track.first_end is not None else 0
+        # The same traffic guard as a ticket: fewer events than that prove nothing about the budget.
         exhausted = (remaining <= 0 and history >= self.cfg.policy_min_history_s * 1000
-                     and track.sums["period"][1] >= self.policy.conditions[-1].min_events)
+                     and track.sums["period"][1] >= self.cfg.burn.min_ticket_events)
         last_freeze, frozen = self.changes.last_freeze(track.service, t)
         holds = exhausted and not frozen
         if holds:
