@@ -34,7 +34,7 @@ from streams.live_detection import ChangeFeed, LiveDetection
 from streams.metrics import render
 from streams.model import DeadLetter
 from streams.sinks.serialize import counter_from_dict, dead_letter_to_dict
-from streams.stage_a import StageA
+from streams.stage_a import StageA, partial_partition
 from streams.stage_b import merge_partials, merged_key
 
 log = logging.getLogger("truesli.app")
@@ -88,19 +88,37 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
                           value_serializer="raw")
     deadletter = app.topic(k.topics.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw",
                            value_serializer="raw")
-    detection = LiveDetection(config) if config.detection.enabled else None
-    feed = ChangeFeed(config) if detection is not None else None
-    rebuilt = False
+    feed = ChangeFeed(config) if config.detection.enabled else None
+    detection = LiveDetection(config, caught_up=False) if feed is not None else None
+    owned: set[int] | None = None  # partials partitions the detector was last built for
 
-    def rebuild_from_table() -> None:
-        """After a (re)start, feed the detector every merged counter the recovered table holds."""
-        nonlocal rebuilt
-        rebuilt = True
-        rows = [merge_partials(entry.values(), "") for entry in table.values() if entry]
-        for doc in sorted(rows, key=lambda d: d["window_start"]):
-            detection.detector.observe(counter_from_dict(doc))
+    def sync_assignment() -> None:
+        """(Re)build the detector when this worker's partials partitions change (start, restart, rebalance):
+        it holds exactly the SLOs whose partials this worker owns, from the recovered table."""
+        nonlocal owned
+        current = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == k.topics.partials}
+        if current == owned:
+            return
+        owned = current
+        rows = []
+        for entry in table.values():
+            if not entry:
+                continue
+            doc = merge_partials(entry.values(), "")
+            if partial_partition(doc["journey"], doc["slo"], parts[k.topics.partials]) in current:
+                rows.append(counter_from_dict(doc))
+        detection.rebuild(sorted(rows, key=lambda c: c.window_start_ms))
+        log.info("detectors rebuilt for partials partitions %s (%d windows)", sorted(current), len(rows))
 
-    async def send_anomalies(found) -> None:  # noqa: ANN001
+    async def detect(step) -> None:  # noqa: ANN001
+        """Run one detection step; a detector failure is logged and counted, never stops Stage B."""
+        try:
+            sync_assignment()
+            found = step()
+        except Exception:
+            stage_a.stats.detection_errors += 1
+            log.exception("detection step failed")
+            return
         for a in found:
             await anomalies.send(key=a.id.encode(), value=orjson.dumps(a.to_dict()))
 
@@ -110,8 +128,9 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
             try:
                 partial = orjson.loads(value)
                 key = merged_key(partial)
-            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:  # not ours: skip, never crash
-                stage_a.stats.stage_b_skipped += 1
+                counter_from_dict(partial)  # all fields present and typed: never store what cannot merge
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                stage_a.stats.stage_b_skipped += 1  # not ours: skip, never crash
                 log.warning("Stage B skipped a malformed partial: %s", exc)
                 continue
             entry = dict(table[key])
@@ -120,15 +139,15 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
             merged = merge_partials(entry.values(), format_rfc3339(int(time.time() * 1000)))
             await counters.send(key=key.encode(), value=orjson.dumps(merged))
             if detection is not None:
-                if not rebuilt:
-                    rebuild_from_table()
-                await send_anomalies(detection.observe(counter_from_dict(merged)))
+                await detect(lambda: detection.observe(counter_from_dict(merged)))
 
     @app.timer(interval=2.0)
     async def detection_tick() -> None:
         if detection is None:
             return
         now = int(time.time() * 1000)
+        # Read before draining: once the feed is ready, everything up to its end is already queued.
+        caught_up = feed.ready.is_set()
         for item in feed.drain():
             if isinstance(item, DeadLetter):
                 stage_a.stats.change_dead_letters += 1
@@ -136,9 +155,9 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
                                       value=orjson.dumps(dead_letter_to_dict(item, now)))
             else:
                 detection.observe_change(item)
-        if not rebuilt:
-            rebuild_from_table()
-        await send_anomalies(detection.tick())
+        if caught_up:
+            detection.caught_up = True
+        await detect(detection.tick)
 
     class StageAService(faust.Service):
         """Owns the Stage A thread; a crash there stops the worker with an error."""

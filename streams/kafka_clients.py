@@ -96,7 +96,8 @@ def ensure_topics(admin: AdminClient, cfg: KafkaConfig) -> dict[str, int]:
         t.partials: (compacted, cfg.partitions),
         t.anomalies: ({}, cfg.partitions),
         t.deadletter: ({}, cfg.partitions),
-        t.changes: ({}, 1),
+        # Change events are few and a freeze months ago still matters to the budget policy: keep them.
+        t.changes: ({"retention.ms": "-1"}, 1),
     }
     existing = admin.list_topics(timeout=cfg.connect_timeout_s).topics
     input_partitions = len(existing[t.requests].partitions) if t.requests in existing else cfg.partitions

@@ -36,17 +36,31 @@ log = logging.getLogger("truesli.detection")
 class LiveDetection:
     """One worker's detectors. Call ``observe`` per merged counter and ``tick`` periodically."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, caught_up: bool = True) -> None:
+        self.config = config
         self.detector = Detector(config)
+        # Every change event up to the feed's end has been observed: judge no window before that.
+        self.caught_up = caught_up
         self.delay_ms = config.detection.evaluation_delay_s * 1000
         self.idle_s = config.windows.idle_timeout_s
         self.last_input = time.monotonic()
         self.fired: Counter[tuple[str, str]] = Counter()  # (type, state) → anomalies sent
         self.changes = 0
 
+    def rebuild(self, counters: list[WindowCounter]) -> None:
+        """A fresh detector over ``counters`` (the SLOs this worker now owns); change events are kept.
+        Re-evaluating re-sends earlier anomalies with the same ids (consumers deduplicate on the id)."""
+        changes = self.detector.changes
+        self.detector = Detector(self.config)
+        self.detector.changes = changes
+        for c in counters:
+            self.detector.observe(c)
+
     def observe(self, counter: WindowCounter) -> list[Anomaly]:
         self.detector.observe(counter)
         self.last_input = time.monotonic()
+        if not self.caught_up:
+            return []
         return self._count(self.detector.advance_ready(self.delay_ms))
 
     def observe_change(self, change: ChangeEvent) -> None:
@@ -55,7 +69,7 @@ class LiveDetection:
 
     def tick(self) -> list[Anomaly]:
         """Idle stream: evaluate through the newest window of every SLO."""
-        if time.monotonic() - self.last_input < self.idle_s:
+        if not self.caught_up or time.monotonic() - self.last_input < self.idle_s:
             return []
         return self._count(self.detector.advance_ready(0))
 
@@ -69,11 +83,19 @@ class LiveDetection:
 
 
 class ChangeFeed:
-    """Reads every partition of the change-event topic from the beginning, on its own thread."""
+    """Reads every partition of the change-event topic from the beginning, on its own thread.
+
+    ``ready`` is set once every partition has been read up to the end it had when the feed connected, so
+    the detectors never judge a window before the changes that could explain it are known. An unreachable
+    broker or a missing topic is retried every ``RETRY_S``, never the end of the feed.
+    """
+
+    RETRY_S = 2.0
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.topic = config.kafka.topics.changes
+        self.ready = threading.Event()
         self._items: deque[ChangeEvent | DeadLetter] = deque()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="truesli-changes", daemon=True)
@@ -92,6 +114,16 @@ class ChangeFeed:
         return out
 
     def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._consume()
+                return
+            except KafkaException as exc:
+                log.warning("change feed: %s; retrying in %.0f s", exc.args[0].str() if exc.args else exc,
+                            self.RETRY_S)
+                self._stop.wait(self.RETRY_S)
+
+    def _consume(self) -> None:
         k = self.config.kafka
         # librdkafka's lines go to the rate-limited logger, like Stage A's: an outage is one line, not a flood.
         consumer = Consumer(client_conf(k, **{"group.id": f"{k.group_id}-changes-{uuid.uuid4().hex[:8]}",
@@ -99,16 +131,37 @@ class ChangeFeed:
                                               "logger": logging.getLogger(LIBRDKAFKA_LOGGER),
                                               "error_cb": lambda _err: None}))
         try:
-            md = consumer.list_topics(self.topic, timeout=k.connect_timeout_s)
-            parts = sorted(md.topics[self.topic].partitions) if self.topic in md.topics else []
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in parts])
+            parts: list[int] = []
+            while not self._stop.is_set():
+                md = consumer.list_topics(self.topic, timeout=k.connect_timeout_s)
+                t = md.topics.get(self.topic)
+                parts = sorted(t.partitions) if t is not None and t.error is None else []
+                if parts:
+                    break
+                self._stop.wait(self.RETRY_S)  # created by ensure_topics; may not be visible yet
+            pending: dict[int, int] = {}  # partition → end offset still to reach before `ready`
+            tps = []
+            for p in parts:
+                low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, p),
+                                                           timeout=k.connect_timeout_s)
+                if high > low:
+                    pending[p] = high
+                tps.append(TopicPartition(self.topic, p, OFFSET_BEGINNING))
+            consumer.assign(tps)
+            if not pending:
+                self.ready.set()
             while not self._stop.is_set():
                 msg = consumer.poll(0.5)
                 if msg is None:
+                    if pending:  # the end may be a transaction marker or a compacted-away record
+                        for tp in consumer.position([TopicPartition(self.topic, p) for p in pending]):
+                            if tp.offset >= pending[tp.partition]:
+                                del pending[tp.partition]
+                        if not pending:
+                            self.ready.set()
                     continue
                 if msg.error() is not None:
-                    log.warning("change feed: %s", msg.error().str())
-                    continue
+                    continue  # transport trouble: librdkafka reconnects; its log lines are rate-limited
                 raw = msg.value() or b""
                 ev = parse_change(raw)
                 if isinstance(ev, str):
@@ -116,7 +169,10 @@ class ChangeFeed:
                                                   self.topic, msg.partition(), msg.offset(), None))
                 else:
                     self._items.append(ev)
-        except KafkaException as exc:
-            log.error("change feed stopped: %s", exc)
+                end = pending.get(msg.partition())
+                if end is not None and msg.offset() + 1 >= end:
+                    del pending[msg.partition()]
+                    if not pending:
+                        self.ready.set()
         finally:
             consumer.close()

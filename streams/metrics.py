@@ -78,6 +78,8 @@ class StageACollector:
                                   value=s.stage_b_skipped)
         yield CounterMetricFamily("truesli_change_dead_letters", "ops.changes records that are not change events",
                                   value=s.change_dead_letters)
+        yield CounterMetricFamily("truesli_detection_errors", "detection steps that failed (see the log)",
+                                  value=s.detection_errors)
         yield CounterMetricFamily("truesli_abuse_anomalies", "scanner / credential-stuffing anomalies published",
                                   value=s.anomalies)
         yield CounterMetricFamily("truesli_remote_write_samples_sent", "remote-write samples delivered",
@@ -109,6 +111,9 @@ class DetectionCollector:
         yield fam
         yield CounterMetricFamily("truesli_change_events", "change events read from ops.changes",
                                   value=self.detection.changes)
+        yield GaugeMetricFamily("truesli_change_feed_ready",
+                                "1 once ops.changes has been read up to its end (detectors wait for it)",
+                                value=1.0 if self.detection.caught_up else 0.0)
         families: dict[str, GaugeMetricFamily] = {}
         for labels, _ts, value in gauge_samples(self.detection.gauges()):
             name = labels["__name__"]

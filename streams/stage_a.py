@@ -60,6 +60,7 @@ class StageAStats:
     restores: int = 0
     anomalies: int = 0  # abuse anomalies published (scanner, credential_stuffing)
     change_dead_letters: int = 0  # Stage B: ops.changes records that were not change events
+    detection_errors: int = 0  # Stage B: detection steps that raised (logged; Stage B goes on)
     last_batch_seconds: float = 0.0
     batch_seconds_sum: float = 0.0
     lag: dict[int, int] = field(default_factory=dict)

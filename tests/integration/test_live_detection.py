@@ -83,7 +83,9 @@ def test_live_anomalies_equal_embedded_detection(kafka_broker, tmp_path):
 
     w = Worker(path, "det", tmp_path / "det.log").start()
     try:
-        w.wait_metrics(lambda m: m.get("truesli_change_events_total") == 1 and m.get("truesli_assigned_partitions") == 1)
+        # Traffic starts at once: the detectors must wait for the change feed to catch up (the deploy it
+        # holds is what turns the page into a burn_spike without a security_suspect).
+        w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 1)
         produce(bs, topics.requests, lines)
         got_docs = _wait_for(bs, topics.anomalies, len(want), w)
         got = {d["id"]: d for d in got_docs}
@@ -97,9 +99,28 @@ def test_live_anomalies_equal_embedded_detection(kafka_broker, tmp_path):
         assert m['truesli_anomalies_total{state="resolved",type="burn_spike"}'] == 1
         assert m["truesli_abuse_anomalies_total"] == 2
         assert m["truesli_change_dead_letters_total"] == 1
+        assert m["truesli_change_feed_ready"] == 1 and m["truesli_change_events_total"] == 1
+        assert m["truesli_detection_errors_total"] == 0
         assert m['truesli_slo_burn_rate{journey="checkout",slo="availability",window="5m"}'] == 0.0
         assert m["truesli_slos_active"] == 8
         assert 0 < m['truesli_slo_error_budget_remaining{journey="login",slo="availability"}'] <= 1
     finally:
         w.stop()
     assert w.proc.returncode == 0, w.tail()
+
+    # A restarted worker rebuilds its detectors from the partials table and re-sends the same anomalies
+    # (same ids): the topic's distinct anomalies are unchanged, and nothing new is invented.
+    before = len(read_topic(bs, topics.anomalies))
+    w2 = Worker(path, "det", tmp_path / "det2.log", web_port=w.web_port).start()  # static membership: same URL
+    try:
+        w2.wait_metrics(lambda m: m.get('truesli_anomalies_total{state="firing",type="burn_spike"}') == 2)
+        docs = [orjson.loads(v) for _, v, _ in read_topic(bs, topics.anomalies)]
+        assert len(docs) > before
+        rebuilt = {d["id"]: d for d in docs}
+        diffs = {i: {k: (want[i][k], d[k]) for k in d if d[k] != want[i].get(k)} for i, d in rebuilt.items()
+                 if d != want.get(i)}
+        assert not diffs, diffs
+        assert "detectors rebuilt for partials partitions [0]" in (tmp_path / "det2.log").read_text()
+    finally:
+        w2.stop()
+    assert w2.proc.returncode == 0, w2.tail()
