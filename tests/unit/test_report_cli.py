@@ -86,11 +86,14 @@ def test_report_from_logs_and_from_parquet_agree(logs, tmp_path):
                                            "--counters FILE or --parquet DIR… (got INPUT, --counters)"),
     (["--counters", "/nonexistent/c.jsonl"], "counters file not found: /nonexistent/c.jsonl"),
     (["--counters", "{counters}", "--max-points", "1"], "--max-points must be at least 2"),
-    (["--counters", "{counters}", "--period-days", "0"], "--period-days must be positive (the SLO period, e.g. 30)"),
+    (["--counters", "{counters}", "--period-days", "0"],
+     "--period-days must be a whole number of days from 1 to 400 (the SLO period, e.g. 30)"),
+    (["--counters", "{counters}", "--period-days", "401"],
+     "--period-days must be a whole number of days from 1 to 400 (the SLO period, e.g. 30)"),
     (["--counters", "{counters}"], "the counters hold checkout/availability, which the config does not define: "
                                    "pass the --config the counters were produced with"),
     (["--counters", "{counters}", "--config", "{config}", "--changes", "{counters}"],
-     "{counters}:1: kind None is not a change kind (config, deploy, freeze, unfreeze, upstream)"),
+     "{counters}:1: kind must be one of deploy, config, upstream, freeze, unfreeze"),
 ])
 def test_user_errors_are_one_line_exit_2(history, tmp_path, args, message):
     subs = {"counters": str(history.counters), "config": str(history.config)}
@@ -107,3 +110,18 @@ def test_unwritable_output_is_a_user_error(history, tmp_path):
                 "--out", str(blocker / "r.html"))
     assert r.returncode == 2
     assert r.stderr.decode().startswith(f"truesli: error: cannot write {blocker / 'r.html'}: ")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5", "1e3"])
+def test_period_days_must_be_whole_days(history, tmp_path, value):
+    """Not a traceback: argparse's usage error (exit 2) names the flag and the value."""
+    r = truesli("report", "--config", str(history.config), "--counters", str(history.counters),
+                "--period-days", value, "--out", str(tmp_path / "r.html"))
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines()[-1] == f"truesli report: error: argument --period-days: invalid int value: '{value}'"
+    assert b"Traceback" not in r.stderr and not (tmp_path / "r.html").exists()
+
+
+def test_period_days_changes_the_verdicts_with_the_budget(history, tmp_path):
+    """The detectors behind the verdicts use --period-days too: the 2-day history's checkout burst spends a
+    28-day... budget differently from a 1-day one, and the page says the same period everywhere."""
