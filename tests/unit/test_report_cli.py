@@ -116,12 +116,37 @@ def test_unwritable_output_is_a_user_error(history, tmp_path):
 def test_period_days_must_be_whole_days(history, tmp_path, value):
     """Not a traceback: argparse's usage error (exit 2) names the flag and the value."""
     r = truesli("report", "--config", str(history.config), "--counters", str(history.counters),
-                "--period-days", value, "--out", str(tmp_path / "r.html"))
+                f"--period-days={value}", "--out", str(tmp_path / "r.html"))
     assert r.returncode == 2
     assert r.stderr.decode().splitlines()[-1] == f"truesli report: error: argument --period-days: invalid int value: '{value}'"
     assert b"Traceback" not in r.stderr and not (tmp_path / "r.html").exists()
 
 
-def test_period_days_changes_the_verdicts_with_the_budget(history, tmp_path):
-    """The detectors behind the verdicts use --period-days too: the 2-day history's checkout burst spends a
-    28-day... budget differently from a 1-day one, and the page says the same period everywhere."""
+def test_period_days_changes_the_verdict_with_the_budget_chart(tmp_path):
+    """--period-days reaches the detectors behind the verdicts: two hours at 50% errors a day and a half ago
+    spend a 30-day budget (policy not enforced) but not a 1-day one (calibrated, budget untouched)."""
+    from streams.model import WindowCounter
+    from streams.sinks.serialize import counter_to_dict
+
+    t0 = parse_rfc3339("2026-08-01T00:00:00Z")
+    config = tmp_path / "truesli.yaml"
+    config.write_text("journeys:\n  - name: shop\n    service: web\n    slos:\n"
+                      "      - {name: availability, kind: availability, objective: 0.99}\n"
+                      "detection: {policy_min_history_s: 0, policy_grace_s: 0}\n")
+    counters = tmp_path / "c.jsonl"
+    counters.write_bytes(b"".join(orjson.dumps(counter_to_dict(WindowCounter(
+        "shop", "availability", t0 + m * 60_000, t0 + (m + 1) * 60_000, good=50 if m < 120 else 100, total=100,
+        raw_good=50 if m < 120 else 100, raw_total=100), 0)) + b"\n" for m in range(120 + 2160)))
+    pages = {}
+    for days in (None, 1):
+        out = tmp_path / f"r{days}.html"
+        r = truesli("report", "--config", str(config), "--counters", str(counters), "--out", str(out),
+                    *(["--period-days", str(days)] if days else []))
+        assert r.returncode == 0, r.stderr
+        pages[days] = out.read_text()
+    verdict = lambda html: re.findall(r'<tr data-journey="shop" data-slo="availability">.*?data-verdict="(\w+)".*?'  # noqa: E731
+                                      r"<td>(-?[\d.]+%)</td><td>[^<]*</td></tr>", html)
+    assert verdict(pages[None]) == [("policy_not_enforced", "-163.2%")]
+    assert verdict(pages[1]) == [("calibrated", "100.0%")]
+    assert "Error budget remaining (trailing 1 days)" in pages[1]
+    assert "<caption>Active SLOs: real-user events in the last 1 days" in pages[1]
