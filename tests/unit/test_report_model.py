@@ -304,6 +304,10 @@ def test_alert_spans_are_the_burn_spike_episodes():
                  _anomaly("burn_too_tight", 3)]
     v = build_model(ONE, rows, anomalies=anomalies).slos[0]
     assert v.alerts == {"page": [(T0 + 2 * MIN, T0 + 5 * MIN)], "ticket": [(T0 + 7 * MIN, T0 + 10 * MIN)]}
+    html = render_html(build_model(ONE, rows, anomalies=anomalies), "t")
+    assert re.findall(r'class="alert-span"[^>]*><title>([^<]*)</title>', html) == [
+        "page alert 2026-08-01T00:02:00.000Z → 2026-08-01T00:05:00.000Z",
+        "ticket alert 2026-08-01T00:07:00.000Z → 2026-08-01T00:10:00.000Z"]
     # Without an anomalies file the spans are those of the detectors run over the counters: a 10-minute
     # 50% burst opens a ticket (still open at the end) and a page that resolves; bars and ▼ markers agree.
     rows = [wc(m, 100, 100) for m in range(60)] + [wc(m, 50, 100) for m in range(60, 70)] + \
