@@ -217,7 +217,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def write_html_report(config, counters, out: str, sources: str, *, anomalies_path: str | None = None,
-                      changes_path: str | None = None, max_points: int = 600, period_days: float | None = None
+                      changes_path: str | None = None, max_points: int = 600, period_days: int | None = None
                       ) -> Path:
     """Build and write the HTML review report; returns its path. User-fixable problems raise UserError."""
     from streams.report.inputs import read_anomalies, read_changes
@@ -248,8 +248,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                         f"or --parquet DIR… (got {', '.join(given) if given else 'none'})")
     if args.max_points < 2:
         raise UserError("--max-points must be at least 2")
-    if args.period_days is not None and args.period_days <= 0:
-        raise UserError("--period-days must be positive (the SLO period, e.g. 30)")
+    if args.period_days is not None and not 1 <= args.period_days <= 400:
+        raise UserError("--period-days must be a whole number of days from 1 to 400 (the SLO period, e.g. 30)")
     config = load_config(args.config)
     if args.counters:
         from streams.report.inputs import read_counters
@@ -466,8 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--anomalies", metavar="FILE", help="anomaly JSON lines: markers and the meta-signal verdicts")
     rep.add_argument("--changes", metavar="FILE", help="change_event JSON lines: deploys, freezes… as markers")
     rep.add_argument("--out", required=True, help="the HTML file to write")
-    rep.add_argument("--period-days", type=float,
-                     help="SLO period of the error budget in days (default: detection.slo_period_days, 30)")
+    rep.add_argument("--period-days", type=int, metavar="DAYS",
+                     help="SLO period in whole days (1-400) for the budget chart, active SLOs and the detectors' "
+                          "verdicts (default: detection.slo_period_days, 30)")
     rep.add_argument("--max-points", type=int, default=600, help="display points per chart (downsampling)")
     rep.set_defaults(func=cmd_report)
 

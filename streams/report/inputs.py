@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from streams.core.detect.changes import ChangeEvent
 from pathlib import Path
 
 import orjson
 
+from streams.core.detect.changes import ChangeEvent, parse_change
 from streams.core.merge import CounterBook
 from streams.core.timeparse import parse_epoch, parse_rfc3339
 from streams.model import WindowCounter
+from streams.sinks.serialize import counter_from_dict
 from streams.sources.files import InputError
 
 ANOMALY_TYPES = frozenset({"burn_spike", "security_suspect", "bot_surge", "scanner", "credential_stuffing",
                            "no_traffic", "burn_too_tight", "burn_too_loose", "policy_not_enforced"})
-CHANGE_KINDS = frozenset({"deploy", "config", "upstream", "freeze", "unfreeze"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +87,7 @@ def _tally(doc: dict, key: str, where: str) -> dict[str, int]:
     if not v:
         return {}
     if not isinstance(v, dict):
-        raise InputError(f"{where}: {key} must be an object of counts by reason")
+        raise InputError(f"{where}: {key} must be an object of counts")
     for reason in v:
         _count(v, reason, f"{where}: {key}")
     return v
@@ -96,44 +95,55 @@ def _tally(doc: dict, key: str, where: str) -> dict[str, int]:
 
 def read_counters(path: str) -> list[WindowCounter]:
     """``sli_counter`` JSON lines (``truesli process --counters``) → merged counters in window order:
-    the newest revision of each key, per-partition partials summed (what Stage B publishes)."""
+    the newest revision of each key, per-partition partials summed (what Stage B publishes).
+
+    Each line is checked against the contract first (so a bad one is named ``file:line`` with the fix),
+    then built by ``streams.sinks.serialize.counter_from_dict`` — the one sli_counter parser."""
     latest: dict[tuple, WindowCounter] = {}
     times: dict[str, int] = {}     # each window's timestamps repeat once per journey/SLO: parse once
     names: dict[str, str] = {}     # one string object per journey/SLO name, not one per line
     partials = False
+
+    def cached_time(value: str) -> int:
+        t = times.get(value)
+        if t is None:
+            t = times[value] = parse_rfc3339(value)
+        return t
+
     for n, doc in _lines(path, "counters"):
         where = f"{path}:{n}"
         journey, slo = doc.get("journey"), doc.get("slo")
         if type(journey) is not str or type(slo) is not str:
             raise InputError(f"{where}: not an sli_counter (journey and slo are required strings); "
                              "pass the file `truesli process --counters` wrote")
-        ws, we = doc.get("window_start"), doc.get("window_end")
-        start = times.get(ws) if type(ws) is str else None
-        if start is None:
-            start = _time(ws, where, "window_start")
-            if type(ws) is str:
-                times[ws] = start
-        end = times.get(we) if type(we) is str else None
-        if end is None:
-            end = _time(we, where, "window_end")
-            if type(we) is str:
-                times[we] = end
-        if end <= start:
-            raise InputError(f"{where}: window_end must be after window_start")
+        doc["journey"], doc["slo"] = names.setdefault(journey, journey), names.setdefault(slo, slo)
+        for key in ("window_start", "window_end"):
+            value = doc.get(key)
+            try:
+                if type(value) is not str:
+                    raise ValueError
+                cached_time(value)
+            except (ValueError, OverflowError):
+                raise InputError(f"{where}: {key} {value!r} is not an RFC 3339 time") from None
+        for key in ("good", "total", "raw_good", "raw_total"):
+            if key not in doc:
+                raise InputError(f"{where}: {key} is required — not a valid sli_counter")
+            _count(doc, key, where)
+        for key in ("late", "revision"):
+            _count(doc, key, where)
+        for key in ("filtered", "skipped", "networks"):
+            _tally(doc, key, where)
         partition = doc.get("partition")
         if partition is not None:
-            if type(partition) is not int:
-                raise InputError(f"{where}: partition must be an integer or null")
+            if type(partition) is not int or partition < 0:
+                raise InputError(f"{where}: partition must be a non-negative integer or null")
             partials = True
-        c = WindowCounter(names.setdefault(journey, journey), names.setdefault(slo, slo), start, end,
-                          good=_count(doc, "good", where), total=_count(doc, "total", where),
-                          raw_good=_count(doc, "raw_good", where), raw_total=_count(doc, "raw_total", where),
-                          filtered=_tally(doc, "filtered", where), skipped=_tally(doc, "skipped", where),
-                          late=_count(doc, "late", where), revision=_count(doc, "revision", where),
-                          partition=partition)
+        c = counter_from_dict(doc, parse_time=cached_time)
+        if c.window_end_ms <= c.window_start_ms:
+            raise InputError(f"{where}: window_end must be after window_start")
         if c.good > c.total or c.raw_good > c.raw_total:
             raise InputError(f"{where}: good exceeds total — not a valid sli_counter")
-        key = (c.journey, c.slo, start, partition)
+        key = (c.journey, c.slo, c.window_start_ms, partition)
         prev = latest.get(key)
         if prev is None or c.revision >= prev.revision:
             latest[key] = c
@@ -170,16 +180,13 @@ def read_anomalies(path: str) -> list[Anomaly]:
 
 
 def read_changes(path: str) -> list[ChangeEvent]:
-    """``change_event`` JSON lines (schemas/change_event.schema.json), sorted by time."""
+    """``change_event`` JSON lines (schemas/change_event.schema.json), sorted by time. Each line goes
+    through ``streams.core.detect.changes.parse_change`` — the detectors' parser, one for the contract."""
     out: list[ChangeEvent] = []
     for n, doc in _lines(path, "changes"):
-        where = f"{path}:{n}"
-        kind, service = doc.get("kind"), doc.get("service")
-        if kind not in CHANGE_KINDS:
-            raise InputError(f"{where}: kind {kind!r} is not a change kind ({', '.join(sorted(CHANGE_KINDS))})")
-        if not isinstance(service, str) or not service:
-            raise InputError(f"{where}: service is required (the journey's `service` in the config)")
-        out.append(ChangeEvent(ts_ms=_time(doc.get("ts"), where, "ts"), service=service, kind=kind,
-                               id=str(doc.get("id", "")), description=str(doc.get("description", ""))))
+        ev = parse_change(doc)
+        if isinstance(ev, str):
+            raise InputError(f"{path}:{n}: {ev}")
+        out.append(ev)
     out.sort(key=lambda e: e.ts_ms)
     return out

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from streams.config import Config, SLOConfig
-from streams.core.burn import WINDOWS_MS, BurnPolicy, alert_windows, spans
+from streams.core.burn import WINDOWS_MS, BurnPolicy
 from streams.model import WindowCounter
 from streams.report.inputs import Anomaly, ChangeEvent
 from streams.report.verdict import Verdict, verdict_from_anomalies
@@ -33,7 +33,6 @@ DEFAULT_MAX_POINTS = 600
 # Display bucket sizes a reader can take in at a glance (minutes).
 _NICE_MINUTES = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720, 1440, 2880, 10080)
 REAL_USERS = "real users"
-LAST_HOUR_MS = WINDOWS_MS["1h"]
 AVERAGE_WINDOW = "3d"   # the seed's "3d burn average" — the long window of the slowest ticket condition
 
 
@@ -128,7 +127,7 @@ class SloView:
     burn_1h_now: float | None = None
     burn_avg_now: float | None = None
     budget_now: float | None = None
-    recent_total: int = 0
+    period_total: int = 0  # real-user events in the SLO period ending at the history's end
     last_freeze_ms: int | None = None
 
     @property
@@ -146,7 +145,9 @@ class SloView:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """The seed's meta-dashboard across every journey/SLO."""
+    """The seed's meta-dashboard across every journey/SLO. ``active``: SLOs with real-user events in the
+    SLO period ending at the history's end — the detectors' definition (gauge ``truesli_slos_active``);
+    ``burning``: SLOs whose 1-hour burn rate at their last window is above 1×."""
 
     slos: int
     active: int
@@ -157,7 +158,7 @@ class Summary:
 @dataclass(slots=True)
 class ReportModel:
     bucketing: Bucketing | None
-    period_days: float
+    period_days: int
     slos: list[SloView]
     summary: Summary
     first_ms: int | None
@@ -174,9 +175,34 @@ def _rolling(ends: Sequence[int], bad_prefix: Sequence[int], total_prefix: Seque
     return bad_prefix[i + 1] - bad_prefix[j], total_prefix[i + 1] - total_prefix[j]
 
 
+def alert_spans(anomalies: Sequence[Anomaly], journey: str, slo: str, end_ms: int) -> dict[str, list[tuple[int, int]]]:
+    """Per severity, the [fired, resolved] spans of the ``burn_spike`` episodes of ``journey``/``slo`` —
+    the detectors' alerts, so the bars and the ▼ markers on one chart cannot disagree. An episode still
+    open at the end of the history runs to ``end_ms`` (the last window end). Messages are taken in time
+    order and repeated ids (at-least-once delivery) once; a ``resolved`` whose ``firing`` is not in the
+    input spans from its window start, which the detector sets to the episode start."""
+    seen: set[str] = set()
+    spikes = []
+    for a in sorted(anomalies, key=lambda a: (a.ts_ms, a.state != "resolved")):
+        if a.type == "burn_spike" and a.journey == journey and a.slo == slo and a.id not in seen:
+            seen.add(a.id)
+            spikes.append(a)
+    out: dict[str, list[tuple[int, int]]] = {}
+    opened: dict[str, int] = {}
+    for a in spikes:
+        if a.state == "firing":
+            opened.setdefault(a.severity, a.ts_ms)
+        else:
+            start = opened.pop(a.severity, a.window_start_ms)
+            out.setdefault(a.severity, []).append((start, a.ts_ms))
+    for severity, start in opened.items():
+        out.setdefault(severity, []).append((start, max(start, end_ms)))
+    return {sev: sorted(v) for sev, v in sorted(out.items())}
+
+
 def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowCounter], b: Bucketing | None,
               anomalies: list[Anomaly], changes: list[ChangeEvent], period_ms: int, policy: BurnPolicy,
-              verdict_override: Verdict | None, changes_given: bool) -> SloView:
+              verdict_override: Verdict, history_end_ms: int | None) -> SloView:
     objective = slo_cfg.objective
     allowed = 1.0 - objective
     n = b.n if b else 0
@@ -252,12 +278,12 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
                 continue
             pb, pt = _rolling(ends, bad_prefix, total_prefix, i, period_ms)
             view.budget[k] = 1.0 - pb / (allowed * pt) if pt else None
-        fired = alert_windows(rows, objective, policy)
-        view.alerts = {sev: spans(ends_, b.step_ms) for sev, ends_ in fired.items() if ends_}
         last = len(rows) - 1
         hb, ht = _rolling(ends, bad_prefix, total_prefix, last, WINDOWS_MS["1h"])
         view.burn_1h_now = hb / ht / allowed if ht else None
-        view.recent_total = ht
+        # The detectors evaluate every SLO through the newest window of the whole history (a missing window
+        # is no traffic), so "active" is judged at that end, not at this SLO's own last window.
+        view.period_total = total_prefix[-1] - total_prefix[bisect_left(ends, history_end_ms - period_ms + 1)]
         ab, at = _rolling(ends, bad_prefix, total_prefix, last, WINDOWS_MS[AVERAGE_WINDOW])
         view.burn_avg_now = ab / at / allowed if at else None
         pb, pt = _rolling(ends, bad_prefix, total_prefix, last, period_ms)
@@ -265,6 +291,8 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
     end = rows[-1].window_end_ms if rows else None
     past = [t for t in freezes if end is None or t <= end]
     view.last_freeze_ms = past[-1] if past else None
+    if history_end_ms is not None:
+        view.alerts = alert_spans(view.anomalies, journey, slo_cfg.name, history_end_ms)
     view.verdict = verdict_override
     if not rows:  # not even an empty window was counted: the detectors had nothing to evaluate
         view.verdict = Verdict("no_traffic", "no counters for this SLO", verdict_override.source)
@@ -273,17 +301,24 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
 
 def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies: Sequence[Anomaly] | None = None,
                 changes: Sequence[ChangeEvent] | None = None, max_points: int = DEFAULT_MAX_POINTS,
-                period_days: float | None = None, policy: BurnPolicy | None = None) -> ReportModel:
+                period_days: int | None = None, policy: BurnPolicy | None = None) -> ReportModel:
     """The whole report's data. ``counters`` are merged counters (one per journey/SLO/window); every
     configured journey/SLO gets a view, with empty series when it has no counters. ``anomalies`` None
     means no anomalies file: the detectors (streams.detection) run over these counters and changes, so
     the verdicts are the same meta-signals a live worker would emit; ``changes`` None means no change
     events were given (not "none happened"). The SLO period and burn policy default to the config's
-    ``detection`` section. Raises ReportInputError for counters of a journey/SLO the config does not define."""
-    period_days = float(config.detection.slo_period_days) if period_days is None else period_days
+    ``detection`` section; ``period_days`` replaces ``detection.slo_period_days`` for everything — budget
+    chart, active SLOs and the detectors behind the verdicts — so they cannot disagree. Raises
+    ReportInputError for counters of a journey/SLO the config does not define or a period outside the
+    config's range."""
+    if period_days is not None:
+        if type(period_days) is not int or not 1 <= period_days <= 400:
+            raise ReportInputError(f"the SLO period must be a whole number of days from 1 to 400 "
+                                   f"(detection.slo_period_days' range), got {period_days!r}")
+        config = config.model_copy(update={"detection": config.detection.model_copy(
+            update={"slo_period_days": period_days})})
+    period_days = config.detection.slo_period_days
     policy = policy or BurnPolicy.from_config(config.detection.burn)
-    if period_days <= 0:
-        raise ReportInputError("the SLO period must be positive")
     configured = {(j.name, s.name) for j in config.journeys for s in j.slos}
     by_slo: dict[tuple[str, str], list[WindowCounter]] = {}
     for c in counters:
@@ -312,16 +347,16 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
                              window_end_ms=a.window_end_ms)
                      for a in detect(config, counters, change_list).anomalies]
     anomaly_list = list(anomalies)
-    period_ms = int(period_days * DAY_MS)
+    period_ms = period_days * DAY_MS
     views: list[SloView] = []
     for j in config.journeys:
         service = j.service or j.name
         for s in j.slos:
             override = verdict_from_anomalies(anomaly_list, j.name, s.name, verdict_source)
             views.append(_slo_view(j.name, service, s, by_slo.get((j.name, s.name), []), b, anomaly_list,
-                                   change_list, period_ms, policy, override, changes is not None))
+                                   change_list, period_ms, policy, override, last))
     budgets = [v.budget_now for v in views if v.budget_now is not None]
-    summary = Summary(slos=len(views), active=sum(1 for v in views if v.recent_total > 0),
+    summary = Summary(slos=len(views), active=sum(1 for v in views if v.period_total > 0),
                       burning=sum(1 for v in views if v.burn_1h_now is not None and v.burn_1h_now > 1.0),
                       avg_budget_remaining=sum(budgets) / len(budgets) if budgets else None)
     cal = config.detection.calibration

@@ -38,6 +38,7 @@ section.slo{border-top:2px solid #ddd;margin-top:26px;padding-top:12px}.why{marg
 .legend{list-style:none;padding:0;margin:2px 0;font-size:12px;color:#444}.legend li{display:inline-block;margin-right:12px}
 .legend i{display:inline-block;width:14px;height:4px;margin-right:4px;vertical-align:middle}
 .caption{font-size:11.5px;color:#777;margin:0 0 4px}svg.chart{display:block;max-width:100%;height:auto}
+table.summary caption{caption-side:top;text-align:left;font-size:11.5px;color:#777;padding:0 0 4px}
 """
 
 
@@ -84,16 +85,19 @@ def _since_freeze(v: SloView, model: ReportModel) -> str:
 
 def _summary(model: ReportModel) -> str:
     s = model.summary
-    tiles = [("Active SLOs", f"{s.active} of {s.slos}", "real-user traffic in the last hour"),
+    tiles = [("Active SLOs", f"{s.active} of {s.slos}", f"real-user events in the last {model.period_days} days"),
              ("Burning > 1×", str(s.burning), "1-hour burn rate above 1×"),
-             ("Avg budget remaining", _pct(s.avg_budget_remaining, 1), f"over the last {model.period_days:g} days"),
+             ("Avg budget remaining", _pct(s.avg_budget_remaining, 1), f"over the last {model.period_days} days"),
              ]
     out = ['<div class="tiles">']
     for name, value, hint in tiles:
         out.append(f'<div class="tile" data-tile="{escape(name)}">{escape(name)}<b>{escape(value)}</b>'
                    f'<span class="meta">{escape(hint)}</span></div>')
     out.append("</div>")
-    out.append('<table class="summary"><thead><tr><th>journey</th><th>SLO</th><th>objective</th><th>verdict</th>'
+    # One definition of "active" for the page and the gauges: the detectors' (events in the SLO period).
+    out.append(f'<table class="summary"><caption>Active SLOs: real-user events in the last {model.period_days} days '
+               "(the SLO period, as the detectors' truesli_slos_active); burning: 1-hour burn rate above 1×."
+               "</caption><thead><tr><th>journey</th><th>SLO</th><th>objective</th><th>verdict</th>"
                "<th>real-user errors</th><th>raw errors</th><th>not real users</th><th>burn 1h</th>"
                "<th>burn 3d avg</th><th>budget left</th><th>last freeze</th></tr></thead><tbody>")
     for v in model.slos:
@@ -219,10 +223,10 @@ def _budget_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:
     _change_markers(c, v)
     svg.hline(c, 0.0, scale, "#c62828", "exhausted", dash="1 0")
     svg.series(c, "budget_remaining", xs, v.budget, scale, "#4c78a8", width=1.8,
-               label=f"error budget remaining over the trailing {model.period_days:g} days")
+               label=f"error budget remaining over the trailing {model.period_days} days")
     if not v.has_data:
         svg.empty(c, "no counters for this SLO")
-    svg.note(c, f"trailing {model.period_days:g}-day budget: 1 − bad ÷ allowed bad; value at the end of each bucket")
+    svg.note(c, f"trailing {model.period_days}-day budget: 1 − bad ÷ allowed bad; value at the end of each bucket")
     return c.svg(f"{v.journey}/{v.slo} error budget remaining")
 
 
@@ -250,7 +254,7 @@ def _section(v: SloView, model: ReportModel, xs: list[float]) -> str:
         "<h3>Burn rate (MWMBR long windows) with alert thresholds</h3>", _legend(burn_legend + change_legend
                                                                                  + anomaly_legend),
         f'<p class="caption">{escape(note)}</p>', burn,
-        f"<h3>Error budget remaining (trailing {model.period_days:g} days)</h3>",
+        f"<h3>Error budget remaining (trailing {model.period_days} days)</h3>",
         _legend([("budget remaining", "#4c78a8")] + change_legend),
         f'<p class="caption">{escape(note)}</p>', _budget_chart(v, model, xs),
         "</section>",

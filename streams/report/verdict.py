@@ -61,5 +61,7 @@ def verdict_from_anomalies(anomalies: Iterable[Anomaly], journey: str, slo: str,
     if not firing:
         return Verdict(CALIBRATED, "no meta-signal anomaly is firing", source)
     worst = next(a for t, a in ((t, firing.get(t)) for t in _URGENCY) if a is not None)
+    # The firing message's ts is when the detector fired. Its window start is not: for burn_too_* it is the
+    # start of the 3-day window the average was taken over, days before anything fired.
     return Verdict(_ANOMALY_TO_VERDICT[worst.type], f"detector anomaly {worst.type} is firing since "
-                   f"{format_rfc3339(worst.window_start_ms)}", source)
+                   f"{format_rfc3339(worst.ts_ms)}", source)

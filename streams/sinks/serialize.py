@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from streams.core.timeparse import format_rfc3339, parse_rfc3339
 from streams.model import DeadLetter, WindowCounter
 
@@ -20,11 +22,13 @@ def counter_to_dict(c: WindowCounter, emitted_at_ms: int) -> dict:
     return doc
 
 
-def counter_from_dict(doc: dict) -> WindowCounter:
-    """An ``sli_counter`` message back into a WindowCounter (for Stage B and offline tools)."""
+def counter_from_dict(doc: dict, parse_time: Callable[[str], int] = parse_rfc3339) -> WindowCounter:
+    """An ``sli_counter`` message back into a WindowCounter (for Stage B and offline tools). The one
+    sli_counter parser; ``parse_time`` lets a bulk reader cache the RFC 3339 parse of repeated window
+    bounds (it must return what parse_rfc3339 would)."""
     return WindowCounter(
-        journey=doc["journey"], slo=doc["slo"], window_start_ms=parse_rfc3339(doc["window_start"]),
-        window_end_ms=parse_rfc3339(doc["window_end"]), good=int(doc["good"]), total=int(doc["total"]),
+        journey=doc["journey"], slo=doc["slo"], window_start_ms=parse_time(doc["window_start"]),
+        window_end_ms=parse_time(doc["window_end"]), good=int(doc["good"]), total=int(doc["total"]),
         raw_good=int(doc["raw_good"]), raw_total=int(doc["raw_total"]), filtered=dict(doc.get("filtered") or {}),
         skipped=dict(doc.get("skipped") or {}), late=int(doc.get("late", 0)), revision=int(doc.get("revision", 0)),
         networks=dict(doc.get("networks") or {}), partition=doc.get("partition"))

@@ -86,11 +86,14 @@ def test_report_from_logs_and_from_parquet_agree(logs, tmp_path):
                                            "--counters FILE or --parquet DIR… (got INPUT, --counters)"),
     (["--counters", "/nonexistent/c.jsonl"], "counters file not found: /nonexistent/c.jsonl"),
     (["--counters", "{counters}", "--max-points", "1"], "--max-points must be at least 2"),
-    (["--counters", "{counters}", "--period-days", "0"], "--period-days must be positive (the SLO period, e.g. 30)"),
+    (["--counters", "{counters}", "--period-days", "0"],
+     "--period-days must be a whole number of days from 1 to 400 (the SLO period, e.g. 30)"),
+    (["--counters", "{counters}", "--period-days", "401"],
+     "--period-days must be a whole number of days from 1 to 400 (the SLO period, e.g. 30)"),
     (["--counters", "{counters}"], "the counters hold checkout/availability, which the config does not define: "
                                    "pass the --config the counters were produced with"),
     (["--counters", "{counters}", "--config", "{config}", "--changes", "{counters}"],
-     "{counters}:1: kind None is not a change kind (config, deploy, freeze, unfreeze, upstream)"),
+     "{counters}:1: kind must be one of deploy, config, upstream, freeze, unfreeze"),
 ])
 def test_user_errors_are_one_line_exit_2(history, tmp_path, args, message):
     subs = {"counters": str(history.counters), "config": str(history.config)}
@@ -107,3 +110,43 @@ def test_unwritable_output_is_a_user_error(history, tmp_path):
                 "--out", str(blocker / "r.html"))
     assert r.returncode == 2
     assert r.stderr.decode().startswith(f"truesli: error: cannot write {blocker / 'r.html'}: ")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5", "1e3"])
+def test_period_days_must_be_whole_days(history, tmp_path, value):
+    """Not a traceback: argparse's usage error (exit 2) names the flag and the value."""
+    r = truesli("report", "--config", str(history.config), "--counters", str(history.counters),
+                f"--period-days={value}", "--out", str(tmp_path / "r.html"))
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines()[-1] == f"truesli report: error: argument --period-days: invalid int value: '{value}'"
+    assert b"Traceback" not in r.stderr and not (tmp_path / "r.html").exists()
+
+
+def test_period_days_changes_the_verdict_with_the_budget_chart(tmp_path):
+    """--period-days reaches the detectors behind the verdicts: two hours at 50% errors a day and a half ago
+    spend a 30-day budget (policy not enforced) but not a 1-day one (calibrated, budget untouched)."""
+    from streams.model import WindowCounter
+    from streams.sinks.serialize import counter_to_dict
+
+    t0 = parse_rfc3339("2026-08-01T00:00:00Z")
+    config = tmp_path / "truesli.yaml"
+    config.write_text("journeys:\n  - name: shop\n    service: web\n    slos:\n"
+                      "      - {name: availability, kind: availability, objective: 0.99}\n"
+                      "detection: {policy_min_history_s: 0, policy_grace_s: 0}\n")
+    counters = tmp_path / "c.jsonl"
+    counters.write_bytes(b"".join(orjson.dumps(counter_to_dict(WindowCounter(
+        "shop", "availability", t0 + m * 60_000, t0 + (m + 1) * 60_000, good=50 if m < 120 else 100, total=100,
+        raw_good=50 if m < 120 else 100, raw_total=100), 0)) + b"\n" for m in range(120 + 2160)))
+    pages = {}
+    for days in (None, 1):
+        out = tmp_path / f"r{days}.html"
+        r = truesli("report", "--config", str(config), "--counters", str(counters), "--out", str(out),
+                    *(["--period-days", str(days)] if days else []))
+        assert r.returncode == 0, r.stderr
+        pages[days] = out.read_text()
+    verdict = lambda html: re.findall(r'<tr data-journey="shop" data-slo="availability">.*?data-verdict="(\w+)".*?'  # noqa: E731
+                                      r"<td>(-?[\d.]+%)</td><td>[^<]*</td></tr>", html)
+    assert verdict(pages[None]) == [("policy_not_enforced", "-163.2%")]
+    assert verdict(pages[1]) == [("calibrated", "100.0%")]
+    assert "Error budget remaining (trailing 1 days)" in pages[1]
+    assert "<caption>Active SLOs: real-user events in the last 1 days" in pages[1]

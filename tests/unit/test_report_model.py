@@ -156,7 +156,7 @@ def test_read_changes_and_anomalies(tmp_path):
                         b'{"ts": "2026-08-01T00:00:00Z", "service": "web", "kind": "deploy", "id": "d1"}\n')
     assert read_changes(str(changes)) == [ChangeEvent(T0, "web", "deploy", "d1"), ChangeEvent(T0 + MIN, "web", "freeze", "f1")]
     changes.write_bytes(b'{"ts": 1, "service": "web", "kind": "rollback", "id": "x"}\n')
-    with pytest.raises(InputError, match="ch.jsonl:1: kind 'rollback' is not a change kind"):
+    with pytest.raises(InputError, match="ch.jsonl:1: kind must be one of deploy, config, upstream, freeze, unfreeze"):
         read_changes(str(changes))
     anomalies = tmp_path / "a.jsonl"
     anomalies.write_bytes(orjson.dumps({"id": "a", "type": "burn_too_loose", "journey": "shop", "slo": None,
@@ -225,3 +225,111 @@ def test_page_is_self_contained_deterministic_and_complete():
     # Thresholds come from BurnPolicy, not restated: each factor is drawn once per SLO.
     for factor in (c.factor for c in BurnPolicy().conditions):
         assert html.count(f">{factor:g}× ") == 6
+
+
+# -- review fixes ---------------------------------------------------------------------------------------------
+def test_read_changes_is_the_change_event_contract(tmp_path):
+    """One parser for change_event: the detectors' parse_change (id required, description a string ≤ 500)."""
+    path = tmp_path / "ch.jsonl"
+    path.write_bytes(b'{"ts": "2026-08-01T00:00:00Z", "service": "web", "kind": "deploy", "id": "d1", '
+                     b'"description": null}\n'
+                     + orjson.dumps({"ts": "2026-08-01T00:01:00Z", "service": "web", "kind": "config", "id": "c1",
+                                     "description": "x" * 600}) + b"\n")
+    assert read_changes(str(path)) == [ChangeEvent(T0, "web", "deploy", "d1", ""),
+                                       ChangeEvent(T0 + MIN, "web", "config", "c1", "x" * 500)]
+    for line, reason in [(b'{"ts": 1785542460, "service": "web", "kind": "deploy"}', "id must be a non-empty string"),
+                         (b'{"ts": 1785542460, "service": "web", "kind": "deploy", "id": ""}', "id must be a non-empty string"),
+                         (b'{"ts": 1785542460, "service": "web", "kind": "deploy", "id": 7}', "id must be a non-empty string"),
+                         (b'{"ts": true, "service": "web", "kind": "deploy", "id": "x"}',
+                          "ts must be an RFC 3339 string or epoch seconds/milliseconds")]:
+        path.write_bytes(b'{"ts": 1785542460, "service": "web", "kind": "freeze", "id": "ok"}\n' + line + b"\n")
+        with pytest.raises(InputError) as err:
+            read_changes(str(path))
+        assert str(err.value) == f"{path}:2: {reason}"
+
+
+def test_read_counters_is_the_sli_counter_parser_networks_included(tmp_path):
+    c = wc(0, 5, 10, {"bot_ua": 3})
+    c.networks = {"203.0.113.0/24": 3, "other": 2}
+    p0 = counter_to_dict(wc(1, 2, 2), 0) | {"partition": 0, "networks": {"198.51.100.0/24": 1}}
+    p1 = counter_to_dict(wc(1, 3, 4), 0) | {"partition": 1, "networks": {"198.51.100.0/24": 2}}
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in [counter_to_dict(c, 0), p0, p1]) + b"\n")
+    got = read_counters(str(path))
+    assert [c.networks for c in got] == [{"203.0.113.0/24": 3, "other": 2}, {"198.51.100.0/24": 3}]
+    assert got[0] == c
+    path.write_bytes(orjson.dumps(counter_to_dict(wc(0, 1, 1), 0) | {"networks": {"x": -1}}) + b"\n")
+    with pytest.raises(InputError, match=re.escape("c.jsonl:1: networks: x must be a non-negative integer, got -1")):
+        read_counters(str(path))
+
+
+def test_verdict_says_when_the_anomaly_fired_not_its_window_start():
+    fired = T0 + 5 * DAY_MS
+    tight = Anomaly("burn_too_tight|shop|availability|-|2026-08-04T00:00:00Z|firing", "burn_too_tight", "shop",
+                    "availability", "ticket", "firing", fired, T0 + 4 * DAY_MS - 3 * DAY_MS, fired)
+    v = verdict_from_anomalies([tight], "shop", "availability")
+    assert v.reason == "detector anomaly burn_too_tight is firing since 2026-08-06T00:00:00.000Z"
+
+
+def test_period_days_drives_the_verdict_and_the_chart_alike():
+    # Two hours at 50% errors, then a day and a half of clean traffic: over 30 days the budget is spent
+    # (policy not enforced); over 1 day it is untouched, and the verdict must agree with the chart.
+    cfg = config_from_dict({"journeys": [{"name": "shop", "service": "web", "slos": [
+        {"name": "availability", "kind": "availability", "objective": 0.99}]}],
+        "detection": {"policy_min_history_s": 0, "policy_grace_s": 0}})
+    rows = [wc(m, 50, 100) for m in range(120)] + [wc(m, 100, 100) for m in range(120, 120 + 2160)]
+    v30 = build_model(cfg, rows).slos[0]
+    assert v30.verdict.code == "policy_not_enforced" and v30.budget_now < 0
+    m1 = build_model(cfg, rows, period_days=1)
+    v1 = m1.slos[0]
+    assert m1.period_days == 1 and v1.budget_now == 1.0 and v1.budget[-1] == 1.0
+    assert v1.verdict.code == "calibrated"
+    for bad in (0, 401, 1.5):
+        with pytest.raises(ReportInputError, match="the SLO period must be a whole number of days from 1 to 400"):
+            build_model(cfg, rows, period_days=bad)
+
+
+def _spike(severity: str, state: str, fired_min: int, at_min: int, slo: str = "availability") -> Anomaly:
+    fired = T0 + fired_min * MIN
+    return Anomaly(f"burn_spike|shop|{slo}|{severity}|{fired}|{state}", "burn_spike", "shop", slo, severity, state,
+                   T0 + at_min * MIN, fired - 60 * MIN, T0 + at_min * MIN)
+
+
+def test_alert_spans_are_the_burn_spike_episodes():
+    rows = [wc(m, 100, 100) for m in range(10)]  # no condition holds in these counters: the anomalies decide
+    anomalies = [_spike("page", "firing", 2, 2), _spike("page", "resolved", 2, 5),
+                 _spike("page", "firing", 2, 2),  # a duplicate message (at-least-once delivery) changes nothing
+                 _spike("ticket", "firing", 7, 7),  # still open at the end: drawn to the last window end
+                 _spike("page", "firing", 1, 1, slo="latency"),  # another SLO
+                 _anomaly("burn_too_tight", 3)]
+    v = build_model(ONE, rows, anomalies=anomalies).slos[0]
+    assert v.alerts == {"page": [(T0 + 2 * MIN, T0 + 5 * MIN)], "ticket": [(T0 + 7 * MIN, T0 + 10 * MIN)]}
+    html = render_html(build_model(ONE, rows, anomalies=anomalies), "t")
+    assert re.findall(r'class="alert-span"[^>]*><title>([^<]*)</title>', html) == [
+        "page alert 2026-08-01T00:02:00.000Z → 2026-08-01T00:05:00.000Z",
+        "ticket alert 2026-08-01T00:07:00.000Z → 2026-08-01T00:10:00.000Z"]
+    # Without an anomalies file the spans are those of the detectors run over the counters: a 10-minute
+    # 50% burst opens a ticket (still open at the end) and a page that resolves; bars and ▼ markers agree.
+    rows = [wc(m, 100, 100) for m in range(60)] + [wc(m, 50, 100) for m in range(60, 70)] + \
+           [wc(m, 100, 100) for m in range(70, 120)]
+    v = build_model(ONE, rows).slos[0]
+    assert [(a.severity, a.state, (a.ts_ms - T0) // MIN) for a in v.anomalies if a.type == "burn_spike"] == [
+        ("ticket", "firing", 62), ("page", "firing", 69), ("page", "resolved", 84)]
+    assert v.alerts == {"page": [(T0 + 69 * MIN, T0 + 84 * MIN)], "ticket": [(T0 + 62 * MIN, T0 + 120 * MIN)]}
+
+
+def test_active_slos_are_the_detectors_events_in_the_slo_period():
+    from streams.detection import detect
+
+    cfg = config_from_dict({"journeys": [{"name": "shop", "slos": [
+        {"name": "availability", "kind": "availability", "objective": 0.99},
+        {"name": "latency", "kind": "latency", "objective": 0.9, "threshold_ms": 100}]}]})
+    # availability had traffic two hours ago and none since; latency has traffic throughout.
+    rows = [wc(m, 100 if m < 10 else 0, 100 if m < 10 else 0) for m in range(180)] + \
+           [wc(m, 10, 10, slo="latency") for m in range(180)]
+    m = build_model(cfg, rows)
+    assert (m.summary.slos, m.summary.active) == (2, 2)
+    assert m.summary.active == detect(cfg, rows, []).gauges["active_slos"]
+    html = render_html(m, "t")
+    assert "<caption>Active SLOs: real-user events in the last 30 days (the SLO period, as the detectors' " \
+           "truesli_slos_active); burning: 1-hour burn rate above 1×.</caption>" in html
