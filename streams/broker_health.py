@@ -124,13 +124,18 @@ def _describe(exc: Exception) -> str:
     return err.str() if hasattr(err, "str") else str(err)
 
 
+_DECISIONS = "_truesli_rl"
+"""LogRecord attribute holding each :class:`RateLimitFilter`'s verdict on that record, by filter id."""
+
+
 class RateLimitFilter(logging.Filter):
     """Lets each kind of WARNING-or-worse record through once per ``interval_s``; counts the rest.
 
     A "kind" is (logger, message template, first argument) — for librdkafka's lines the first argument is
     the facility (FAIL, REQTMOUT…), for aiokafka's the node. The next record of a kind let through after
     a quiet spell says how many were held back. INFO and below pass untouched, and so do the broker
-    lost/back lines: they are the point.
+    lost/back lines: they are the point. The verdict is made once per record and filter, whatever the
+    number of handlers the filter is attached to.
     """
 
     def __init__(self, interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -142,6 +147,16 @@ class RateLimitFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # One instance sits on every handler (console and file): the first handler to see a record decides
+        # and the others reuse the decision. Deciding again would find the key "just seen" and drop the
+        # record from every sink but the first, and count it as held back once per extra handler.
+        decisions = record.__dict__.setdefault(_DECISIONS, {})
+        decided = decisions.get(id(self))
+        if decided is None:
+            decided = decisions[id(self)] = self._decide(record)
+        return decided
+
+    def _decide(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or record.name == log.name:
             return True
         first = record.args[0] if isinstance(record.args, tuple) and record.args else None
@@ -162,9 +177,10 @@ class RateLimitFilter(logging.Filter):
         return True
 
 
-def install_rate_limit(interval_s: float = 60.0, logger: logging.Logger | None = None) -> RateLimitFilter:
+def install_rate_limit(interval_s: float = 60.0, logger: logging.Logger | None = None, *,
+                       clock: Callable[[], float] = time.monotonic) -> RateLimitFilter:
     """Attach one :class:`RateLimitFilter` to every handler of ``logger`` (the root logger by default)."""
-    flt = RateLimitFilter(interval_s)
+    flt = RateLimitFilter(interval_s, clock)
     target = logger or logging.getLogger()
     for handler in target.handlers:
         if not any(isinstance(f, RateLimitFilter) for f in handler.filters):

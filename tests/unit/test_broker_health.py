@@ -8,7 +8,7 @@ import logging
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.broker_health import LIBRDKAFKA_LOGGER, RateLimitFilter, Reachability
+from streams.broker_health import LIBRDKAFKA_LOGGER, RateLimitFilter, Reachability, install_rate_limit
 from streams.metrics import render
 from streams.stage_a import StageAStats
 
@@ -111,3 +111,36 @@ def test_metrics_show_the_outage():
     m = _samples(stats)
     assert (m["truesli_broker_up"], m["truesli_broker_outages_total"], m["truesli_broker_outage_seconds_total"],
             m["truesli_consumer_rebuilds_total"]) == (1, 1, 45, 1)
+
+
+class _Sink(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_rate_limit_decides_once_per_record_for_every_handler():
+    # Console + file logging: one filter on both handlers. The second handler must get the same lines as
+    # the first, not see the first handler's bookkeeping as "just seen" and drop every warning.
+    clock = Clock()
+    logger = logging.getLogger("test.broker_health.two_sinks")
+    logger.propagate = False
+    console, file = _Sink(), _Sink()
+    logger.handlers[:] = [console, file]
+    try:
+        flt = install_rate_limit(60, logger, clock=clock)
+        assert console.filters == [flt] and file.filters == [flt]
+        for i in range(5):
+            logger.warning("%s [%s] Connect failed #%d", "FAIL", "consumer-1", i)
+        logger.warning("partition %d lost", 3)
+        clock.t += 61
+        logger.warning("%s [%s] Connect failed #%d", "FAIL", "consumer-1", 5)
+        expected = ["FAIL [consumer-1] Connect failed #0", "partition 3 lost",
+                    "FAIL [consumer-1] Connect failed #5 [4 similar messages held back in the last 60 s]"]
+        assert console.lines == expected
+        assert file.lines == expected
+    finally:
+        logger.handlers.clear()
