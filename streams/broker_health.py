@@ -83,20 +83,30 @@ class BrokerProbe:
 
     ``conf`` is a librdkafka client configuration (``kafka_clients.client_conf``, so credentials and TLS
     apply); the probe adds short reconnect backoffs so a returning broker is seen within a second or two.
+
+    Each probe asks for the metadata of ``topic`` only (the worker passes its input topic): any answer
+    proves the cluster is reachable, and a full cluster metadata request every second from every worker
+    would cost the brokers in proportion to the number of topics. The probe never creates ``topic``.
+    ``logger`` receives librdkafka's own lines (discarded by default: the probe reports through
+    ``reachability``).
     """
 
-    def __init__(self, conf: dict, reachability: Reachability, *, interval_s: float = 1.0,
-                 timeout_s: float = 2.0) -> None:
+    def __init__(self, conf: dict, reachability: Reachability, *, topic: str | None = None,
+                 interval_s: float = 1.0, timeout_s: float = 2.0, logger: object | None = None) -> None:
         from confluent_kafka.admin import AdminClient
 
         from streams.kafka_clients import QuietLogger
 
         self.reachability = reachability
+        self._topic = topic
         self._interval_s = interval_s
         self._timeout_s = timeout_s
         self._stop = threading.Event()
+        # An admin client is a producer to librdkafka, and producers may auto-create a topic they ask about.
         self._admin = AdminClient({**conf, "reconnect.backoff.ms": 100, "reconnect.backoff.max.ms": 1000,
-                                   "logger": QuietLogger(), "error_cb": lambda _err: None})
+                                   "allow.auto.create.topics": False,
+                                   "logger": logger if logger is not None else QuietLogger(),
+                                   "error_cb": lambda _err: None})
         self._thread = threading.Thread(target=self._run, name="truesli-broker-probe", daemon=True)
 
     def start(self) -> "BrokerProbe":
@@ -111,11 +121,14 @@ class BrokerProbe:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                md = self._admin.list_topics(timeout=self._timeout_s)
+                md = self._admin.list_topics(topic=self._topic, timeout=self._timeout_s)
                 ok, detail = bool(md.brokers), "metadata lists no broker"
             except Exception as exc:  # KafkaException while nothing answers
                 ok, detail = False, _describe(exc)
             self.reachability.observe(ok, detail)
+            # Log lines and error callbacks wait on the client's queue until served: unserved, an outage
+            # would pile them up for as long as it lasts.
+            self._admin.poll(0)
             self._stop.wait(self._interval_s)
 
 

@@ -220,7 +220,7 @@ class StageA:
 
     def run(self) -> None:
         k = self.config.kafka
-        probe = BrokerProbe(client_conf(k), self.stats.broker).start()
+        probe = BrokerProbe(client_conf(k), self.stats.broker, topic=k.topics.requests).start()
         self._init_producer(first=True)
         self._subscribe()
         last_commit = time.monotonic()
