@@ -83,20 +83,30 @@ class BrokerProbe:
 
     ``conf`` is a librdkafka client configuration (``kafka_clients.client_conf``, so credentials and TLS
     apply); the probe adds short reconnect backoffs so a returning broker is seen within a second or two.
+
+    Each probe asks for the metadata of ``topic`` only (the worker passes its input topic): any answer
+    proves the cluster is reachable, and a full cluster metadata request every second from every worker
+    would cost the brokers in proportion to the number of topics. The probe never creates ``topic``.
+    ``logger`` receives librdkafka's own lines (discarded by default: the probe reports through
+    ``reachability``).
     """
 
-    def __init__(self, conf: dict, reachability: Reachability, *, interval_s: float = 1.0,
-                 timeout_s: float = 2.0) -> None:
+    def __init__(self, conf: dict, reachability: Reachability, *, topic: str | None = None,
+                 interval_s: float = 1.0, timeout_s: float = 2.0, logger: object | None = None) -> None:
         from confluent_kafka.admin import AdminClient
 
         from streams.kafka_clients import QuietLogger
 
         self.reachability = reachability
+        self._topic = topic
         self._interval_s = interval_s
         self._timeout_s = timeout_s
         self._stop = threading.Event()
+        # An admin client is a producer to librdkafka, and producers may auto-create a topic they ask about.
         self._admin = AdminClient({**conf, "reconnect.backoff.ms": 100, "reconnect.backoff.max.ms": 1000,
-                                   "logger": QuietLogger(), "error_cb": lambda _err: None})
+                                   "allow.auto.create.topics": False,
+                                   "logger": logger if logger is not None else QuietLogger(),
+                                   "error_cb": lambda _err: None})
         self._thread = threading.Thread(target=self._run, name="truesli-broker-probe", daemon=True)
 
     def start(self) -> "BrokerProbe":
@@ -111,11 +121,14 @@ class BrokerProbe:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                md = self._admin.list_topics(timeout=self._timeout_s)
+                md = self._admin.list_topics(topic=self._topic, timeout=self._timeout_s)
                 ok, detail = bool(md.brokers), "metadata lists no broker"
             except Exception as exc:  # KafkaException while nothing answers
                 ok, detail = False, _describe(exc)
             self.reachability.observe(ok, detail)
+            # Log lines and error callbacks wait on the client's queue until served: unserved, an outage
+            # would pile them up for as long as it lasts.
+            self._admin.poll(0)
             self._stop.wait(self._interval_s)
 
 
@@ -124,13 +137,18 @@ def _describe(exc: Exception) -> str:
     return err.str() if hasattr(err, "str") else str(err)
 
 
+_DECISIONS = "_truesli_rl"
+"""LogRecord attribute holding each :class:`RateLimitFilter`'s verdict on that record, by filter id."""
+
+
 class RateLimitFilter(logging.Filter):
     """Lets each kind of WARNING-or-worse record through once per ``interval_s``; counts the rest.
 
     A "kind" is (logger, message template, first argument) — for librdkafka's lines the first argument is
     the facility (FAIL, REQTMOUT…), for aiokafka's the node. The next record of a kind let through after
     a quiet spell says how many were held back. INFO and below pass untouched, and so do the broker
-    lost/back lines: they are the point.
+    lost/back lines: they are the point. The verdict is made once per record and filter, whatever the
+    number of handlers the filter is attached to.
     """
 
     def __init__(self, interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -142,6 +160,16 @@ class RateLimitFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # One instance sits on every handler (console and file): the first handler to see a record decides
+        # and the others reuse the decision. Deciding again would find the key "just seen" and drop the
+        # record from every sink but the first, and count it as held back once per extra handler.
+        decisions = record.__dict__.setdefault(_DECISIONS, {})
+        decided = decisions.get(id(self))
+        if decided is None:
+            decided = decisions[id(self)] = self._decide(record)
+        return decided
+
+    def _decide(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or record.name == log.name:
             return True
         first = record.args[0] if isinstance(record.args, tuple) and record.args else None
@@ -162,9 +190,10 @@ class RateLimitFilter(logging.Filter):
         return True
 
 
-def install_rate_limit(interval_s: float = 60.0, logger: logging.Logger | None = None) -> RateLimitFilter:
+def install_rate_limit(interval_s: float = 60.0, logger: logging.Logger | None = None, *,
+                       clock: Callable[[], float] = time.monotonic) -> RateLimitFilter:
     """Attach one :class:`RateLimitFilter` to every handler of ``logger`` (the root logger by default)."""
-    flt = RateLimitFilter(interval_s)
+    flt = RateLimitFilter(interval_s, clock)
     target = logger or logging.getLogger()
     for handler in target.handlers:
         if not any(isinstance(f, RateLimitFilter) for f in handler.filters):

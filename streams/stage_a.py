@@ -88,6 +88,38 @@ class ChangelogUnavailable(Exception):
 _UNREACHABLE = (KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
 
 
+def read_until(reader: Consumer, position: int, high: int, *, stall_s: float,
+               clock: Callable[[], float] = time.monotonic) -> list[tuple[bytes, bytes | None]]:
+    """(key, value) of every record an assigned ``reader`` delivers from ``position`` until ``high`` (or the
+    end of the partition), in order.
+
+    Raises :class:`ChangelogUnavailable` when neither a record nor the end of the partition arrives for
+    ``stall_s`` seconds: a broker that disappears mid-read makes ``consume`` return nothing, forever (its
+    transport errors go to the error callback, not to the caller), and the restore must give up and be
+    retried with the partitions paused rather than hang. The deadline restarts with every record, so a
+    long changelog read at any pace completes; only silence ends it. A record error raises KafkaException.
+    """
+    records: list[tuple[bytes, bytes | None]] = []
+    deadline = clock() + stall_s
+    while position < high:
+        msgs = reader.consume(num_messages=10_000, timeout=min(1.0, stall_s))
+        if msgs:
+            deadline = clock() + stall_s
+        elif clock() >= deadline:
+            raise ChangelogUnavailable(f"no record for {stall_s:g} s at offset {position} of {high} "
+                                       "(kafka.connect_timeout_s)")
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    position = high
+                    continue
+                raise KafkaException(err)
+            records.append((m.key(), m.value()))
+            position = m.offset() + 1
+    return records
+
+
 class ProducerWedged(Exception):
     """A transactional call did not return within its deadline."""
 
@@ -189,7 +221,7 @@ class StageA:
 
     def run(self) -> None:
         k = self.config.kafka
-        probe = BrokerProbe(client_conf(k), self.stats.broker).start()
+        probe = BrokerProbe(client_conf(k), self.stats.broker, topic=k.topics.requests).start()
         self._init_producer(first=True)
         self._subscribe()
         last_commit = time.monotonic()
@@ -306,22 +338,10 @@ class StageA:
             tp = TopicPartition(self.topics.state, partition, OFFSET_BEGINNING)
             # For a read_committed reader the high watermark is the last stable offset.
             low, high = reader.get_watermark_offsets(tp, timeout=30, cached=False)
-            records: list[tuple[bytes, bytes | None]] = []
             if high <= low:
-                return records
+                return []
             reader.assign([tp])
-            position = low
-            while position < high:
-                for m in reader.consume(num_messages=10_000, timeout=1.0):
-                    err = m.error()
-                    if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            position = high
-                            continue
-                        raise KafkaException(err)
-                    records.append((m.key(), m.value()))
-                    position = m.offset() + 1
-            return records
+            return read_until(reader, low, high, stall_s=self.config.kafka.connect_timeout_s)
         finally:
             reader.close()
 

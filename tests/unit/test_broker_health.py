@@ -5,12 +5,17 @@ tests/integration/test_live.py::test_broker_down_for_a_minute_is_survived_and_re
 from __future__ import annotations
 
 import logging
+import time
 
+import pytest
+from confluent_kafka import KafkaError, KafkaException
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.broker_health import LIBRDKAFKA_LOGGER, RateLimitFilter, Reachability
+from streams.broker_health import LIBRDKAFKA_LOGGER, RateLimitFilter, Reachability, install_rate_limit
+from streams import stage_a
+from streams.config import Config
 from streams.metrics import render
-from streams.stage_a import StageAStats
+from streams.stage_a import ChangelogUnavailable, StageAStats, read_until
 
 
 class Clock:
@@ -111,3 +116,135 @@ def test_metrics_show_the_outage():
     m = _samples(stats)
     assert (m["truesli_broker_up"], m["truesli_broker_outages_total"], m["truesli_broker_outage_seconds_total"],
             m["truesli_consumer_rebuilds_total"]) == (1, 1, 45, 1)
+
+
+class _Sink(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_rate_limit_decides_once_per_record_for_every_handler():
+    # Console + file logging: one filter on both handlers. The second handler must get the same lines as
+    # the first, not see the first handler's bookkeeping as "just seen" and drop every warning.
+    clock = Clock()
+    logger = logging.getLogger("test.broker_health.two_sinks")
+    logger.propagate = False
+    console, file = _Sink(), _Sink()
+    logger.handlers[:] = [console, file]
+    try:
+        flt = install_rate_limit(60, logger, clock=clock)
+        assert console.filters == [flt] and file.filters == [flt]
+        for i in range(5):
+            logger.warning("%s [%s] Connect failed #%d", "FAIL", "consumer-1", i)
+        logger.warning("partition %d lost", 3)
+        clock.t += 61
+        logger.warning("%s [%s] Connect failed #%d", "FAIL", "consumer-1", 5)
+        expected = ["FAIL [consumer-1] Connect failed #0", "partition 3 lost",
+                    "FAIL [consumer-1] Connect failed #5 [4 similar messages held back in the last 60 s]"]
+        assert console.lines == expected
+        assert file.lines == expected
+    finally:
+        logger.handlers.clear()
+
+
+# -- the state changelog read gives up when the broker goes silent -----------------------------------------
+
+class _Msg:
+    def __init__(self, offset: int | None, error: KafkaError | None = None) -> None:
+        self._offset, self._error = offset, error
+
+    def error(self) -> KafkaError | None:
+        return self._error
+
+    def key(self) -> bytes:
+        return f"k{self._offset}".encode()
+
+    def value(self) -> bytes:
+        return f"v{self._offset}".encode()
+
+    def offset(self) -> int | None:
+        return self._offset
+
+
+class _Reader:
+    """A consumer that delivers ``batches`` (each after ``pace`` seconds of the clock), then nothing."""
+
+    def __init__(self, clock: Clock, batches: list[list[_Msg]], pace: float = 0.0) -> None:
+        self.clock, self.batches, self.pace, self.polls = clock, list(batches), pace, 0
+
+    def consume(self, num_messages: int, timeout: float) -> list[_Msg]:
+        self.polls += 1
+        if self.batches:
+            self.clock.t += self.pace
+            return self.batches.pop(0)
+        self.clock.t += timeout  # what librdkafka does with the broker gone: waits, returns nothing
+        return []
+
+
+def test_changelog_read_gives_up_when_the_broker_goes_silent_mid_read():
+    clock = Clock()
+    reader = _Reader(clock, [[_Msg(0), _Msg(1)], [_Msg(2)]])
+    with pytest.raises(ChangelogUnavailable) as exc:
+        read_until(reader, 0, 10, stall_s=15, clock=clock)
+    assert str(exc.value) == "no record for 15 s at offset 3 of 10 (kafka.connect_timeout_s)"
+    assert (clock.t, reader.polls) == (1015.0, 2 + 15)
+
+
+def test_changelog_read_at_a_slow_pace_completes():
+    # 5 records 10 s apart (50 s in all, > stall_s) then the end of the partition: the deadline is for
+    # silence, not for the whole read.
+    clock = Clock()
+    eof = _Msg(None, KafkaError(KafkaError._PARTITION_EOF))
+    reader = _Reader(clock, [[_Msg(i)] for i in range(5)] + [[eof]], pace=10)
+    assert read_until(reader, 0, 7, stall_s=15, clock=clock) == [(f"k{i}".encode(), f"v{i}".encode())
+                                                                  for i in range(5)]
+    assert clock.t == 1060.0
+
+
+def test_changelog_read_record_error_is_a_kafka_error():
+    reader = _Reader(Clock(), [[_Msg(0), _Msg(1, KafkaError(KafkaError._TRANSPORT))]])
+    with pytest.raises(KafkaException):
+        read_until(reader, 0, 5, stall_s=15, clock=Clock())
+
+
+class _SilentReader:
+    """The restore's changelog reader with the broker gone after the watermarks: consume waits, returns
+    nothing. Real time, a short wait per poll; too many polls means the restore would hang forever."""
+
+    def __init__(self) -> None:
+        self.polls, self.closed = 0, False
+
+    def get_watermark_offsets(self, tp, timeout, cached):
+        return 0, 100
+
+    def assign(self, tps) -> None:
+        pass
+
+    def consume(self, num_messages: int, timeout: float) -> list:
+        self.polls += 1
+        if self.polls > 100:
+            raise AssertionError("the changelog read never gave up")
+        time.sleep(min(timeout, 0.02))
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_restore_with_the_broker_gone_mid_changelog_keeps_partitions_paused(monkeypatch, caplog):
+    config = Config(kafka={"connect_timeout_s": 0.2})
+    reader = _SilentReader()
+    monkeypatch.setattr(stage_a, "Consumer", lambda conf: reader)
+    a = stage_a.StageA.__new__(stage_a.StageA)  # no Kafka clients: only the restore path runs
+    a.config, a.topics, a.sink, a._parts = config, config.kafka.topics, None, {}
+    a._needs_restore, a._kafka_log = {0, 3}, logging.getLogger(LIBRDKAFKA_LOGGER)
+    caplog.set_level(logging.WARNING, logger="truesli.stage_a")
+    a._restore_pending()
+    assert (a._needs_restore, a._parts, reader.closed) == ({0, 3}, {}, True)
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot read the state changelog yet (no record for 0.2 s at offset 0 of 100 "
+        "(kafka.connect_timeout_s)); partitions [0, 3] stay paused, retrying"]
