@@ -297,10 +297,11 @@ class Decoder:
                 return DecodeFailure("bad_type:status", "status must be an integer 0..999")
         if not 0 <= status <= 999:
             return DecodeFailure("bad_type:status", "status must be an integer 0..999")
-        if duration is None or duration == "-" or duration == "":
+        dt = type(duration)
+        # Numbers first: comparing a float with the "-" and "" markers below is a slow mixed-type compare.
+        if dt is not float and dt is not int and (duration is None or duration == "-" or duration == ""):
             duration_ms = None
         else:
-            dt = type(duration)
             if dt is str:
                 try:
                     duration = float(duration)
