@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
-from streams.core.timeparse import (MAX_TS_MS, MIN_TS_MS, SECOND_MS_CACHE, parse_clf, parse_epoch,
-                                    parse_rfc3339)
+from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE, parse_clf,
+                                    parse_epoch, parse_rfc3339)
 from streams.model import Request
 
 PRESETS: dict[str, dict[str, str]] = {
@@ -78,6 +78,7 @@ def _key_spec(keys: tuple[str, ...]) -> _KeySpec:
 
 _CANONICAL_KEYS = _key_spec(FIELD_NAMES)
 _SECOND_MS_GET = SECOND_MS_CACHE.get
+_MILLIS_GET = MILLIS_OF.get
 _loads = orjson.loads
 
 _HOST_CACHE: dict[str, str] = {}
@@ -242,9 +243,9 @@ class Decoder:
             # The common shape (RFC 3339, ms, Z) whose second was seen before: a hit in the cache proves the
             # prefix valid; anything else (a miss, an odd fraction, out of range) takes the general path.
             sec_ms = _SECOND_MS_GET(ts[:19])
-            frac = ts[20:23]
-            if sec_ms is not None and frac.isascii() and frac.isdigit():
-                ts_ms = sec_ms + int(frac)
+            millis = _MILLIS_GET(ts[20:23])
+            if sec_ms is not None and millis is not None:
+                ts_ms = sec_ms + millis
                 if not MIN_TS_MS <= ts_ms < MAX_TS_MS:
                     ts_ms = 0  # the general path names the error
         if not ts_ms:
@@ -280,9 +281,16 @@ class Decoder:
         elif type(host) is not str:
             return DecodeFailure("bad_type:host", f"host of type {type(host).__name__}")
         if path[0] != "/" or "?" in path:
-            path, url_host = _split_target(path)
-            if url_host and not host:
-                host = url_host
+            if path[0] == "/":
+                # An ordinary path with a query string: what _split_target does to it, without the URL
+                # handling (a target starting with "/" has no scheme, so no host).
+                path = path[: path.find("?")]
+                if "#" in path:
+                    path = path[: path.find("#")]
+            else:
+                path, url_host = _split_target(path)
+                if url_host and not host:
+                    host = url_host
         if len(path) > self._path_cap:
             path = path[: self._path_cap]
         if host:

@@ -20,6 +20,9 @@ separator checks and :func:`_second_ms`'s digit checks, so a hit proves the pref
 decoder) may read it directly to skip two calls. Values are not yet bounded (callers still check
 [MIN_TS_MS, MAX_TS_MS)). Cleared, never replaced, when full, so a bound reference stays current."""
 _second_cache = SECOND_MS_CACHE
+MILLIS_OF: dict[str, int] = {f"{i:03d}": i for i in range(1000)}
+"""``"000"``…``"999"`` → 0…999: one lookup both validates and converts a millisecond fraction (``int()``
+of a 3-character slice costs twice as much, and accepts non-ASCII digits the table rightly lacks)."""
 _clf_cache: dict[str, int] = {}
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
