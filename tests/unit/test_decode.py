@@ -647,3 +647,19 @@ def test_dict_subclass_decodes_like_a_dict() -> None:
     row = defaultdict(lambda: "surprise", VALID)
     assert decode(row) == decode(dict(VALID)) == VALID_REQUEST
     assert "host" not in row  # decoding did not fill the row's missing keys
+
+
+@pytest.mark.parametrize("text", ["1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "0.00.1.1",
+                                  "1.2.3", "1.2.3.4.5", "1..3.4", "\u0661.2.3.4", "+1.2.3.4", "1.2.3.0400",
+                                  "1.2.3.-4", "1.2.3.4\n"])
+def test_ipv4_shortcut_agrees_with_ipaddress(text: str) -> None:
+    """The shortcut claims only what ipaddress would print back unchanged; the rest goes to ipaddress."""
+    import ipaddress
+
+    from streams.core.decode import _is_canonical_ipv4
+
+    try:
+        expected = str(ipaddress.IPv4Address(text)) == text
+    except ValueError:
+        expected = False
+    assert _is_canonical_ipv4(text) is expected
