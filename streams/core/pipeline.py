@@ -157,19 +157,21 @@ class Pipeline:
         net_cache = self._net_cache
         filtered_t, excluded_t, dead_t = tally.filtered, tally.excluded, tally.dead_lettered
         counted = unmatched = late_n = 0
-        max_ts: int | None = None
+        max_ts = 0  # no record yet (timestamps are ≥ MIN_TS_MS > 0)
 
         for i, item in enumerate(batch):
             req = decode(item)
             if type(req) is DecodeFailure:
                 reason, error = req
                 req = None
-            elif req.ts_ms < late_before:
-                reason, error = "too_late", "older than the retained closed windows (windows.retain_closed_s)"
-            elif req.ts_ms > future_limit:
-                reason, error = "future_timestamp", "ahead of the clock by more than windows.max_future_skew_s"
             else:
-                reason = None
+                ts = req.ts_ms
+                if ts < late_before:
+                    reason, error = "too_late", "older than the retained closed windows (windows.retain_closed_s)"
+                elif ts > future_limit:
+                    reason, error = "future_timestamp", "ahead of the clock by more than windows.max_future_skew_s"
+                else:
+                    reason = None
             if reason is not None:
                 dead_t[reason] = dead_t.get(reason, 0) + 1
                 dead.append(DeadLetter(reason, error, _raw_text(item), origin.source, origin.partition,
@@ -179,8 +181,7 @@ class Pipeline:
                                                   None))
                 continue
 
-            ts = req.ts_ms
-            if max_ts is None or ts > max_ts:
+            if ts > max_ts:
                 max_ts = ts
             if proxies is not None and req.forwarded_for and req.client_ip in proxies:
                 req.client_ip = resolve_forwarded(req.client_ip, req.forwarded_for, proxies, normalize_ip)
@@ -250,7 +251,7 @@ class Pipeline:
         tally.counted = counted
         tally.unmatched = unmatched
         tally.late = late_n
-        if max_ts is not None:
+        if max_ts:
             windows.observe(max_ts, now_ms)
             self.filters.store.expire(windows.max_ts)
         counters = windows.close(now_ms)
