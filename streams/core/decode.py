@@ -19,12 +19,14 @@ import ipaddress
 import math
 import re
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
-from streams.core.timeparse import parse_clf, parse_epoch, parse_rfc3339
+from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE, parse_clf,
+                                    parse_epoch, parse_rfc3339)
 from streams.model import Request
 
 PRESETS: dict[str, dict[str, str]] = {
@@ -59,7 +61,40 @@ class DecodeFailure(NamedTuple):
 
 
 _INF = float("inf")
-_CANONICAL_KEYS = FIELD_NAMES
+
+_KeySpec = tuple
+"""(itemgetter of ts, client_ip, method, host, path, status, duration_ms, user_agent; then those eight
+input keys one by one; then the rate_limited, synthetic and forwarded_for keys)."""
+
+
+def _key_spec(keys: tuple[str, ...]) -> _KeySpec:
+    """The input keys ``_from_mapping`` reads, from a tuple of input keys in FIELD_NAMES order."""
+    by_field = dict(zip(FIELD_NAMES, keys))
+    required = tuple(by_field[f] for f in ("ts", "client_ip", "method", "host", "path", "status",
+                                           "duration_ms", "user_agent"))
+    return (itemgetter(*required), *required, by_field["rate_limited"], by_field["synthetic"],
+            by_field["forwarded_for"])
+
+
+_CANONICAL_KEYS = _key_spec(FIELD_NAMES)
+_SECOND_MS_GET = SECOND_MS_CACHE.get
+_MILLIS_GET = MILLIS_OF.get
+_loads = orjson.loads
+
+_HOST_CACHE: dict[str, str] = {}
+"""raw host → :func:`_clean_host` of it. Hosts are few; bounded anyway (hostile input can vary them)."""
+_HOST_CACHE_LIMIT = 4096
+_HOST_CACHEABLE = 255  # DNS names are at most 253 characters: longer ones are hostile, not worth keeping
+
+
+def _clean_host_remembered(host: str) -> str:
+    """:func:`_clean_host`, remembered in ``_HOST_CACHE`` (the miss path of the decoder's lookup)."""
+    clean = _clean_host(host)
+    if len(host) <= _HOST_CACHEABLE:
+        if len(_HOST_CACHE) >= _HOST_CACHE_LIMIT:
+            _HOST_CACHE.clear()
+        _HOST_CACHE[host] = clean
+    return clean
 
 
 @lru_cache(maxsize=1 << 16)
@@ -73,10 +108,24 @@ def normalize_ip(text: str) -> str | None:
         candidate = candidate[1:end] if end > 0 else candidate
     elif candidate.count(":") == 1:
         candidate = candidate.split(":", 1)[0]
+    if _is_canonical_ipv4(candidate):
+        return candidate  # what ipaddress would return, at a tenth of the cost (cache misses are common)
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None
+
+
+def _is_canonical_ipv4(text: str) -> bool:
+    """True if ``text`` is a dotted quad exactly as ``ipaddress`` accepts and prints it: four ASCII decimal
+    octets ≤ 255 of at most three digits, no leading zeros."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not (p.isascii() and p.isdigit()) or len(p) > 3 or (p[0] == "0" and p != "0") or int(p) > 255:
+            return False
+    return True
 
 
 # Quoted strings with possessive quantifiers: the engine keeps no backtracking state per character, so a
@@ -110,7 +159,7 @@ class Decoder:
         keys.update(cfg.fields)
         self._keys = keys
         self._nested = {key: tuple(key.split(".")) for key in keys.values() if "." in key}
-        self._k = tuple(keys.get(name, f"\0{name}") for name in FIELD_NAMES)
+        self._k = _key_spec(tuple(keys.get(name, f"\0{name}") for name in FIELD_NAMES))
         unit = cfg.duration_unit or PRESET_DURATION_UNITS[cfg.preset]
         self._duration_factor = _UNIT_FACTOR[unit]
         self._max_bytes = cfg.max_line_bytes
@@ -129,7 +178,16 @@ class Decoder:
         if type(item) is bytes:
             head = item[:1]
             if head == b"{" and fmt != "combined":
-                return self._from_json(item)
+                # The common case, inlined (one call less per record); errors go the general way.
+                try:
+                    obj = _loads(item)
+                except orjson.JSONDecodeError:
+                    return self._from_json(item)
+                if type(obj) is not dict:
+                    return self._from_json(item)
+                if self._nested:
+                    obj = self._flatten(obj)
+                return self._from_mapping(obj, self._k, self._duration_factor, False)
             if head.isspace():
                 head = item.lstrip()[:1]
             if not head:
@@ -143,8 +201,8 @@ class Decoder:
             return self._from_combined(text)
         if isinstance(item, (bytearray, memoryview)):
             return self.decode(bytes(item))
-        if isinstance(item, dict):
-            return self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
+        if isinstance(item, dict):  # a subclass: copy, so lookups behave exactly as on a plain dict
+            return self._from_mapping(dict(item), _CANONICAL_KEYS, 1.0, True)
         text = item.lstrip()
         if not text:
             return DecodeFailure("empty", "empty record")
@@ -179,28 +237,44 @@ class Decoder:
             flat[key] = cur
         return flat
 
-    def _from_mapping(self, obj: dict, keys: tuple[str, ...], duration_factor: float,
+    def _from_mapping(self, obj: dict, keys: _KeySpec, duration_factor: float,
                       check_text: bool) -> Request | DecodeFailure:
         """``check_text``: the strings did not come from orjson (which rejects lone surrogates), so make
         sure the ones that reach RE2 — which cannot encode them — are valid Unicode."""
         # Absent and JSON null are the same thing for every field.
-        (k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, _k_bytes, _k_route, _k_service,
-         _k_request_id, k_rate_limited, k_synthetic, _k_bot_score, _k_asn, _k_country, k_forwarded) = keys
+        (fetch, k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, k_rate_limited, k_synthetic,
+         k_forwarded) = keys
         get = obj.get
-        ts = get(k_ts)
-        if ts is None or ts == "" or ts == "-":
-            return DecodeFailure("missing_field:ts", "no timestamp")
         try:
-            tt = type(ts)
-            if tt is str:
-                ts_ms = parse_epoch(float(ts)) if _looks_numeric(ts) else parse_rfc3339(ts)
-            elif tt is int or tt is float:
-                ts_ms = parse_epoch(ts)
-            else:
-                return DecodeFailure("bad_type:ts", f"timestamp of type {tt.__name__}")
-        except (ValueError, OverflowError) as exc:
-            return DecodeFailure("bad_timestamp", str(exc))
-        ip = get(k_ip)
+            # One C call for the eight fields every request carries; any of them absent → plain lookups.
+            ts, ip, method, host, path, status, duration, ua = fetch(obj)
+        except KeyError:
+            ts, ip, method, host, path, status, duration, ua = (
+                get(k_ts), get(k_ip), get(k_method), get(k_host), get(k_path), get(k_status), get(k_duration),
+                get(k_ua))
+        ts_ms = 0  # MIN_TS_MS > 0, so 0 means "not parsed by the fast path"
+        if type(ts) is str and len(ts) == 24 and ts[23] == "Z" and ts[19] == ".":
+            # The common shape (RFC 3339, ms, Z) whose second was seen before: a hit in the cache proves the
+            # prefix valid; anything else (a miss, an odd fraction, out of range) takes the general path.
+            sec_ms = _SECOND_MS_GET(ts[:19])
+            millis = _MILLIS_GET(ts[20:23])
+            if sec_ms is not None and millis is not None:
+                ts_ms = sec_ms + millis
+                if not MIN_TS_MS <= ts_ms < MAX_TS_MS:
+                    ts_ms = 0  # the general path names the error
+        if not ts_ms:
+            if ts is None or ts == "" or ts == "-":
+                return DecodeFailure("missing_field:ts", "no timestamp")
+            try:
+                tt = type(ts)
+                if tt is str:
+                    ts_ms = parse_epoch(float(ts)) if _looks_numeric(ts) else parse_rfc3339(ts)
+                elif tt is int or tt is float:
+                    ts_ms = parse_epoch(ts)
+                else:
+                    return DecodeFailure("bad_type:ts", f"timestamp of type {tt.__name__}")
+            except (ValueError, OverflowError) as exc:
+                return DecodeFailure("bad_timestamp", str(exc))
         if ip is None or ip == "" or ip == "-":
             return DecodeFailure("missing_field:client_ip", "no client IP")
         if type(ip) is not str:
@@ -208,30 +282,34 @@ class Decoder:
         client_ip = normalize_ip(ip)
         if client_ip is None:
             return DecodeFailure("bad_type:client_ip", "not an IP address")
-        method = get(k_method)
         if method is None or method == "":
             return DecodeFailure("missing_field:method", "no HTTP method")
         if type(method) is not str or len(method) > 16:
             return DecodeFailure("bad_type:method", "method must be a short string")
-        path = get(k_path)
         if path is None or path == "":
             return DecodeFailure("missing_field:path", "no request path")
         if type(path) is not str:
             return DecodeFailure("bad_type:path", f"path of type {type(path).__name__}")
-        host = get(k_host)
         if host is None or host == "-":
             host = ""
         elif type(host) is not str:
             return DecodeFailure("bad_type:host", f"host of type {type(host).__name__}")
         if path[0] != "/" or "?" in path:
-            path, url_host = _split_target(path)
-            if url_host and not host:
-                host = url_host
+            if path[0] == "/":
+                # An ordinary path with a query string: what _split_target does to it, without the URL
+                # handling (a target starting with "/" has no scheme, so no host).
+                path = path[: path.find("?")]
+                if "#" in path:
+                    path = path[: path.find("#")]
+            else:
+                path, url_host = _split_target(path)
+                if url_host and not host:
+                    host = url_host
         if len(path) > self._path_cap:
             path = path[: self._path_cap]
         if host:
-            host = _clean_host(host)
-        status = get(k_status)
+            clean = _HOST_CACHE.get(host)
+            host = clean if clean is not None else _clean_host_remembered(host)
         if status is None:
             return DecodeFailure("missing_field:status", "no status code")
         if type(status) is not int:
@@ -241,11 +319,11 @@ class Decoder:
                 return DecodeFailure("bad_type:status", "status must be an integer 0..999")
         if not 0 <= status <= 999:
             return DecodeFailure("bad_type:status", "status must be an integer 0..999")
-        duration = get(k_duration)
-        if duration is None or duration == "-" or duration == "":
+        dt = type(duration)
+        # Numbers first: comparing a float with the "-" and "" markers below is a slow mixed-type compare.
+        if dt is not float and dt is not int and (duration is None or duration == "-" or duration == ""):
             duration_ms = None
         else:
-            dt = type(duration)
             if dt is str:
                 try:
                     duration = float(duration)
@@ -264,7 +342,6 @@ class Decoder:
                     duration_ms = float(duration) * duration_factor
                 except OverflowError:
                     return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
-        ua = get(k_ua)
         if ua is None or ua == "-":
             ua = ""
         elif type(ua) is not str:

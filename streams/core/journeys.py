@@ -1,13 +1,14 @@
 """Route rules: request → excluded(reason) | journey | unmatched.
 
 Exclusion rules are checked first, in order, then journey rules, in order; the first match wins.
-Route decisions are cached per (method, host, path) and user-agent conditions per user-agent string; both
-caches are bounded (cleared when full) because paths can carry IDs and be high-cardinality.
+Route decisions are cached per (method, host, path) and user-agent conditions per user-agent string (one
+bit mask per UA covering every UA-conditioned rule); both caches are bounded (cleared when full) because
+paths can carry IDs and be high-cardinality.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from streams.config import Config, ExclusionRule, RouteMatch
@@ -48,6 +49,8 @@ class _Exclusion:
     route: Callable[[str, str, str], bool]
     ua_needles: tuple[str, ...]
     ua_regex: Any
+    ua_bit: int = 0
+    """This rule's bit in the router's per-user-agent match mask; 0 when the rule has no UA condition."""
 
     @property
     def has_ua_condition(self) -> bool:
@@ -70,55 +73,80 @@ def _compile_exclusion(index: int, rule: ExclusionRule) -> _Exclusion:
     )
 
 
+def _with_ua_bits(exclusions: list[_Exclusion]) -> tuple[_Exclusion, ...]:
+    """Give every UA-conditioned rule its own bit, so one cached mask per user agent answers them all."""
+    out, bit = [], 1
+    for ex in exclusions:
+        if ex.has_ua_condition:
+            ex = replace(ex, ua_bit=bit)
+            bit <<= 1
+        out.append(ex)
+    return tuple(out)
+
+
+_NO_JOURNEY = (-1, None, None)
+
+
 class Router:
     """Classifies requests. ``classify`` returns (journey index or -1, exclusion reason or None, rule)."""
 
-    __slots__ = ("journey_names", "_exclusions", "_journeys", "_route_cache", "_ua_cache")
+    __slots__ = ("journey_names", "_exclusions", "_ua_exclusions", "_journeys", "_route_cache", "_ua_cache")
 
     def __init__(self, config: Config) -> None:
         self.journey_names = tuple(j.name for j in config.journeys)
-        self._exclusions = tuple(_compile_exclusion(i, r) for i, r in enumerate(config.exclusions))
+        self._exclusions = _with_ua_bits([_compile_exclusion(i, r) for i, r in enumerate(config.exclusions)])
+        self._ua_exclusions = tuple(ex for ex in self._exclusions if ex.ua_bit)
         self._journeys = tuple(route_predicate(j.match) for j in config.journeys)
-        self._route_cache: dict[tuple[str, str, str], tuple[tuple[_Exclusion, ...], int]] = {}
-        self._ua_cache: dict[tuple[int, str], bool] = {}
+        # (method, host, path) → (exclusion candidates, the answer when none of them applies)
+        self._route_cache: dict[tuple[str, str, str],
+                                tuple[tuple[_Exclusion, ...], tuple[int, str | None, str | None]]] = {}
+        self._ua_cache: dict[str, int] = {}  # user agent → mask of the UA-conditioned rules it matches
 
-    def _route(self, method: str, host: str, path: str) -> tuple[tuple[_Exclusion, ...], int]:
-        key = (method, host, path)
-        hit = self._route_cache.get(key)
-        if hit is not None:
-            return hit
+    def _route(self, method: str, host: str, path: str
+               ) -> tuple[tuple[_Exclusion, ...], tuple[int, str | None, str | None]]:
         candidates: list[_Exclusion] = []
         for ex in self._exclusions:
             if ex.route(method, host, path):
                 candidates.append(ex)
-                if not ex.has_ua_condition:
+                if not ex.ua_bit:
                     break  # an unconditional route exclusion ends the search
-        journey = -1
+        answer = _NO_JOURNEY
         for i, pred in enumerate(self._journeys):
             if pred(method, host, path):
-                journey = i
+                answer = (i, None, f"journeys[{i}]")
                 break
-        hit = (tuple(candidates), journey)
+        hit = (tuple(candidates), answer)
         if len(path) <= _CACHEABLE_PATH:
             if len(self._route_cache) >= _CACHE_LIMIT:
                 self._route_cache.clear()
-            self._route_cache[key] = hit
+            self._route_cache[(method, host, path)] = hit
         return hit
 
+    def _ua_mask(self, ua: str) -> int:
+        """The bits of the UA-conditioned rules ``ua`` matches (all of them, whatever the route), cached."""
+        mask = 0
+        for ex in self._ua_exclusions:
+            if ex.ua_matches(ua):
+                mask |= ex.ua_bit
+        if len(self._ua_cache) >= _CACHE_LIMIT:
+            self._ua_cache.clear()
+        self._ua_cache[ua] = mask
+        return mask
+
     def classify(self, method: str, host: str, path: str, ua: str) -> tuple[int, str | None, str | None]:
-        candidates, journey = self._route(method, host, path)
+        hit = self._route_cache.get((method, host, path))
+        if hit is None:
+            hit = self._route(method, host, path)
+        candidates, answer = hit
+        mask = -1  # not looked up yet: most candidates are the one UA rule, so look it up lazily
         for ex in candidates:
-            if not ex.has_ua_condition:
-                return -1, ex.reason, ex.rule
-            key = (id(ex), ua)
-            hit = self._ua_cache.get(key)
-            if hit is None:
-                hit = ex.ua_matches(ua)
-                if len(self._ua_cache) >= _CACHE_LIMIT:
-                    self._ua_cache.clear()
-                self._ua_cache[key] = hit
-            if hit:
-                return -1, ex.reason, ex.rule
-        if journey < 0:
-            return -1, None, None
-        return journey, None, f"journeys[{journey}]"
+            bit = ex.ua_bit
+            if bit:
+                if mask < 0:
+                    mask = self._ua_cache.get(ua, -1)
+                    if mask < 0:
+                        mask = self._ua_mask(ua)
+                if not mask & bit:
+                    continue
+            return -1, ex.reason, ex.rule
+        return answer

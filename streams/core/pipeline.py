@@ -26,6 +26,7 @@ from streams.core.filters.ip_lists import CidrSet, resolve_forwarded
 from streams.core.journeys import Router
 from streams.core.networks import network_of, tally_network
 from streams.core.judge import build_judge
+from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS
 from streams.core.windows import Windows
 from streams.model import (COUNTED, DEAD_LETTER, EXCLUDED, FILTERED, UNMATCHED, DeadLetter, IpFlag,
                            RecordVerdict, WindowCounter)
@@ -93,6 +94,9 @@ class Outputs:
     verdicts: list[RecordVerdict] | None = None
 
 
+_NET_CACHE_LIMIT = 65_536  # IPs are at most 45 characters: a few MB at worst
+
+
 def _raw_text(item: bytes | str | dict) -> str:
     if isinstance(item, dict):
         return repr(item)[:RAW_LIMIT]
@@ -118,6 +122,18 @@ class Pipeline:
         self._future_ms = config.windows.max_future_skew_s * 1000
         self.collect_verdicts = collect_verdicts
         self.tally = Tally()
+        self._v4_prefix = config.detection.network_prefix_v4
+        self._v6_prefix = config.detection.network_prefix_v6
+        self._net_cache: dict[str, str] = {}  # client IP → its network; bounded by _NET_CACHE_LIMIT
+
+    def _network(self, ip: str) -> str:
+        """``network_of(ip)`` with this pipeline's prefixes, remembered: the same clients (bots above all)
+        come back for many requests. The miss path of the loop's cache lookup."""
+        net = network_of(ip, self._v4_prefix, self._v6_prefix)
+        if len(self._net_cache) >= _NET_CACHE_LIMIT:
+            self._net_cache.clear()
+        self._net_cache[ip] = net
+        return net
 
     def process(self, batch: Sequence[bytes | str | dict], now_ms: int | None = None,
                 origin: Origin | None = None) -> Outputs:
@@ -133,24 +149,29 @@ class Pipeline:
         judges = self.judges
         journey_names = self.router.journey_names
         proxies = self._proxies
-        v4_prefix = self.config.detection.network_prefix_v4
-        v6_prefix = self.config.detection.network_prefix_v6
-        future_limit = now_ms + self._future_ms if now_ms is not None else None
+        # Both bounds are fixed for the whole batch (windows close only after it); decoded timestamps lie
+        # in [MIN_TS_MS, MAX_TS_MS), so the "no bound" values below never reject anything.
+        closed_through = windows.closed_through
+        late_before = closed_through - windows.retain_ms if closed_through is not None else MIN_TS_MS
+        future_limit = now_ms + self._future_ms if now_ms is not None else MAX_TS_MS
+        net_cache = self._net_cache
         filtered_t, excluded_t, dead_t = tally.filtered, tally.excluded, tally.dead_lettered
         counted = unmatched = late_n = 0
-        max_ts: int | None = None
+        max_ts = 0  # no record yet (timestamps are ≥ MIN_TS_MS > 0)
 
         for i, item in enumerate(batch):
             req = decode(item)
             if type(req) is DecodeFailure:
                 reason, error = req
                 req = None
-            elif windows.too_late(req.ts_ms):
-                reason, error = "too_late", "older than the retained closed windows (windows.retain_closed_s)"
-            elif future_limit is not None and req.ts_ms > future_limit:
-                reason, error = "future_timestamp", "ahead of the clock by more than windows.max_future_skew_s"
             else:
-                reason = None
+                ts = req.ts_ms
+                if ts < late_before:
+                    reason, error = "too_late", "older than the retained closed windows (windows.retain_closed_s)"
+                elif ts > future_limit:
+                    reason, error = "future_timestamp", "ahead of the clock by more than windows.max_future_skew_s"
+                else:
+                    reason = None
             if reason is not None:
                 dead_t[reason] = dead_t.get(reason, 0) + 1
                 dead.append(DeadLetter(reason, error, _raw_text(item), origin.source, origin.partition,
@@ -160,8 +181,7 @@ class Pipeline:
                                                   None))
                 continue
 
-            ts = req.ts_ms
-            if max_ts is None or ts > max_ts:
+            if ts > max_ts:
                 max_ts = ts
             if proxies is not None and req.forwarded_for and req.client_ip in proxies:
                 req.client_ip = resolve_forwarded(req.client_ip, req.forwarded_for, proxies, normalize_ip)
@@ -208,7 +228,8 @@ class Pipeline:
                     else:
                         any_bad = True
                 if any_bad:
-                    tally_network(acc.networks, network_of(req.client_ip, v4_prefix, v6_prefix))
+                    net = net_cache.get(req.client_ip)
+                    tally_network(acc.networks, net if net is not None else self._network(req.client_ip))
                 counted += 1
                 verdict, why = COUNTED, None
             else:
@@ -219,7 +240,8 @@ class Pipeline:
                         raw_good[k] += g
                 why, rule = drop
                 acc.filtered[why] = acc.filtered.get(why, 0) + 1
-                tally_network(acc.networks, network_of(req.client_ip, v4_prefix, v6_prefix))
+                net = net_cache.get(req.client_ip)
+                tally_network(acc.networks, net if net is not None else self._network(req.client_ip))
                 filtered_t[why] = filtered_t.get(why, 0) + 1
                 verdict = FILTERED
             if verdicts is not None:
@@ -229,7 +251,7 @@ class Pipeline:
         tally.counted = counted
         tally.unmatched = unmatched
         tally.late = late_n
-        if max_ts is not None:
+        if max_ts:
             windows.observe(max_ts, now_ms)
             self.filters.store.expire(windows.max_ts)
         counters = windows.close(now_ms)

@@ -14,7 +14,15 @@ MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 _CACHE_LIMIT = 100_000
 
-_second_cache: dict[str, int] = {}
+SECOND_MS_CACHE: dict[str, int] = {}
+"""``YYYY-MM-DDTHH:MM:SS`` prefix → epoch ms of that second. Every key passed :func:`parse_rfc3339`'s
+separator checks and :func:`_second_ms`'s digit checks, so a hit proves the prefix valid: hot paths (the
+decoder) may read it directly to skip two calls. Values are not yet bounded (callers still check
+[MIN_TS_MS, MAX_TS_MS)). Cleared, never replaced, when full, so a bound reference stays current."""
+_second_cache = SECOND_MS_CACHE
+MILLIS_OF: dict[str, int] = {f"{i:03d}": i for i in range(1000)}
+"""``"000"``…``"999"`` → 0…999: one lookup both validates and converts a millisecond fraction (``int()``
+of a 3-character slice costs twice as much, and accepts non-ASCII digits the table rightly lacks)."""
 _clf_cache: dict[str, int] = {}
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}

@@ -17,9 +17,13 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+import streams.core.decode as decode_mod
+import streams.core.filters as filters_mod
 import streams.core.filters.bot_ua as bot_ua
 import streams.core.filters.scanner as scanner_mod
 import streams.core.journeys as journeys_mod
+import streams.core.pipeline as pipeline_mod
+import streams.core.timeparse as timeparse_mod
 from streams.config import config_from_dict
 from streams.core.decode import normalize_ip
 from streams.core.filters.bot_ua import BotUaCheck
@@ -119,6 +123,10 @@ def test_every_input_keyed_cache_is_bounded(run):
     assert 0 < len(router._ua_cache) <= journeys_mod._CACHE_LIMIT
     assert 0 < len(bot._cache) <= bot_ua._CACHE_LIMIT
     assert 0 < len(scan._ua_cache) <= scanner_mod._CACHE_LIMIT
+    assert 0 < len(pipeline.filters._ua_verdicts) <= filters_mod._UA_CACHE_LIMIT
+    assert 0 < len(pipeline._net_cache) <= pipeline_mod._NET_CACHE_LIMIT
+    assert len(decode_mod._HOST_CACHE) <= decode_mod._HOST_CACHE_LIMIT
+    assert len(timeparse_mod.SECOND_MS_CACHE) <= timeparse_mod._CACHE_LIMIT
     assert normalize_ip.cache_info().currsize <= normalize_ip.cache_info().maxsize == 1 << 16
 
 

@@ -87,6 +87,8 @@ def test_host_lowercased_and_port_stripped(host: Any, expected: str) -> None:
     ("?x=1", "/"),
     ("/plain", "/plain"),
     ("/with#fragment", "/with#fragment"),
+    ("/a?b#c", "/a"),
+    ("/a#b?c", "/a"),                        # a fragment before the "?" goes too
     ("*", "*"),                              # OPTIONS * keeps its asterisk-form target
 ])
 def test_query_string_stripped_from_path(path: str, expected_path: str) -> None:
@@ -595,3 +597,69 @@ def test_minus_one_duration_means_unknown_not_bad(value: Any) -> None:
     # -1 is the access-log sentinel for "no upstream answered": keep the request, without a duration.
     r = decode(record(duration_ms=value))
     assert isinstance(r, Request) and r.duration_ms is None and r.status == 200
+
+
+# -- hot-path fast paths give what the general path gives -------------------------------------------------
+
+@pytest.mark.parametrize("ts, expected", [
+    ("2026-01-01T00:00:01.250Z", T0 + 1_250),
+    ("2026-01-01T00:00:01.000Z", T0 + 1_000),
+    ("2026-01-01T00:00:01.١٢٣Z", T0 + 1_123),  # Arabic-Indic digits: int() reads them
+])
+def test_cached_second_gives_the_same_timestamp(ts: str, expected: int) -> None:
+    """The first decode fills the second cache (general path), the second one hits it (fast path)."""
+    first, second = decode(record(ts=ts)), decode(record(ts=ts))
+    assert first == second == req(ts_ms=expected)
+
+
+@pytest.mark.parametrize("ts", ["2026-01-01T00:00:01.²²²Z", "2026-01-01T00:00:01.25xZ",
+                                "2026-01-01T00:00:01.-25Z"])
+def test_cached_second_with_a_bad_fraction_is_still_bad(ts: str) -> None:
+    assert decode(record(ts="2026-01-01T00:00:01.500Z")) == req(ts_ms=T0 + 1_500)  # the second is cached
+    result = decode(record(ts=ts))
+    assert type(result) is DecodeFailure and result.reason == "bad_timestamp"
+
+
+def test_cached_second_out_of_range_names_the_bound() -> None:
+    assert decode(record(ts="2099-12-31T23:59:59.999Z")) == req(ts_ms=4_102_444_799_999)
+    for _ in range(2):  # the second time, 1999's second is cached: the fast path must not accept it
+        assert decode(record(ts="1999-12-31T23:59:59.999Z")) == DecodeFailure(
+            "bad_timestamp", "timestamp outside 2000-01-01 .. 2100-01-01")
+
+
+def test_host_cache_is_bounded_and_exact() -> None:
+    import streams.core.decode as decode_mod
+
+    decoder = Decoder(InputConfig())
+    n = decode_mod._HOST_CACHE_LIMIT + 500
+    for i in range(n):
+        got = decoder.decode(record(host=f"H{i}.Example.COM:8443"))
+        assert got == req(host=f"h{i}.example.com")
+        assert len(decode_mod._HOST_CACHE) <= decode_mod._HOST_CACHE_LIMIT
+    long_host = "a" * 300 + ".Example.com"
+    assert decoder.decode(record(host=long_host)) == req(host=long_host.lower())
+    assert long_host not in decode_mod._HOST_CACHE  # hostile lengths are never kept
+
+
+def test_dict_subclass_decodes_like_a_dict() -> None:
+    from collections import defaultdict
+
+    row = defaultdict(lambda: "surprise", VALID)
+    assert decode(row) == decode(dict(VALID)) == VALID_REQUEST
+    assert "host" not in row  # decoding did not fill the row's missing keys
+
+
+@pytest.mark.parametrize("text", ["1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "0.00.1.1",
+                                  "1.2.3", "1.2.3.4.5", "1..3.4", "\u0661.2.3.4", "+1.2.3.4", "1.2.3.0400",
+                                  "1.2.3.-4", "1.2.3.4\n"])
+def test_ipv4_shortcut_agrees_with_ipaddress(text: str) -> None:
+    """The shortcut claims only what ipaddress would print back unchanged; the rest goes to ipaddress."""
+    import ipaddress
+
+    from streams.core.decode import _is_canonical_ipv4
+
+    try:
+        expected = str(ipaddress.IPv4Address(text)) == text
+    except ValueError:
+        expected = False
+    assert _is_canonical_ipv4(text) is expected

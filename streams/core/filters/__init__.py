@@ -18,10 +18,15 @@ from streams.core.filters.synthetic import SyntheticCheck
 from streams.model import IpFlag, Request
 
 
+_UA_CACHE_LIMIT = 100_000  # user agents are capped at input.max_user_agent_chars: a bounded footprint
+_MISS = object()
+_SYNTHETIC_FLAG = ("synthetic", "flag")
+
+
 class FilterChain:
     """Owns the filters and the per-IP state of one pipeline."""
 
-    __slots__ = ("_stateless", "_stateful", "store")
+    __slots__ = ("_stateless", "_stateful", "store", "_ua_parts", "_synthetic_flag", "_ua_verdicts")
 
     def __init__(self, cfg: FiltersConfig, state: StateConfig, *, track_changes: bool = False) -> None:
         stateless: list = []
@@ -40,15 +45,33 @@ class FilterChain:
         if cfg.credential_stuffing.enabled:
             stateful.append(CredentialStuffingCheck(cfg.credential_stuffing))
         self._stateless = tuple((f.reason, f.check) for f in stateless)
+        # The usual configuration lists no IPs in the stateless filters (no synthetic-agent CIDRs, an empty
+        # deny list): past the synthetic flag their combined verdict is then a function of the user agent
+        # alone, cached per UA — one lookup per request instead of one call per filter.
+        if stateless and all(getattr(f, "ua_only", False) for f in stateless):
+            self._ua_parts: tuple | None = tuple((f.reason, f.ua_rule) for f in stateless)
+        else:
+            self._ua_parts = None
+        self._synthetic_flag = cfg.synthetic.enabled and cfg.synthetic.honor_flag
+        self._ua_verdicts: dict[str, tuple[str, str] | None] = {}
         self._stateful = tuple((f.reason, f.check) for f in stateful)
         self.store = IpStateStore(state.max_tracked_ips, state.ip_ttl_s, track_changes=track_changes)
 
     def check(self, req: Request, flags: list[IpFlag]) -> tuple[str, str] | None:
         """(reason, rule) of the first filter that drops ``req``, or None for a real user."""
-        for reason, check in self._stateless:
-            rule = check(req)
-            if rule is not None:
-                return reason, rule
+        if self._ua_parts is not None:
+            if self._synthetic_flag and req.synthetic:
+                return _SYNTHETIC_FLAG  # synthetic runs first, and its flag before its UA list
+            verdict = self._ua_verdicts.get(req.user_agent, _MISS)
+            if verdict is _MISS:
+                verdict = self._ua_verdict(req.user_agent)
+            if verdict is not None:
+                return verdict
+        else:
+            for reason, check in self._stateless:
+                rule = check(req)
+                if rule is not None:
+                    return reason, rule
         if self._stateful:
             st = self.store.touch(req.client_ip, req.ts_ms)
             for reason, check in self._stateful:
@@ -56,3 +79,16 @@ class FilterChain:
                 if rule is not None:
                     return reason, rule
         return None
+
+    def _ua_verdict(self, ua: str) -> tuple[str, str] | None:
+        """The stateless filters' verdict on ``ua``, in chain order; remembered (bounded)."""
+        verdict = None
+        for reason, ua_rule in self._ua_parts or ():
+            rule = ua_rule(ua)
+            if rule is not None:
+                verdict = (reason, rule)
+                break
+        if len(self._ua_verdicts) >= _UA_CACHE_LIMIT:
+            self._ua_verdicts.clear()
+        self._ua_verdicts[ua] = verdict
+        return verdict

@@ -62,8 +62,13 @@ class BotUaCheck:
                     return f"crawler-user-agents:{p}"
         return None
 
+    ua_only = True  # the verdict is a function of the user agent alone
+
     def check(self, req: Request) -> str | None:
-        ua = req.user_agent
+        return self.ua_rule(req.user_agent)
+
+    def ua_rule(self, ua: str) -> str | None:
+        """:meth:`classify`, cached per UA."""
         rule = self._cache.get(ua, 0)
         if rule == 0:
             rule = self.classify(ua)

@@ -19,10 +19,8 @@ class SyntheticCheck:
         self._ips = CidrSet(cfg.ips) if cfg.ips else None
         self._cache: dict[str, str | None] = {}
 
-    def check(self, req: Request) -> str | None:
-        if self._flag and req.synthetic:
-            return "flag"
-        ua = req.user_agent
+    def ua_rule(self, ua: str) -> str | None:
+        """The rule that makes ``ua`` a synthetic probe's user agent, or None. Cached per UA."""
         rule = self._cache.get(ua, 0)
         if rule == 0:
             low = ua.lower()
@@ -30,6 +28,17 @@ class SyntheticCheck:
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[ua] = rule
+        return rule
+
+    @property
+    def ua_only(self) -> bool:
+        """True when, past the synthetic flag, the verdict depends on the user agent alone (no IP list)."""
+        return self._ips is None
+
+    def check(self, req: Request) -> str | None:
+        if self._flag and req.synthetic:
+            return "flag"
+        rule = self.ua_rule(req.user_agent)
         if rule is not None:
             return rule
         if self._ips is not None:
