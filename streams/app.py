@@ -92,13 +92,18 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
     detection = LiveDetection(config, caught_up=False) if feed is not None else None
     owned: set[int] | None = None  # partials partitions the detector was last built for
 
-    def sync_assignment() -> None:
+    def sync_assignment() -> bool:
         """(Re)build the detector when this worker's partials partitions change (start, restart, rebalance):
-        it holds exactly the SLOs whose partials this worker owns, from the recovered table."""
+        it holds exactly the SLOs whose partials this worker owns, from the recovered table. False while
+        faust is rebalancing or recovering the table (nothing may be judged on a half-restored history;
+        the next call after recovery rebuilds)."""
         nonlocal owned
+        if app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
+            owned = None
+            return False
         current = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == k.topics.partials}
         if current == owned:
-            return
+            return True
         owned = current
         rows = []
         for entry in table.values():
@@ -109,11 +114,13 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
                 rows.append(counter_from_dict(doc))
         detection.rebuild(sorted(rows, key=lambda c: c.window_start_ms))
         log.info("detectors rebuilt for partials partitions %s (%d windows)", sorted(current), len(rows))
+        return True
 
     async def detect(step) -> None:  # noqa: ANN001
         """Run one detection step; a detector failure is logged and counted, never stops Stage B."""
         try:
-            sync_assignment()
+            if not sync_assignment():
+                return  # the table is being restored; what arrives meanwhile is in it for the rebuild
             found = step()
         except Exception:
             stage_a.stats.detection_errors += 1
