@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from streams.config import Config, JourneyConfig, SLOConfig, expand_statuses
+from streams.core.burn import BurnCondition, BurnPolicy
 
 SLI_METRIC = "truesli_sli_events_total"
 RAW_METRIC = "truesli_raw_events_total"
@@ -41,17 +42,6 @@ WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 RATIO_RECORD = "truesli:sli_error_ratio:rate{window}"
 EVENTS_RECORD = "truesli:sli_events:increase{window}"
 SLO_PERIOD_DAYS = 30  # the budget period the annotations talk about (Sloth's default as well)
-
-
-@dataclass(frozen=True)
-class BurnCondition:
-    """Fire when the error ratio over both windows exceeds ``factor`` × the error budget."""
-
-    severity: str  # page | ticket
-    long: str
-    short: str
-    factor: float
-    min_events: int
 
 
 @dataclass(frozen=True)
@@ -74,12 +64,9 @@ class RuleOptions:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
 
     def conditions(self) -> tuple[BurnCondition, ...]:
-        return (
-            BurnCondition("page", "1h", "5m", self.page, self.min_events),
-            BurnCondition("page", "6h", "30m", self.page_slow, self.min_events),
-            BurnCondition("ticket", "1d", "2h", self.ticket, self.min_ticket_events),
-            BurnCondition("ticket", "3d", "6h", self.ticket_slow, self.min_ticket_events),
-        )
+        """The detectors' conditions (streams/core/burn.py) with these factors: one definition for both."""
+        return BurnPolicy.of(self.page, self.page_slow, self.ticket, self.ticket_slow, self.min_events,
+                             self.min_ticket_events).conditions
 
 
 # -- naming and small helpers -------------------------------------------------------------------------------

@@ -41,11 +41,18 @@ class BurnPolicy:
         BurnCondition("ticket", "1d", "2h", 3.0, 100), BurnCondition("ticket", "3d", "6h", 1.0, 100))
 
     @classmethod
+    def of(cls, page: float, page_slow: float, ticket: float, ticket_slow: float, min_events: int,
+           min_ticket_events: int) -> "BurnPolicy":
+        """The four conditions with these factors (1h&5m, 6h&30m, 1d&2h, 3d&6h) and traffic guards."""
+        return cls((BurnCondition("page", "1h", "5m", page, min_events),
+                    BurnCondition("page", "6h", "30m", page_slow, min_events),
+                    BurnCondition("ticket", "1d", "2h", ticket, min_ticket_events),
+                    BurnCondition("ticket", "3d", "6h", ticket_slow, min_ticket_events)))
+
+    @classmethod
     def from_config(cls, burn: BurnConfig) -> "BurnPolicy":
-        return cls((BurnCondition("page", "1h", "5m", burn.page, burn.min_events),
-                    BurnCondition("page", "6h", "30m", burn.page_slow, burn.min_events),
-                    BurnCondition("ticket", "1d", "2h", burn.ticket, burn.min_ticket_events),
-                    BurnCondition("ticket", "3d", "6h", burn.ticket_slow, burn.min_ticket_events)))
+        return cls.of(burn.page, burn.page_slow, burn.ticket, burn.ticket_slow, burn.min_events,
+                      burn.min_ticket_events)
 
     def unguarded(self) -> "BurnPolicy":
         return BurnPolicy(tuple(BurnCondition(c.severity, c.long, c.short, c.factor, 0) for c in self.conditions))
