@@ -45,10 +45,10 @@ def _write_json(path: str, doc: dict) -> None:
 
 # -- commands ----------------------------------------------------------------------------------------------
 def cmd_gen(args: argparse.Namespace) -> int:
-    from streams.gen import main_gen
+    from streams.tools.gen import main_gen
 
     if args.scenario:
-        from streams.scenarios import write_scenario
+        from streams.tools.scenarios import write_scenario
 
         try:
             n, k = write_scenario(args.scenario, args.out, args.changes_out)
@@ -74,8 +74,8 @@ def cmd_gen(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from streams.embedded import run_embedded
-    from streams.sinks.report import render_report, summary_dict
+    from streams.runs.embedded import run_embedded
+    from streams.report.summary import render_report, summary_dict
 
     config = load_config(args.config)
     if args.format != "auto":  # the flag overrides input.format of the config file
@@ -122,7 +122,7 @@ def _remote_write(book, config, url: str | None, out, found=None) -> int:
 def _detect(config, result, changes: list[str] | None, anomalies_path: str | None, out, now_ms: int,
             dead_letters_path: str | None = None):
     """Run the detectors over a finished run; write --anomalies and print what fired."""
-    from streams.detection import detect, read_changes
+    from streams.runs.detection import detect, read_changes
     from streams.sinks.files import JsonLinesSink
     from streams.sinks.serialize import dead_letter_to_dict
 
@@ -173,9 +173,9 @@ def render_anomalies(found, n_changes: int, path: str | None) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.embedded import run_embedded
-    from streams.gen import main_gen
-    from streams.sinks.report import render_report, summary_dict
+    from streams.runs.embedded import run_embedded
+    from streams.tools.gen import main_gen
+    from streams.report.summary import render_report, summary_dict
 
     out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="truesli-demo-"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -257,12 +257,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         counters = read_counters(args.counters)
         sources = f"counters {args.counters}"
     elif args.parquet:
-        from streams.replay import replay_history
+        from streams.runs.replay import replay_history
 
         counters = replay_history(config, parquet=args.parquet, now_ms=_now_ms()).book.merged()
         sources = "Parquet " + ", ".join(args.parquet)
     else:
-        from streams.embedded import run_embedded
+        from streams.runs.embedded import run_embedded
 
         counters = run_embedded(config, args.inputs, now_ms=_now_ms()).book.merged()
         sources = "logs " + ", ".join(args.inputs)
@@ -276,8 +276,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import faulthandler
     import signal
 
-    from streams.app import run_worker
-    from streams.kafka_clients import KafkaUnavailable
+    from streams.live.worker import run_worker
+    from streams.kafka.clients import KafkaUnavailable
     from streams.sinks.publish import PublishError
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack to stderr
@@ -334,8 +334,8 @@ def _time_arg(text: str | None, flag: str) -> int | None:
 
 def _replay_once(config, args, now: int, with_sinks: bool):
     """One pass over the requested history (an EmbeddedResult)."""
-    from streams.kafka_clients import KafkaUnavailable
-    from streams.replay import Progress, replay_history
+    from streams.kafka.clients import KafkaUnavailable
+    from streams.runs.replay import Progress, replay_history
 
     try:
         result = replay_history(
@@ -355,7 +355,7 @@ def _with_bootstrap(config, bootstrap: str | None):
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from streams.sinks.report import render_report, summary_dict
+    from streams.report.summary import render_report, summary_dict
 
     config = _with_bootstrap(load_config(args.config), args.bootstrap)
     if args.to_topic and args.to_topic == config.kafka.topics.counters and not args.allow_live_topic:
@@ -374,7 +374,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if config.detection.enabled:
         found = _detect(config, result, args.changes, args.anomalies, out, now, args.dead_letters)
     if args.compare:
-        from streams.compare import compare, render_compare
+        from streams.runs.compare import compare, render_compare
 
         old_config = _with_bootstrap(load_config(args.compare), args.bootstrap)
         old_book = _replay_once(old_config, args, now, with_sinks=False).book
@@ -383,7 +383,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             _write_json(args.compare_json, report)
         out.write("\n" + render_compare(report, args.compare, args.config or "the built-in default"))
     if args.to_topic:
-        from streams.kafka_clients import KafkaUnavailable
+        from streams.kafka.clients import KafkaUnavailable
         from streams.sinks.kafka_topic import publish_counters
 
         try:
@@ -397,8 +397,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    from streams.archive import archive_topic
-    from streams.kafka_clients import KafkaUnavailable
+    from streams.runs.archive import archive_topic
+    from streams.kafka.clients import KafkaUnavailable
 
     config = _with_bootstrap(load_config(args.config), args.bootstrap)
     topic = args.topic or config.kafka.topics.requests
@@ -414,7 +414,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from streams.bench import run_core_bench
+    from streams.tools.bench import run_core_bench
 
     run_core_bench(events=args.events, seed=args.seed, out_json=args.json)
     return 0

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from streams.config import BurnConfig
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 
 MINUTE = 60_000
 WINDOWS_MS = {"5m": 5 * MINUTE, "30m": 30 * MINUTE, "1h": 60 * MINUTE, "2h": 120 * MINUTE,

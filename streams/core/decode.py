@@ -27,7 +27,7 @@ import orjson
 from streams.config import FIELD_NAMES, InputConfig
 from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE, parse_clf,
                                     parse_epoch, parse_rfc3339)
-from streams.model import Request
+from streams.core.model import Request
 
 PRESETS: dict[str, dict[str, str]] = {
     "truesli": {name: name for name in FIELD_NAMES},

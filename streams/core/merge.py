@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from streams.core.networks import top_networks
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 
 
 def _add_into(target: dict[str, int], source: dict[str, int]) -> None:

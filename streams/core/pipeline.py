@@ -28,7 +28,7 @@ from streams.core.networks import network_of, tally_network
 from streams.core.judge import build_judge
 from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS
 from streams.core.windows import Windows
-from streams.model import (COUNTED, DEAD_LETTER, EXCLUDED, FILTERED, UNMATCHED, DeadLetter, IpFlag,
+from streams.core.model import (COUNTED, DEAD_LETTER, EXCLUDED, FILTERED, UNMATCHED, DeadLetter, IpFlag,
                            RecordVerdict, WindowCounter)
 
 

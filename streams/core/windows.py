@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from streams.config import WindowsConfig
 from streams.core.networks import top_networks
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 
 MAX_EMPTY_FILL = 100_000
 """Above this many empty windows in one gap, only windows with data are emitted for that gap."""

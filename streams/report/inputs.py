@@ -16,7 +16,7 @@ import orjson
 from streams.core.detect.changes import ChangeEvent, parse_change
 from streams.core.merge import CounterBook
 from streams.core.timeparse import parse_epoch, parse_rfc3339
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 from streams.sinks.serialize import counter_from_dict
 from streams.sources.files import InputError
 

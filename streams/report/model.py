@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from streams.config import Config, SLOConfig
 from streams.core.burn import WINDOWS_MS, BurnPolicy
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 from streams.report.inputs import Anomaly, ChangeEvent
 from streams.report.verdict import Verdict, verdict_from_anomalies
 
@@ -304,7 +304,7 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
                 period_days: int | None = None, policy: BurnPolicy | None = None) -> ReportModel:
     """The whole report's data. ``counters`` are merged counters (one per journey/SLO/window); every
     configured journey/SLO gets a view, with empty series when it has no counters. ``anomalies`` None
-    means no anomalies file: the detectors (streams.detection) run over these counters and changes, so
+    means no anomalies file: the detectors (streams.runs.detection) run over these counters and changes, so
     the verdicts are the same meta-signals a live worker would emit; ``changes`` None means no change
     events were given (not "none happened"). The SLO period and burn policy default to the config's
     ``detection`` section; ``period_days`` replaces ``detection.slo_period_days`` for everything — budget
@@ -339,7 +339,7 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
     change_list = list(changes or ())
     verdict_source = "anomalies"
     if anomalies is None:
-        from streams.detection import detect
+        from streams.runs.detection import detect
 
         verdict_source = "detectors"
         anomalies = [Anomaly(id=a.id, type=a.type, journey=a.journey, slo=a.slo, severity=a.severity,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 
 Sample = tuple[dict[str, str], int, float]
 

@@ -8,8 +8,8 @@ import orjson
 from confluent_kafka import Producer
 
 from streams.config import KafkaConfig
-from streams.kafka_clients import KafkaUnavailable, client_conf, preflight, send
-from streams.model import WindowCounter
+from streams.kafka.clients import KafkaUnavailable, client_conf, preflight, send
+from streams.core.model import WindowCounter
 from streams.sinks.serialize import counter_to_dict
 
 

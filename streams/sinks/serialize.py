@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from streams.core.timeparse import format_rfc3339, parse_rfc3339
-from streams.model import DeadLetter, WindowCounter
+from streams.core.model import DeadLetter, WindowCounter
 
 
 def counter_to_dict(c: WindowCounter, emitted_at_ms: int) -> dict:

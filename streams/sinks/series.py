@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 
 Sample = tuple[dict[str, str], int, float]
 

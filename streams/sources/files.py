@@ -1,7 +1,7 @@
 """Files and stdin → batches of raw records with their positions.
 
 - JSON lines and Common/Combined Log Format lines (``.gz`` is decompressed); blank lines are not records.
-- Parquet archives (the Arrow schema of ``streams.archive_schema``), read by record batch.
+- Parquet archives (the Arrow schema of ``streams.sources.archive_schema``), read by record batch.
 Positions are 1-based line numbers (row numbers for Parquet), so dead letters and verdicts point at the
 exact line.
 """

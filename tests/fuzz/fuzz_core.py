@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing (atheris/libFuzzer) of the decoder and the whole pipeline.
 
-Run by tests/unit/test_fuzz_atheris.py with a fixed seed and number of runs, so it is deterministic; run it
+Run by tests/fuzz/test_fuzz_atheris.py with a fixed seed and number of runs, so it is deterministic; run it
 by hand for as long as you like:  python tests/fuzz/fuzz_core.py -max_total_time=600 CORPUS_DIR
 
 Each input is a choice of decoder (preset × format, byte 0), bytes or text (byte 1), and the record itself
@@ -19,7 +19,7 @@ with atheris.instrument_imports(include=["streams"]):
     from streams.config import FIELD_NAMES, InputConfig, config_from_dict
     from streams.core.decode import RAW_LIMIT, DecodeFailure, Decoder
     from streams.core.pipeline import Pipeline
-    from streams.model import Request
+    from streams.core.model import Request
 
 NOW = 1_767_225_660_000
 REASONS = {"oversized", "empty", "invalid_utf8", "malformed_json", "not_an_object", "bad_timestamp",

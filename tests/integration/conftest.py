@@ -2,7 +2,7 @@
 
 ``kafka_broker`` (session): the broker every test shares. With ``KAFKA_BOOTSTRAP`` set, that
 existing broker is used and nothing is started; otherwise a local KRaft broker is started from
-``scripts/kafka_broker.py`` (fetching its jars on first use) and stopped after the session.
+``tests/support/kafka_broker.py`` (fetching its jars on first use) and stopped after the session.
 
 ``new_topic`` (function): a factory ``new_topic(partitions=1, config=None) -> str`` creating a
 uniquely named topic on that broker, ready for produce/consume when it returns; the topics are
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,11 +23,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import kafka_broker as kb
+from tests.support import kafka_broker as kb
 
 # Session fixtures of the real remote-write receivers (Prometheus, VictoriaMetrics), shared by test modules.
-from tests.integration.receivers import prometheus, victoria_metrics  # noqa: E402,F401
+from tests.support.receivers import prometheus, victoria_metrics  # noqa: E402,F401
 
 TOPIC_READY_TIMEOUT_S = 30.0
 
@@ -98,8 +96,8 @@ def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
 
 @pytest.fixture(scope="session")
 def secure_kafka(tmp_path_factory: pytest.TempPathFactory):
-    """A second broker with SASL_PLAINTEXT, SSL and SASL_SSL listeners (tests/integration/secure_broker.py)."""
-    from tests.integration.secure_broker import start_secure_broker
+    """A second broker with SASL_PLAINTEXT, SSL and SASL_SSL listeners (tests/support/secure_broker.py)."""
+    from tests.support.secure_broker import start_secure_broker
 
     secure = start_secure_broker(tmp_path_factory.mktemp("kafka-tls"))
     try:

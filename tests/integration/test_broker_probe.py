@@ -7,7 +7,7 @@ import time
 
 from confluent_kafka.admin import AdminClient
 
-from streams.broker_health import BrokerProbe, Reachability
+from streams.kafka.health import BrokerProbe, Reachability
 
 
 class _Lines(logging.Handler):

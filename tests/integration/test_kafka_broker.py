@@ -1,4 +1,4 @@
-"""The local Kafka broker machinery (scripts/kafka_broker.py) against real clients.
+"""The local Kafka broker machinery (tests/support/kafka_broker.py) against real clients.
 
 These tests prove the broker the other integration tests rely on really stores and serves
 messages, consumer groups and committed offsets, including across a broker restart.
@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 
-import kafka_broker as kb  # importable via the sys.path entry added in conftest.py
+from tests.support import kafka_broker as kb
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic

@@ -21,9 +21,10 @@ import yaml
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.config import Config, load_config
-from streams.kafka_clients import client_conf, produce_request_logs
-from tests.integration.live_harness import ROOT, Worker, expected_counters, live_config, mix, wait_for_counters
-from tests.integration.secure_broker import SecureBroker
+from streams.kafka.clients import client_conf
+from streams.tools.loaders import produce_request_logs
+from tests.support.live_harness import ROOT, Worker, expected_counters, live_config, mix, wait_for_counters
+from tests.support.secure_broker import SecureBroker
 
 PASSWORD_ENV = "TRUESLI_TEST_KAFKA_PASSWORD"
 

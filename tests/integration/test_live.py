@@ -12,9 +12,9 @@ import jsonschema
 import orjson
 import pytest
 
-from streams.kafka_clients import QuietLogger
+from streams.kafka.clients import QuietLogger
 
-from tests.integration.live_harness import (MALFORMED, ROOT, Worker, live_case, live_config, produce, read_topic,
+from tests.support.live_harness import (MALFORMED, ROOT, Worker, live_case, live_config, produce, read_topic,
                                             wait_for_counters)
 
 
@@ -118,8 +118,7 @@ def test_sigkill_at_three_points_loses_and_duplicates_nothing(kafka_broker, tmp_
 
 def test_broker_restart_mid_run(tmp_path):
     """Uses a broker of its own, so restarting it disturbs no other test."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import kafka_broker as kb
+    from tests.support import kafka_broker as kb
 
     with kb.Broker() as broker:
         case = live_case(tmp_path, broker.bootstrap, partitions=2, events=12_000, seed=24)
@@ -143,8 +142,7 @@ def test_broker_down_for_a_minute_is_survived_and_reported(tmp_path):
     records keep arriving after it returns. The worker stays up and reconnects by itself, the counters
     equal embedded mode's (nothing lost, nothing counted twice), /metrics shows the outage while it lasts
     and after, and the log says "lost" once and "back" once instead of thousands of retry lines."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import kafka_broker as kb
+    from tests.support import kafka_broker as kb
 
     with kb.Broker() as broker:
         case = live_case(tmp_path, broker.bootstrap, partitions=2, events=8_000, seed=26)

@@ -13,10 +13,10 @@ import yaml
 
 from streams.config import load_config
 from streams.core.detect import parse_change
-from streams.detection import detect
-from streams.embedded import EmbeddedResult, iter_input_batches
-from streams.scenarios import SCENARIOS
-from tests.integration.live_harness import Worker, live_config, produce, read_topic
+from streams.runs.detection import detect
+from streams.runs.embedded import EmbeddedResult, iter_input_batches
+from streams.tools.scenarios import SCENARIOS
+from tests.support.live_harness import Worker, live_config, produce, read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUR_MS = 3_600_000
@@ -63,7 +63,7 @@ def test_live_anomalies_equal_embedded_detection(kafka_broker, tmp_path):
     log.write_bytes(b"\n".join(lines) + b"\n")
     from streams.core.merge import CounterBook
     from streams.core.pipeline import Pipeline, Tally
-    from streams.detection import AbuseCollector
+    from streams.runs.detection import AbuseCollector
 
     pipeline = Pipeline(config)
     ref = EmbeddedResult(Tally(), CounterBook(), [str(log)], abuse=AbuseCollector(config))

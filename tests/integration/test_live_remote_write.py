@@ -7,8 +7,8 @@ import time
 
 import yaml
 
-from tests.integration.live_harness import Worker, free_port, live_case, produce, wait_for_counters
-from tests.integration.receivers import start_victoria_metrics
+from tests.support.live_harness import Worker, free_port, live_case, produce, wait_for_counters
+from tests.support.receivers import start_victoria_metrics
 
 
 def _totals(vm) -> dict[tuple, float]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.receivers import Prometheus, VictoriaMetrics
+from tests.support.receivers import Prometheus, VictoriaMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "truesli.yaml"
@@ -94,8 +94,8 @@ def test_detector_gauges_reach_the_receiver(mix, victoria_metrics: VictoriaMetri
     """The meta-signal gauges ride along: budget remaining and burn rates per SLO, and the program summary,
     equal the detectors' own numbers for the same run (stamped at the last evaluated window)."""
     from streams.config import load_config
-    from streams.detection import detect
-    from streams.embedded import run_embedded
+    from streams.runs.detection import detect
+    from streams.runs.embedded import run_embedded
 
     config = load_config(EXAMPLE)
     result = run_embedded(config, [str(mix)], now_ms=None)

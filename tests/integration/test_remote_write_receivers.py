@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from streams.sinks.remote_write import DeliveryReport, RemoteWriteSink
-from tests.integration.receivers import Prometheus, VictoriaMetrics
+from tests.support.receivers import Prometheus, VictoriaMetrics
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MIN = 60_000

@@ -10,10 +10,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streams.archive_schema import REQUEST_LOG_ARROW_SCHEMA
+from streams.sources.archive_schema import REQUEST_LOG_ARROW_SCHEMA
 from streams.core.timeparse import format_rfc3339, parse_rfc3339
-from streams.kafka_clients import produce_request_logs
-from tests.integration.live_harness import ROOT, live_config, mix, read_topic
+from streams.tools.loaders import produce_request_logs
+from tests.support.live_harness import ROOT, live_config, mix, read_topic
 
 
 def _summary(args: list[str], tmp_path, name: str) -> dict:

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 import struct
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.cli import main as truesli_main
-from streams.report.history import write_history
+from streams.tools.history import write_history
 from streams.report.inputs import read_anomalies, read_changes, read_counters
 from streams.report.model import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from chromium_cdp import load_page  # noqa: E402
+from tests.support.chromium_cdp import load_page
 
 ARTIFACTS = ROOT / "test-artifacts"
 

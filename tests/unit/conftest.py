@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from streams.gen import generate
+from streams.tools.gen import generate
 
 FIXED_NOW_MS = 1_800_000_000_000  # 2027-01-15: after every generated timestamp, so nothing is "future"
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streams.archive_schema import REQUEST_LOG_ARROW_SCHEMA
+from streams.sources.archive_schema import REQUEST_LOG_ARROW_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 

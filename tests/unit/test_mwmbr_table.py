@@ -14,7 +14,7 @@ import pytest
 
 from streams.config import load_config
 from streams.core.detect import Detector
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 from tests.unit.test_rules import ALERT, EXAMPLE, counter, expected, promtool, promtool_test, series, write_rules  # noqa: F401
 
 T0 = 1767225600000  # 2026-01-01T00:00:00Z

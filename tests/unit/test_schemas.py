@@ -10,10 +10,10 @@ import jsonschema
 import orjson
 import pytest
 
-from streams.archive_schema import ARCHIVE_ARROW_SCHEMA, REQUEST_LOG_ARROW_SCHEMA, schema_as_json
+from streams.sources.archive_schema import ARCHIVE_ARROW_SCHEMA, REQUEST_LOG_ARROW_SCHEMA, schema_as_json
 from streams.config import Config
 from streams.core.pipeline import Pipeline
-from streams.gen import generate
+from streams.tools.gen import generate
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
 from tests.unit.conftest import FIXED_NOW_MS
 

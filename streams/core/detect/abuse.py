@@ -18,7 +18,7 @@ from streams.config import Config
 from streams.core.detect.anomaly import Anomaly
 from streams.core.networks import network_of
 from streams.core.timeparse import format_rfc3339
-from streams.model import IpFlag
+from streams.core.model import IpFlag
 
 TRACKED_REASONS = {"scanner": "info", "credential_stuffing": "ticket"}
 """Flag reason → anomaly severity (the anomaly type is the reason)."""

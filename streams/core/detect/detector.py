@@ -25,7 +25,7 @@ from streams.core.detect.anomaly import Anomaly
 from streams.core.detect.changes import ChangeEvent, ChangeLog
 from streams.core.networks import top_networks
 from streams.core.timeparse import format_rfc3339
-from streams.model import WindowCounter
+from streams.core.model import WindowCounter
 
 DAY_MS = 86_400_000
 

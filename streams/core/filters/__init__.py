@@ -15,7 +15,7 @@ from streams.core.filters.ipstate import IpStateStore
 from streams.core.filters.rate_limit import RateLimitCheck
 from streams.core.filters.scanner import ScannerCheck
 from streams.core.filters.synthetic import SyntheticCheck
-from streams.model import IpFlag, Request
+from streams.core.model import IpFlag, Request
 
 
 _UA_CACHE_LIMIT = 100_000  # user agents are capped at input.max_user_agent_chars: a bounded footprint

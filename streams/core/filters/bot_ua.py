@@ -13,7 +13,7 @@ from typing import Any
 
 from streams.config import BotUaFilter
 from streams.core.regex import compile_re2
-from streams.model import Request
+from streams.core.model import Request
 
 _CACHE_LIMIT = 100_000
 

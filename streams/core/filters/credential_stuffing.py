@@ -9,7 +9,7 @@ from __future__ import annotations
 from streams.config import CredentialStuffingFilter, expand_statuses
 from streams.core.filters.ipstate import IpState, estimate, slide
 from streams.core.journeys import route_predicate
-from streams.model import IpFlag, Request
+from streams.core.model import IpFlag, Request
 
 _CACHE_LIMIT = 50_000
 

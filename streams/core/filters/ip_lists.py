@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pytricia
 
 from streams.config import IpDenyFilter
-from streams.model import Request
+from streams.core.model import Request
 
 
 class CidrSet:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from streams.config import RateLimitFilter
 from streams.core.filters.ipstate import IpState, estimate, slide
-from streams.model import IpFlag, Request
+from streams.core.model import IpFlag, Request
 
 
 class RateLimitCheck:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from streams.config import ScannerFilter
 from streams.core.filters.ipstate import IpState
-from streams.model import IpFlag, Request
+from streams.core.model import IpFlag, Request
 
 _CACHE_LIMIT = 100_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams.config import SyntheticFilter
 from streams.core.filters.ip_lists import CidrSet
-from streams.model import Request
+from streams.core.model import Request
 
 _CACHE_LIMIT = 100_000
 

@@ -1,0 +1,1 @@
+"""Benchmark programs behind scripts/bench (results and commands in docs/benchmarks.md)."""

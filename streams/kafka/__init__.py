@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by every path that talks to a broker: client settings, security, broker health."""

@@ -1,0 +1,229 @@
+"""The live worker (``truesli run``): a faust-streaming app.
+
+- Stage A (high volume) runs on a confluent-kafka consumer + transactional producer in a thread owned by
+  a faust Service: faust's per-event stream machinery costs tens of µs per record, and Stage A needs
+  batches and exactly-once transactions (see docs/design.md for the measurement behind this choice).
+- Stage B (low volume) is a faust agent over the partials topic with a changelog-backed Table holding the
+  latest partial of every (journey, slo, window, partition); each update publishes the merged counter to
+  ``sli.counters`` (compacted, keyed journey|slo|window_start), and feeds the detectors
+  (streams.live.detection), which publish to ``sli.anomalies``; change events come from ``ops.changes``.
+- faust's web server serves /metrics (Prometheus text) and /health, bound to ``worker.web_host``
+  (loopback by default). faust's own debug pages (/router, /table, /graph, stats) are switched off: they
+  would show table contents and partition routing, and nothing on this server shows configuration.
+Business logic lives in streams.core and streams.live.stage_b; nothing here but wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import faust
+import orjson
+
+from streams.kafka.health import install_rate_limit
+from streams.config import Config
+from streams.core.timeparse import format_rfc3339
+from streams.kafka.clients import ensure_topics, preflight
+from streams.kafka.security import faust_credentials, redact_client_logs
+from streams.live.detection import ChangeFeed, LiveDetection
+from streams.live.metrics import render
+from streams.core.model import DeadLetter
+from streams.sinks.serialize import counter_from_dict, dead_letter_to_dict
+from streams.live.stage_a import StageA, partial_partition
+from streams.live.stage_b import merge_partials, merged_key
+
+log = logging.getLogger("truesli.app")
+
+
+def default_transactional_id(config: Config, worker_id: str) -> str:
+    return f"{config.kafka.group_id}-stage-a-{worker_id}"
+
+
+def build_app(config: Config, *, worker_id: str, web_port: int | None = None) -> tuple[faust.App, StageA]:
+    """Create topics, the faust app and the Stage A runner. Raises KafkaUnavailable on broker problems."""
+    k = config.kafka
+    admin = preflight(k)
+    parts = ensure_topics(admin, k)
+    stage_a = StageA(config, worker_id=worker_id, transactional_id=default_transactional_id(config, worker_id),
+                     partials_partitions=parts[k.topics.partials])
+    redact_client_logs(k.security)
+    data_dir = Path(config.worker.data_dir) / f"worker-{worker_id}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        f"{k.group_id}-stage-b",
+        broker=[f"kafka://{hp.strip()}" for hp in k.bootstrap_servers.split(",")],
+        broker_credentials=faust_credentials(k.security),
+        store="memory://",
+        datadir=str(data_dir),
+        web_host=config.worker.web_host,
+        web_port=web_port if web_port is not None else config.worker.web_port,
+        web_bind=config.worker.web_host,
+        debug=False,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
+        topic_replication_factor=k.replication_factor,
+        topic_partitions=parts[k.topics.partials],
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        table_cleanup_interval=60.0,
+        # Static membership: a restarted worker takes its partitions back without a group rebalance.
+        consumer_group_instance_id=f"{k.group_id}-stage-b-{worker_id}",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
+    )
+    partials = app.topic(k.topics.partials, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw")
+    counters = app.topic(k.topics.counters, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw")
+    table = app.Table("latest-partials", default=dict, partitions=parts[k.topics.partials])
+    anomalies = app.topic(k.topics.anomalies, key_type=bytes, value_type=bytes, key_serializer="raw",
+                          value_serializer="raw")
+    deadletter = app.topic(k.topics.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw",
+                           value_serializer="raw")
+    feed = ChangeFeed(config) if config.detection.enabled else None
+    detection = LiveDetection(config, caught_up=False) if feed is not None else None
+    owned: set[int] | None = None  # partials partitions the detector was last built for
+
+    def sync_assignment() -> bool:
+        """(Re)build the detector when this worker's partials partitions change (start, restart, rebalance):
+        it holds exactly the SLOs whose partials this worker owns, from the recovered table. False while
+        faust is rebalancing or recovering the table (nothing may be judged on a half-restored history;
+        the next call after recovery rebuilds)."""
+        nonlocal owned
+        if app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
+            owned = None
+            return False
+        current = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == k.topics.partials}
+        if current == owned:
+            return True
+        owned = current
+        rows = []
+        for entry in table.values():
+            if not entry:
+                continue
+            doc = merge_partials(entry.values(), "")
+            if partial_partition(doc["journey"], doc["slo"], parts[k.topics.partials]) in current:
+                rows.append(counter_from_dict(doc))
+        detection.rebuild(sorted(rows, key=lambda c: c.window_start_ms))
+        log.info("detectors rebuilt for partials partitions %s (%d windows)", sorted(current), len(rows))
+        return True
+
+    async def detect(step) -> None:  # noqa: ANN001
+        """Run one detection step; a detector failure is logged and counted, never stops Stage B."""
+        try:
+            if not sync_assignment():
+                return  # the table is being restored; what arrives meanwhile is in it for the rebuild
+            found = step()
+        except Exception:
+            stage_a.stats.detection_errors += 1
+            log.exception("detection step failed")
+            return
+        for a in found:
+            await anomalies.send(key=a.id.encode(), value=orjson.dumps(a.to_dict()))
+
+    @app.agent(partials)
+    async def stage_b(stream):  # noqa: ANN001 - faust's stream type
+        async for value in stream:
+            try:
+                partial = orjson.loads(value)
+                key = merged_key(partial)
+                counter_from_dict(partial)  # all fields present and typed: never store what cannot merge
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                stage_a.stats.stage_b_skipped += 1  # not ours: skip, never crash
+                log.warning("Stage B skipped a malformed partial: %s", exc)
+                continue
+            entry = dict(table[key])
+            entry[str(partial.get("partition"))] = partial
+            table[key] = entry
+            merged = merge_partials(entry.values(), format_rfc3339(int(time.time() * 1000)))
+            await counters.send(key=key.encode(), value=orjson.dumps(merged))
+            if detection is not None:
+                await detect(lambda: detection.observe(counter_from_dict(merged)))
+
+    @app.timer(interval=2.0)
+    async def detection_tick() -> None:
+        if detection is None:
+            return
+        now = int(time.time() * 1000)
+        # Read before draining: once the feed is ready, everything up to its end is already queued.
+        caught_up = feed.ready.is_set()
+        for item in feed.drain():
+            if isinstance(item, DeadLetter):
+                stage_a.stats.change_dead_letters += 1
+                await deadletter.send(key=f"changes|{item.partition}|{item.offset}".encode(),
+                                      value=orjson.dumps(dead_letter_to_dict(item, now)))
+            else:
+                detection.observe_change(item)
+        if caught_up:
+            detection.caught_up = True
+        await detect(detection.tick)
+
+    class StageAService(faust.Service):
+        """Owns the Stage A thread; a crash there stops the worker with an error."""
+
+        async def on_started(self) -> None:
+            # faust has configured logging by now: hold back the retry storm every Kafka client logs
+            # during a broker outage (the outage itself is logged once by streams.kafka.health).
+            install_rate_limit()
+            loop = asyncio.get_running_loop()
+
+            def target() -> None:
+                try:
+                    stage_a.run()
+                except Exception as exc:  # the thread must report, not die silently
+                    log.error("Stage A stopped: %s", exc)
+                    asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
+
+            self._thread = threading.Thread(target=target, name="truesli-stage-a", daemon=True)
+            self._thread.start()
+            if feed is not None:
+                feed.start()
+
+        async def on_stop(self) -> None:
+            if feed is not None:
+                await asyncio.get_running_loop().run_in_executor(None, feed.stop)
+            stage_a.stop()
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)
+
+    app.service(StageAService())
+
+    @app.page("/metrics")
+    async def metrics(web, request):  # noqa: ANN001
+        return web.bytes(render(stage_a.stats, detection), content_type="text/plain; version=0.0.4")
+
+    @app.page("/health")
+    async def health(web, request):  # noqa: ANN001
+        s = stage_a.stats
+        age = time.monotonic() - s.last_ok_monotonic if s.last_ok_monotonic else None
+        ok = age is not None and age < 30
+        return web.json({"status": "ok" if ok else "starting" if age is None else "stalled",
+                         "assigned_partitions": sorted(s.tallies), "seconds_since_last_poll": age,
+                         "transactions": s.transactions, "broker_errors": s.broker_errors,
+                         "broker_up": s.broker.up},
+                        status=200 if ok or age is None else 503)
+
+    return app, stage_a
+
+
+def run_worker(config: Config, *, worker_id: str | None = None, web_port: int | None = None,
+               loglevel: str = "info") -> int:
+    worker_id = worker_id or socket.gethostname()
+    app, _ = build_app(config, worker_id=worker_id, web_port=web_port)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+                          override_logging=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+__all__ = ["build_app", "run_worker", "default_transactional_id"]

@@ -1,0 +1,1 @@
+"""Finite runs over bounded input — embedded files, replay, compare, archive — and the steps they share."""

@@ -1,0 +1,191 @@
+"""Replay history through the same core: a Kafka topic by time range, or Parquet archives.
+
+Time range: ``[from, to)`` in epoch ms, applied to each record's Kafka message timestamp (producers of
+``requests.raw`` stamp records with their event time, or CreateTime ≈ event time for live streams).
+Timestamps within a partition are only roughly ordered, so every partition is read from
+``offsets_for_times(from − slack)`` to ``offsets_for_times(to + slack)`` (slack = the larger of
+``windows.allowed_lateness_s`` and 5 minutes) and each record is kept only if its timestamp is in range —
+exact as long as records are out of order by less than the slack. Reading stops at the end offset captured when the
+replay starts, so records arriving meanwhile are not chased.
+
+One Pipeline per input partition, exactly like the live worker (per-IP state is partition-local and each
+partition has its own watermark), merged with a CounterBook; so a replay, the live worker and
+``truesli process`` over the same records give identical counters. Nothing here is live: offsets are
+never committed (the reader has its own throwaway group).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+
+from streams.config import Config
+from streams.core.merge import CounterBook
+from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
+from streams.runs.detection import AbuseCollector
+from streams.runs.embedded import EmbeddedResult, run_embedded
+from streams.kafka.clients import client_conf, preflight, topic_partitions
+
+
+MIN_SLACK_MS = 300_000
+
+
+def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms: int | None, to_ms: int | None,
+            timeout: float) -> dict[int, tuple[int, int]]:
+    """partition → [start offset, stop offset) for the time range (stop capped at today's end)."""
+    out: dict[int, tuple[int, int]] = {}
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
+            for p in partitions}
+
+    def lookup(ms: int | None, default: Callable[[int], int]) -> dict[int, int]:
+        if ms is None:
+            return {p: default(p) for p in partitions}
+        found = consumer.offsets_for_times([TopicPartition(topic, p, ms) for p in partitions], timeout=timeout)
+        # -1 (OFFSET_END): no record at or after ms in that partition → use the end
+        return {tp.partition: (ends[tp.partition][1] if tp.offset in (-1, OFFSET_END) else tp.offset)
+                for tp in found}
+
+    starts = lookup(from_ms, lambda p: ends[p][0])
+    stops = lookup(to_ms, lambda p: ends[p][1])
+    for p in partitions:
+        stop = min(stops[p], ends[p][1])
+        out[p] = (starts[p], max(starts[p], stop))
+    return out
+
+
+def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_ms: int | None = None,
+                 on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None,
+                 progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
+    """Recompute counters from ``topic`` (raises KafkaUnavailable for broker/topic problems)."""
+    k = config.kafka
+    partitions = topic_partitions(preflight(k), k, topic)
+    consumer = Consumer(client_conf(k, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
+                                          "enable.auto.commit": False, "isolation.level": "read_committed",
+                                          "enable.partition.eof": True}))
+    result = EmbeddedResult(Tally(), CounterBook(), [f"topic {topic}"], abuse=AbuseCollector(config))
+    t0 = time.monotonic()
+    try:
+        slack = max(config.windows.allowed_lateness_s * 1000, MIN_SLACK_MS)
+        ranges = offset_ranges(consumer, topic, partitions, None if from_ms is None else from_ms - slack,
+                         None if to_ms is None else to_ms + slack, k.connect_timeout_s)
+        lo = from_ms if from_ms is not None else -(1 << 62)
+        hi = to_ms if to_ms is not None else 1 << 62
+        total = sum(stop - start for start, stop in ranges.values())
+        pipelines = {p: Pipeline(config, partition=p) for p in partitions}
+        todo = {p for p, (start, stop) in ranges.items() if stop > start}
+        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in sorted(todo)])
+        done = 0
+        while todo:
+            batch: dict[int, tuple[list[bytes], list[int]]] = {}
+            for m in consumer.consume(num_messages=k.batch_max_messages, timeout=1.0):
+                err = m.error()
+                p = m.partition()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        todo.discard(p)  # the end moved below what we captured (deleted records)
+                        continue
+                    raise KafkaException(err)
+                if p not in todo or m.offset() >= ranges[p][1]:
+                    continue
+                if m.offset() + 1 >= ranges[p][1]:
+                    todo.discard(p)
+                if not lo <= m.timestamp()[1] < hi:
+                    continue
+                values, offsets = batch.setdefault(p, ([], []))
+                values.append(m.value() if m.value() is not None else b"")
+                offsets.append(m.offset())
+            for p, (values, offsets) in sorted(batch.items()):
+                _publish(result, pipelines[p].process(values, now_ms, Origin(topic, p, offsets=offsets)),
+                         on_output)
+                done += len(values)  # progress counts kept records against the offset span (an estimate)
+            if progress is not None:
+                progress(done, total, time.monotonic() - t0)
+        for p in partitions:
+            _publish(result, pipelines[p].flush(), on_output)
+    finally:
+        consumer.close()
+    return result
+
+
+def _publish(result: EmbeddedResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
+    result.collect(out)
+    if on_output is not None:
+        on_output(out)
+
+
+class Progress:
+    """Progress on stderr: a bar on a terminal, a plain line every ``every_s`` seconds otherwise."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.every_s = every_s
+        self._last = -every_s
+        self._tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, seconds: float) -> None:
+        rate = done / seconds if seconds > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else 0.0
+        pct = 100.0 * done / total if total else 100.0
+        if self._tty:
+            bar = "#" * int(pct / 5)
+            sys.stderr.write(f"\r[{bar:<20}] {pct:5.1f}% {done:,}/{total:,} {rate:,.0f} events/s ETA {eta:,.0f}s")
+            if done >= total:
+                sys.stderr.write("\n")
+        elif seconds - self._last >= self.every_s or done >= total:
+            self._last = seconds
+            sys.stderr.write(f"replay: {done:,}/{total:,} ({pct:.1f}%) {rate:,.0f} events/s, ETA {eta:,.0f}s\n")
+        sys.stderr.flush()
+
+
+def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: int | None = None,
+                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> EmbeddedResult:
+    """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
+    the rows whose ``ts`` is in [from, to)."""
+    from streams.sources.files import iter_archive_batches
+
+    pipelines: dict[int, Pipeline] = {}
+    result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
+    for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms):
+        if not items:
+            continue
+        pipeline = pipelines.get(partition)
+        if pipeline is None:
+            pipeline = pipelines[partition] = Pipeline(config, partition=partition)
+        _publish(result, pipeline.process(items, now_ms, origin), on_output)
+    for pipeline in pipelines.values():
+        _publish(result, pipeline.flush(), on_output)
+    return result
+
+
+def replay_history(config: Config, *, topic: str | None = None, parquet: list[str] | None = None,
+                   from_ms: int | None = None, to_ms: int | None = None, now_ms: int | None = None,
+                   counters_path: str | None = None, dead_letters_path: str | None = None,
+                   progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
+    """One pass over a topic, a truesli archive, or plain request-log Parquet files (embedded mode, file
+    order, no time range); writes counters/dead letters as they come. ``result.inputs`` names what was
+    read. Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""
+    from streams.sinks.files import OutputFiles
+    from streams.sources.files import InputError, archive_files
+
+    archive = archive_files(parquet) if parquet else None
+    if parquet and archive is None:
+        if from_ms is not None or to_ms is not None:
+            raise InputError("--from/--to select from a topic or a truesli archive; plain Parquet files are "
+                             "replayed whole")
+        return run_embedded(config, parquet, now_ms=now_ms, fmt="parquet", counters_path=counters_path,
+                            dead_letters_path=dead_letters_path)
+    files = OutputFiles(counters_path, dead_letters_path, stamp_ms=now_ms if now_ms is not None else 0)
+    try:
+        if archive is not None:
+            result = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=files.add,
+                                    now_ms=now_ms)
+            result.inputs = list(parquet or [])
+            return result
+        assert topic is not None
+        return replay_topic(config, topic, from_ms=from_ms, to_ms=to_ms, on_output=files.add, now_ms=now_ms,
+                            progress=progress)
+    finally:
+        files.close()

@@ -1,0 +1,1 @@
+"""Developer tools: traffic generator, scenarios, core benchmark, report history generator, loaders."""

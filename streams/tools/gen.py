@@ -1,0 +1,750 @@
+"""Labelled synthetic traffic generator for truesli.
+
+Writes ``request_log`` records as JSON lines and returns the generator's own
+ground truth, computed from labels the processor under test never sees.
+
+Record contract (one orjson object per line, ``b"\\n"``-terminated, fixed key
+order)::
+
+    {"ts": "2026-01-01T00:00:01.250Z",   # RFC3339 UTC, millisecond precision
+     "client_ip": str, "method": str, "host": "shop.example.com",
+     "path": str,                         # may include "?query"
+     "status": int, "duration_ms": float, # rounded to 0.1 ms
+     "user_agent": str, "bytes": int, "request_id": str,
+     "rate_limited": true,                # only on edge_rate_limited events
+     "synthetic": true}                   # only on flagged synthetic probes
+
+Timing: the ``M = events - n_stuffing`` lines that are not credential
+stuffing are spread uniformly in file order: the k-th of them has base time
+``start_ms + k * duration_s * 1000 // M``. The k-th of the ``S`` stuffing
+lines has base time ``lo + (2k + 1) * (hi - lo) // (2S)`` (``[lo, hi) =
+burst_window_ms(...)``) and sits in the file just before the first uniform
+line whose base time reaches it. Every ts is its base jittered by at most
++/-2000 ms and clamped into ``[start_ms, start_ms + duration_s * 1000)``
+(stuffing: into its burst window), so the stream is slightly out of order.
+Default ``duration_s = max(600, ceil(events / 2000) * 60)`` (about 2,000
+events per minute of event time, at least ten minutes).
+
+Labels (``bot_share`` is the share of events that are NOT real users; within
+it: crawler 80 %, health_check 6 %, edge_rate_limited 4 %, background_job 3 %,
+scanner 3 %, synthetic 2 %, credential_stuffing 2 %; counts are exact by
+largest remainder):
+
+* ``real_user``: browser UAs, ~21k client (ip, UA) pairs (~5 % IPv6 in
+  2001:db8::/32) plus the CGNAT address ``100.64.12.34`` carrying 3 % of real
+  traffic (capped at 30 requests per minute of event time on average).
+  Journeys: browse 45 %, search 15 %, login 12 %, checkout 10 %, assets 18 %.
+* ``crawler``: known crawler / HTTP-library UAs from ~200 IPs, GET only.
+* ``scanner``: tool UAs (sqlmap, Nikto, Nuclei); browser UA from
+  185.220.101.0/24 probing /.env etc. (404); 185.220.101.77 requesting many
+  distinct /old/<random>.html (404).
+* ``credential_stuffing``: 4 IPs in 203.0.113.0/24, POST /login, 401 (98 %)
+  or 200; every event lies in the 5-minute window starting at 40 % of the
+  duration (``burst_window_ms``).
+* ``edge_rate_limited``: 20 IPs, status 429, ``"rate_limited": true``.
+* ``health_check``: ``kube-probe/1.29`` GET /healthz|/readyz from 10.0.0.0/8.
+* ``background_job``: ``acme-cron/2.3`` POST /internal/jobs/..., 10 % 500.
+* ``synthetic``: half UA ``Datadog/Synthetics``, half browser UA with
+  ``"synthetic": true``; GET / or /search?q=probe.
+
+Truth contract (returned by :func:`generate`)::
+
+    {"seed", "events", "bot_share", "start_ms", "duration_s",
+     "cgnat_ip": "100.64.12.34",
+     "labels": {<each of the 8 labels>: count, "cgnat_real_user": n},
+     "journeys": {
+        "checkout"|"login"|"search"|"browse":
+            {"slos": {"availability": {"good", "total"},
+                      "latency": {"good", "total"}}},
+        "all": {"slos": {"availability": {"good", "total"}}}}}
+
+Journey truth counts ``real_user`` events only (CGNAT included).
+Availability good: ``status < 500``. Latency good:
+``duration_ms <= TRUTH_LATENCY_THRESHOLDS_MS[journey]`` (on the rounded value
+written to the line). Journey membership: browse = GET ``/``,
+``/products/<id>``, ``/category/<name>`` (any query string); search = GET
+``/search?...``; login = POST ``/login``; checkout = POST ``/checkout`` or
+POST ``/cart/items``. ``all`` covers every real-user event (assets included).
+
+Deterministic: same arguments give byte-identical output (``random.Random``
+seeded with ``seed``; no wall clock, no ``hash()``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from statistics import NormalDist
+from typing import BinaryIO
+
+import orjson
+
+__all__ = [
+    "BROWSER_UAS",
+    "CGNAT_IP",
+    "CRAWLER_UAS",
+    "HOST",
+    "LABELS",
+    "TRUTH_LATENCY_THRESHOLDS_MS",
+    "burst_window_ms",
+    "default_duration_s",
+    "generate",
+    "main_gen",
+]
+
+HOST = "shop.example.com"
+CGNAT_IP = "100.64.12.34"
+DEFAULT_START_MS = 1767225600000  # 2026-01-01T00:00:00Z
+JITTER_MS = 2000
+EVENTS_PER_MINUTE = 2000
+BURST_LENGTH_MS = 5 * 60 * 1000
+CGNAT_SHARE = 0.03
+CGNAT_MAX_AVG_PER_MIN = 30
+
+TRUTH_LATENCY_THRESHOLDS_MS: dict[str, int] = {
+    "checkout": 800,
+    "login": 300,
+    "search": 500,
+    "browse": 400,
+}
+TRUTH_JOURNEYS = ("checkout", "login", "search", "browse")
+
+LABELS = (
+    "real_user",
+    "crawler",
+    "scanner",
+    "credential_stuffing",
+    "edge_rate_limited",
+    "health_check",
+    "background_job",
+    "synthetic",
+)
+# label index constants (order of LABELS)
+_REAL, _CRAWL, _SCAN, _STUFF, _RL, _HEALTH, _BG, _SYN = range(8)
+
+# shares within the non-real traffic (sum 100)
+_NONREAL_WEIGHTS = {
+    _CRAWL: 80,
+    _HEALTH: 6,
+    _BG: 3,
+    _SYN: 2,
+    _RL: 4,
+    _SCAN: 3,
+    _STUFF: 2,
+}
+
+# real-user journeys: (name, share, 5xx rate)
+_J_BROWSE, _J_SEARCH, _J_LOGIN, _J_CHECKOUT, _J_ASSETS = range(5)
+_JOURNEY_NAMES = ("browse", "search", "login", "checkout", "assets")
+_JOURNEY_SHARES = (0.45, 0.15, 0.12, 0.10, 0.18)
+_JOURNEY_ERR = (0.010, 0.005, 0.010, 0.020, 0.002)
+_LOGIN_401 = 0.03
+_5XX = (500, 502, 503)
+
+BROWSER_UAS: tuple[str, ...] = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.6167.101 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.210 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:122.0) Gecko/20100101 Firefox/122.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36 Edg/121.0.0.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 EdgA/120.0.2210.115",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 OPR/106.0.0.0",
+    "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+)
+
+# (UA, weight, IP /24 prefixes it crawls from)
+_CRAWLER_SPECS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 14, ("66.249.66", "66.249.68")),
+    ("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/120.0.6099.129 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 12, ("66.249.79",)),
+    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 12, ("40.77.167", "157.55.39", "207.46.13")),
+    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", 10, ("54.36.148", "54.36.149")),
+    ("Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", 9, ("85.208.96", "185.191.171")),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)", 7, ("20.171.207",)),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)", 6, ("160.79.104",)),
+    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 5, ("31.13.115", "69.171.249")),
+    ("python-requests/2.31.0", 5, ("34.141.22", "35.204.11")),
+    ("Go-http-client/1.1", 4, ("18.208.54", "3.91.170")),
+    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", 3, ("5.255.231",)),
+    ("Mozilla/5.0 (compatible; Applebot/0.1; +http://www.apple.com/go/applebot)", 3, ("17.241.75",)),
+    ("Mozilla/5.0 (compatible; Bytespider; spider-feedback@bytedance.com)", 3, ("110.249.201",)),
+    ("Mozilla/5.0 (compatible; DotBot/1.2; +https://opensiteexplorer.org/dotbot; help@moz.com)", 2, ("216.244.66",)),
+    ("Mozilla/5.0 (compatible; PetalBot;+https://webmaster.petalsearch.com/site/petalbot)", 2, ("114.119.145",)),
+    ("Mozilla/5.0 (compatible; Amazonbot/0.1; +https://developer.amazon.com/support/amazonbot)", 2, ("52.70.240",)),
+    ("Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)", 1, ("46.4.89",)),
+    ("curl/8.4.0", 1, ("13.48.211",)),
+    ("Scrapy/2.11.0 (+https://scrapy.org)", 1, ("47.76.99",)),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.109 Safari/537.36", 1, ("44.201.13",)),
+)
+CRAWLER_UAS: tuple[str, ...] = tuple(s[0] for s in _CRAWLER_SPECS)
+
+_SCANNER_TOOL_UAS = (
+    "sqlmap/1.7.2#stable (https://sqlmap.org)",
+    "Mozilla/5.0 (compatible; Nikto/2.5.0)",
+    "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)",
+)
+_SCANNER_TOOL_IPS = ("91.92.240.17", "91.92.241.3", "91.92.245.120")
+_SCANNER_TOOL_PATHS = (
+    ("/search?q=1%27%20OR%20%271%27%3D%271", 200),
+    ("/products/1%20UNION%20SELECT%20NULL--", 404),
+    ("/login?redirect=..%2F..%2F..%2Fetc%2Fpasswd", 400),
+    ("/admin", 404),
+    ("/admin/config.php", 404),
+    ("/server-status", 403),
+    ("/.DS_Store", 404),
+    ("/config.php.bak", 404),
+    ("/api/v1/users?id=1%27", 404),
+    ("/?s=%3Cscript%3Ealert(1)%3C%2Fscript%3E", 200),
+    ("/actuator/env", 404),
+    ("/backup.zip", 404),
+    ("/WEB-INF/web.xml", 404),
+    ("/console", 404),
+)
+_SCANNER_PROBE_IPS = ("185.220.101.12", "185.220.101.34", "185.220.101.45", "185.220.101.56")
+_SCANNER_PROBE_PATHS = (
+    "/.env",
+    "/wp-login.php",
+    "/phpmyadmin/index.php",
+    "/.git/config",
+    "/cgi-bin/test.cgi",
+    "/wp-admin/setup.php",
+)
+_SCANNER_ENUM_IP = "185.220.101.77"
+
+_STUFFING_IPS = ("203.0.113.7", "203.0.113.23", "203.0.113.89", "203.0.113.150")
+_HEALTH_UA = "kube-probe/1.29"
+_HEALTH_IPS = tuple(f"10.0.{n}.{h}" for n, h in ((1, 11), (1, 12), (2, 21), (2, 22), (3, 31), (3, 32)))
+_BG_UA = "acme-cron/2.3"
+_BG_IPS = ("10.1.4.20", "10.1.4.21")
+_BG_PATHS = ("/internal/jobs/reindex", "/internal/jobs/send-emails")
+_SYN_DD_UA = "Datadog/Synthetics"
+_SYN_DD_IPS = ("3.233.144.201", "3.233.144.202", "3.233.144.203")
+_SYN_FLAG_IPS = ("34.82.77.10", "34.82.77.11")
+_SYN_PATHS = ("/", "/search?q=probe")
+
+# first octets that real-user addresses never use (reserved / private or used
+# by non-user pools above)
+_RESERVED_OCTETS = frozenset(
+    {10, 100, 127, 169, 172, 192, 198, 203, 185}
+    | {int(p.split(".")[0]) for s in _CRAWLER_SPECS for p in s[2]}
+    | {3, 34, 35, 45, 91}
+)
+
+_CATEGORIES = (
+    "shoes", "jackets", "shirts", "trousers", "dresses", "bags", "hats",
+    "watches", "sunglasses", "socks", "outdoor", "kids", "sale", "new-in",
+    "accessories", "sportswear",
+)
+_SEARCH_WORDS = (
+    "red+shoes", "winter+jacket", "linen+shirt", "running", "sneakers",
+    "rain+coat", "wool+socks", "gift", "backpack", "sale", "leather+bag",
+    "sunglasses", "hoodie", "jeans", "boots", "scarf", "watch", "dress",
+    "swimwear", "yoga+pants", "cap", "gloves", "belt", "wallet",
+)
+_CSS_NAMES = ("main", "vendor", "checkout", "theme", "print")
+_JS_HASHES = ("3f9a2c1b", "8d41e0a7", "c07b55e2")
+
+
+def default_duration_s(events: int) -> int:
+    """About 2,000 events per minute of event time, at least ten minutes."""
+    return max(600, -(-events // EVENTS_PER_MINUTE) * 60)
+
+
+def burst_window_ms(start_ms: int, duration_s: int) -> tuple[int, int]:
+    """Credential-stuffing window ``[lo, hi)``: 5 minutes from 40 % of duration."""
+    dur_ms = duration_s * 1000
+    lo = start_ms + dur_ms * 2 // 5
+    return lo, min(lo + BURST_LENGTH_MS, start_ms + dur_ms)
+
+
+def _split_counts(total: int, weights: dict[int, int]) -> dict[int, int]:
+    """Largest-remainder apportionment of ``total`` by integer ``weights``."""
+    wsum = sum(weights.values())
+    base = {k: total * w // wsum for k, w in weights.items()}
+    rest = total - sum(base.values())
+    order = sorted(weights, key=lambda k: (-(total * weights[k] % wsum), k))
+    for k in order[:rest]:
+        base[k] += 1
+    return base
+
+
+def _random_public_ipv4(rng: random.Random) -> str:
+    while True:
+        a = rng.randint(11, 223)
+        if a not in _RESERVED_OCTETS:
+            break
+    return f"{a}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}"
+
+
+def _build_real_clients(rng: random.Random) -> list[tuple[str, str]]:
+    seen: set[str] = set()
+    clients: list[tuple[str, str]] = []
+    n_v4, n_v6 = 20000, 1050  # ~5 % IPv6
+    while len(clients) < n_v4:
+        ip = _random_public_ipv4(rng)
+        if ip not in seen:
+            seen.add(ip)
+            clients.append((ip, rng.choice(BROWSER_UAS)))
+    while len(clients) < n_v4 + n_v6:
+        ip = f"2001:db8:{rng.randrange(1, 0x10000):x}:{rng.randrange(0x10000):x}::{rng.randrange(1, 0x10000):x}"
+        if ip not in seen:
+            seen.add(ip)
+            clients.append((ip, rng.choice(BROWSER_UAS)))
+    rng.shuffle(clients)
+    return clients
+
+
+def _build_crawler_clients(rng: random.Random) -> list[tuple[str, str]]:
+    """~200 distinct (ip, ua) pairs, IPs per UA proportional to its weight,
+    returned as a 256-entry pick table (the first 56 IPs appear twice, i.e.
+    crawl twice as hard)."""
+    wsum = sum(s[1] for s in _CRAWLER_SPECS)
+    clients: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for ua, w, prefixes in _CRAWLER_SPECS:
+        n = max(1, round(200 * w / wsum))
+        k = 0
+        while k < n:
+            ip = f"{prefixes[k % len(prefixes)]}.{rng.randint(1, 254)}"
+            if ip in seen:
+                continue
+            seen.add(ip)
+            clients.append((ip, ua))
+            k += 1
+    rng.shuffle(clients)
+    table = (clients * 2)[:_CRAWLER_TABLE]
+    rng.shuffle(table)
+    return table
+
+
+def _build_rl_clients(rng: random.Random) -> list[tuple[str, str]]:
+    return [(f"45.{131 + i % 4}.{rng.randrange(256)}.{rng.randint(1, 254)}", rng.choice(BROWSER_UAS)) for i in range(20)]
+
+
+def _stuffing_base_ms(k: int, n_stuff: int, start_ms: int, duration_s: int) -> int:
+    """Base time offset (from start_ms) of the k-th of n_stuff stuffing events:
+    evenly spread over the burst window."""
+    lo, hi = burst_window_ms(start_ms, duration_s)
+    return lo - start_ms + (2 * k + 1) * (hi - lo) // (2 * n_stuff)
+
+
+def _label_sequence(rng: random.Random, events: int, bot_share: float, start_ms: int, duration_s: int) -> list[int]:
+    """Label per line, exact per-label counts.
+
+    All labels but credential_stuffing are shuffled over a uniform timeline
+    (``M = events - n_stuff`` lines); stuffing line k is inserted just before
+    the first of those whose base time reaches its own burst base time.
+    """
+    nonreal = min(events, max(0, round(events * bot_share)))
+    counts = _split_counts(nonreal, _NONREAL_WEIGHTS)
+    n_stuff = counts[_STUFF]
+    others: list[int] = [_REAL] * (events - nonreal)
+    for lab in (_CRAWL, _SCAN, _RL, _HEALTH, _BG, _SYN):
+        others.extend([lab] * counts[lab])
+    rng.shuffle(others)
+    if not n_stuff:
+        return others
+    m = len(others)
+    dur_ms = duration_s * 1000
+    seq: list[int] = []
+    taken = 0
+    for k in range(n_stuff):
+        base = _stuffing_base_ms(k, n_stuff, start_ms, duration_s)
+        j = -(-base * m // dur_ms)  # first uniform line with j * dur_ms // m >= base
+        seq.extend(others[taken:j])
+        taken = max(taken, j)
+        seq.append(_STUFF)
+    seq.extend(others[taken:])
+    return seq
+
+
+_QTABLE_BITS = 13
+_QTABLE_SIZE = 1 << _QTABLE_BITS
+_POOL_BITS = 13
+_POOL_SIZE = 1 << _POOL_BITS
+_CHUNK = 256  # lines per write; small chunks keep allocations in pymalloc free lists (much faster)
+_CRAWLER_TABLE = 256  # getrandbits(8) picks a crawler client
+_MS_SUFFIX = tuple(f".{m:03d}Z" for m in range(1000))
+
+
+def _lognormal_table(median: float, sigma: float, tail_share: float = 0.0,
+                     tail_median: float = 1.0, tail_sigma: float = 1.0) -> tuple[float, ...]:
+    """Quantile table (rounded to 0.1 ms) of a lognormal, optionally mixed with
+    a slow lognormal tail taking ``tail_share`` of the mass. Indexing it with a
+    uniform random integer samples the distribution; no floats from the RNG
+    needed, so this is fast and reproducible."""
+    inv = NormalDist().inv_cdf
+    n_tail = round(_QTABLE_SIZE * tail_share)
+    n_body = _QTABLE_SIZE - n_tail
+    out = [round(median * math.exp(sigma * inv((k + 0.5) / n_body)), 1) for k in range(n_body)]
+    out += [round(tail_median * math.exp(tail_sigma * inv((k + 0.5) / n_tail)), 1) for k in range(n_tail)]
+    return tuple(out)
+
+
+# real-user-shaped latency: median ~118 ms, ~2.9 % above 800 ms
+_USER_DUR = _lognormal_table(115.0, 0.45, tail_share=0.04, tail_median=1000.0, tail_sigma=0.40)
+_FAST_DUR = _lognormal_table(35.0, 0.5)
+_BG_DUR = _lognormal_table(2000.0, 0.6)
+
+_PRODUCT_PATHS = tuple(f"/products/{n}" for n in range(1000, 10000))
+_CATEGORY_PATHS = tuple(f"/category/{c}" for c in _CATEGORIES) + tuple(
+    f"/category/{c}?page={p}" for c in _CATEGORIES for p in (2, 3))
+_HOME_PATHS = ("/",) * 9 + ("/?utm_source=newsletter&utm_medium=email",)
+_SEARCH_PATHS = tuple(f"/search?q={w}" for w in _SEARCH_WORDS) * 9 + tuple(
+    f"/search?q={w}&sort=price" for w in _SEARCH_WORDS)
+_ASSET_PATHS = tuple(f"/static/app.{h}.js" for h in _JS_HASHES) * 2 + tuple(
+    f"/static/{c}.css" for c in _CSS_NAMES)
+
+
+def generate(
+    out: BinaryIO,
+    *,
+    events: int,
+    seed: int,
+    bot_share: float = 0.9,
+    start_ms: int = DEFAULT_START_MS,
+    duration_s: int | None = None,
+    labels_out: list[str] | None = None,
+) -> dict:
+    """Write ``events`` request_log JSON lines to ``out``; return the truth dict.
+
+    If ``labels_out`` is a list, the label of every written line is appended
+    to it in file order (test/debug aid; the processor never sees labels).
+    """
+    if events < 0:
+        raise ValueError("events must be >= 0")
+    if not 0.0 <= bot_share <= 1.0:
+        raise ValueError("bot_share must be within [0, 1]")
+    if duration_s is None:
+        duration_s = default_duration_s(events)
+    if duration_s <= 0:
+        raise ValueError("duration_s must be > 0")
+
+    rng = random.Random(seed)
+    real_clients = _build_real_clients(rng)
+    crawler_clients = _build_crawler_clients(rng)
+    rl_clients = _build_rl_clients(rng)
+    seq = _label_sequence(rng, events, bot_share, start_ms, duration_s)
+
+    dur_ms = duration_s * 1000
+    # stuffing burst as offsets from start_ms (the loop works in offsets)
+    burst_lo, burst_hi = (t - start_ms for t in burst_window_ms(start_ms, duration_s))
+    n_real = seq.count(_REAL)
+    n_stuff = seq.count(_STUFF)
+    n_uniform = max(1, events - n_stuff)  # lines on the uniform timeline
+    stuff_seen = 0
+    minutes = duration_s / 60.0
+    p_cgnat = min(CGNAT_SHARE, CGNAT_MAX_AVG_PER_MIN * minutes / n_real) if n_real else 0.0
+
+    # local bindings for speed
+    rnd = rng.random
+    getrandbits = rng.getrandbits
+    randbytes = rng.randbytes
+    dumps = orjson.dumps
+    OPT = orjson.OPT_APPEND_NEWLINE
+    gmtime = time.gmtime
+    strftime = time.strftime
+    ms_suffix = _MS_SUFFIX
+    QB = _QTABLE_BITS
+    user_dur, fast_dur, bg_dur = _USER_DUR, _FAST_DUR, _BG_DUR
+    home_paths, product_paths = _HOME_PATHS, _PRODUCT_PATHS
+    category_paths, search_paths, asset_paths = _CATEGORY_PATHS, _SEARCH_PATHS, _ASSET_PATHS
+    n_home, n_prod, n_cat = len(home_paths), len(product_paths), len(category_paths)
+    n_search, n_asset = len(search_paths), len(asset_paths)
+    n_rc = len(real_clients)
+    browser_uas = BROWSER_UAS
+    n_bua = len(browser_uas)
+    jitter_span = 2 * JITTER_MS + 1
+    journey_err = _JOURNEY_ERR
+    five_xx = _5XX
+
+    cgnat_n = 0
+    # [avail_good, avail_total, lat_good, lat_total] per journey index
+    jstats = [[0, 0, 0, 0] for _ in range(5)]
+    thresholds = [
+        TRUTH_LATENCY_THRESHOLDS_MS["browse"],
+        TRUTH_LATENCY_THRESHOLDS_MS["search"],
+        TRUTH_LATENCY_THRESHOLDS_MS["login"],
+        TRUTH_LATENCY_THRESHOLDS_MS["checkout"],
+        1e18,
+    ]
+
+    sec_cache: dict[int, str] = {}
+    buf: list[bytes] = []
+    write = out.write
+    want_labels = labels_out is not None
+    rid_hex = ""
+    rid_pos = 0
+    rid_chunk = 4096
+
+    def journey_request(j: int) -> tuple[str, str, int]:
+        """(method, path, bytes) for a real-user-shaped request of journey j."""
+        if j == _J_BROWSE:
+            r = rnd()
+            if r < 0.25:
+                path = home_paths[int(rnd() * n_home)]
+            elif r < 0.75:
+                path = product_paths[int(rnd() * n_prod)]
+            else:
+                path = category_paths[int(rnd() * n_cat)]
+            return "GET", path, 18000 + int(rnd() * 60000)
+        if j == _J_SEARCH:
+            return "GET", search_paths[int(rnd() * n_search)], 9000 + int(rnd() * 30000)
+        if j == _J_LOGIN:
+            return "POST", "/login", 400 + int(rnd() * 1200)
+        if j == _J_CHECKOUT:
+            if rnd() < 0.4:
+                return "POST", "/checkout", 1500 + int(rnd() * 3000)
+            return "POST", "/cart/items", 300 + int(rnd() * 900)
+        path = asset_paths[int(rnd() * n_asset)]
+        if path.endswith(".js"):
+            return "GET", path, 80000 + int(rnd() * 220000)
+        return "GET", path, 4000 + int(rnd() * 40000)
+
+    # Request templates (journey, method, path, bytes): journeys in exact
+    # proportion, one getrandbits() per event picks one.
+    real_pool: list[tuple[int, str, str, int]] = []
+    for j, share in enumerate(_JOURNEY_SHARES):
+        real_pool.extend((j, *journey_request(j)) for _ in range(round(share * _POOL_SIZE)))
+    del real_pool[_POOL_SIZE:]
+    while len(real_pool) < _POOL_SIZE:
+        real_pool.append((_J_BROWSE, *journey_request(_J_BROWSE)))
+    rng.shuffle(real_pool)
+    crawl_pool: list[tuple[str, str, int]] = []
+    for j, share in ((_J_BROWSE, 0.7), (_J_SEARCH, 0.1), (_J_ASSETS, 0.2)):
+        crawl_pool.extend(journey_request(j) for _ in range(round(share * _POOL_SIZE)))
+    del crawl_pool[_POOL_SIZE:]
+    while len(crawl_pool) < _POOL_SIZE:
+        crawl_pool.append(journey_request(_J_BROWSE))
+    rng.shuffle(crawl_pool)
+    PB = _POOL_BITS
+
+    for c0 in range(0, events, _CHUNK):
+        c1 = min(events, c0 + _CHUNK)
+        for i in range(c0, c1):
+            lab = seq[i]
+            # offset from start_ms; uniform base (stuffing lines override it)
+            ts = (i - stuff_seen) * dur_ms // n_uniform + int(rnd() * jitter_span) - JITTER_MS
+            extra = 0  # 1: rate_limited, 2: synthetic
+            if lab == _CRAWL:
+                ip, ua = crawler_clients[getrandbits(8)]
+                method, path, nbytes = crawl_pool[getrandbits(PB)]
+                if rnd() < 0.001:
+                    status = five_xx[int(rnd() * 3)]
+                    nbytes = 200 + int(rnd() * 400)
+                else:
+                    status = 200
+                dur = fast_dur[getrandbits(QB)]
+            elif lab == _REAL:
+                j, method, path, nbytes = real_pool[getrandbits(PB)]
+                if rnd() < p_cgnat:
+                    ip = CGNAT_IP
+                    ua = browser_uas[int(rnd() * n_bua)]
+                    cgnat_n += 1
+                else:
+                    ip, ua = real_clients[int(rnd() * n_rc)]
+                r = rnd()
+                err = journey_err[j]
+                if r < err:
+                    status = five_xx[int(rnd() * 3)]
+                    nbytes = 200 + int(rnd() * 400)
+                elif j == _J_LOGIN and r < err + _LOGIN_401:
+                    status = 401
+                else:
+                    status = 200
+                dur = user_dur[getrandbits(QB)]
+                st = jstats[j]
+                st[1] += 1
+                st[3] += 1
+                if status < 500:
+                    st[0] += 1
+                if dur <= thresholds[j]:
+                    st[2] += 1
+            elif lab == _SCAN:
+                kind = int(rnd() * 3)
+                if kind == 0:
+                    t = int(rnd() * 3)
+                    ua = _SCANNER_TOOL_UAS[t]
+                    ip = _SCANNER_TOOL_IPS[t]
+                    path, status = _SCANNER_TOOL_PATHS[int(rnd() * len(_SCANNER_TOOL_PATHS))]
+                    method = "GET" if rnd() < 0.85 else "POST"
+                elif kind == 1:
+                    ip = _SCANNER_PROBE_IPS[int(rnd() * len(_SCANNER_PROBE_IPS))]
+                    ua = browser_uas[int(rnd() * n_bua)]
+                    path = _SCANNER_PROBE_PATHS[int(rnd() * len(_SCANNER_PROBE_PATHS))]
+                    method, status = "GET", 404
+                else:
+                    ip = _SCANNER_ENUM_IP
+                    ua = browser_uas[0]
+                    path = f"/old/{getrandbits(40):010x}.html"
+                    method, status = "GET", 404
+                nbytes = 150 + int(rnd() * 350)
+                dur = fast_dur[getrandbits(QB)]
+            elif lab == _STUFF:
+                ip = _STUFFING_IPS[int(rnd() * 4)]
+                ua = browser_uas[int(rnd() * n_bua)]
+                method, path = "POST", "/login"
+                status = 200 if rnd() < 0.02 else 401
+                nbytes = 400 + int(rnd() * 400)
+                dur = user_dur[getrandbits(QB)]
+                ts = (_stuffing_base_ms(stuff_seen, n_stuff, start_ms, duration_s)
+                      + int(rnd() * jitter_span) - JITTER_MS)
+                stuff_seen += 1
+                if ts < burst_lo:
+                    ts = burst_lo
+                elif ts >= burst_hi:
+                    ts = burst_hi - 1
+            elif lab == _RL:
+                ip, ua = rl_clients[int(rnd() * 20)]
+                _, method, path, _ = real_pool[getrandbits(PB)]
+                status, nbytes = 429, 120 + int(rnd() * 60)
+                dur = round(0.3 + rnd() * 2.5, 1)
+                extra = 1
+            elif lab == _HEALTH:
+                ip = _HEALTH_IPS[int(rnd() * len(_HEALTH_IPS))]
+                ua = _HEALTH_UA
+                method = "GET"
+                path = "/healthz" if rnd() < 0.5 else "/readyz"
+                status, nbytes = 200, 2
+                dur = round(0.5 + rnd() * 3.0, 1)
+            elif lab == _BG:
+                ip = _BG_IPS[int(rnd() * 2)]
+                ua = _BG_UA
+                method = "POST"
+                path = _BG_PATHS[int(rnd() * 2)]
+                status = 500 if rnd() < 0.10 else 200
+                nbytes = 60 + int(rnd() * 200)
+                dur = bg_dur[getrandbits(QB)]
+            else:  # _SYN
+                if rnd() < 0.5:
+                    ip = _SYN_DD_IPS[int(rnd() * len(_SYN_DD_IPS))]
+                    ua = _SYN_DD_UA
+                else:
+                    ip = _SYN_FLAG_IPS[int(rnd() * len(_SYN_FLAG_IPS))]
+                    ua = browser_uas[int(rnd() * n_bua)]
+                    extra = 2
+                method = "GET"
+                path = _SYN_PATHS[int(rnd() * 2)]
+                status = five_xx[int(rnd() * 3)] if rnd() < 0.02 else 200
+                nbytes = 9000 + int(rnd() * 20000)
+                dur = user_dur[getrandbits(QB)]
+
+            if ts < 0:
+                ts = 0
+            elif ts >= dur_ms:
+                ts = dur_ms - 1
+            ts += start_ms
+            sec = ts // 1000
+            prefix = sec_cache.get(sec)
+            if prefix is None:
+                prefix = sec_cache[sec] = strftime("%Y-%m-%dT%H:%M:%S", gmtime(sec))
+            if rid_pos == len(rid_hex):
+                rid_hex = randbytes(16 * rid_chunk).hex()
+                rid_pos = 0
+            rec = {
+                "ts": prefix + ms_suffix[ts - sec * 1000],
+                "client_ip": ip,
+                "method": method,
+                "host": HOST,
+                "path": path,
+                "status": status,
+                "duration_ms": dur,
+                "user_agent": ua,
+                "bytes": nbytes,
+                "request_id": rid_hex[rid_pos : rid_pos + 32],
+            }
+            rid_pos += 32
+            if extra == 1:
+                rec["rate_limited"] = True
+            elif extra == 2:
+                rec["synthetic"] = True
+            buf.append(dumps(rec, option=OPT))
+        write(b"".join(buf))
+        buf.clear()
+    if want_labels:
+        labels_out.extend(LABELS[k] for k in seq)  # type: ignore[union-attr]
+    label_counts = [seq.count(k) for k in range(len(LABELS))]
+
+    labels = {name: label_counts[k] for k, name in enumerate(LABELS)}
+    labels["cgnat_real_user"] = cgnat_n
+    journeys: dict[str, dict] = {}
+    for name in TRUTH_JOURNEYS:
+        ag, at, lg, lt = jstats[_JOURNEY_NAMES.index(name)]
+        journeys[name] = {
+            "slos": {
+                "availability": {"good": ag, "total": at},
+                "latency": {"good": lg, "total": lt},
+            }
+        }
+    journeys["all"] = {
+        "slos": {
+            "availability": {
+                "good": sum(s[0] for s in jstats),
+                "total": sum(s[1] for s in jstats),
+            }
+        }
+    }
+    return {
+        "seed": seed,
+        "events": events,
+        "bot_share": bot_share,
+        "start_ms": start_ms,
+        "duration_s": duration_s,
+        "cgnat_ip": CGNAT_IP,
+        "labels": labels,
+        "journeys": journeys,
+    }
+
+
+def main_gen(events: int, seed: int, bot_share: float, out_path: str, truth_path: str | None) -> dict:
+    """Generate to ``out_path`` ('-' = stdout); write truth as pretty JSON if asked."""
+    if out_path == "-":
+        truth = generate(sys.stdout.buffer, events=events, seed=seed, bot_share=bot_share)
+        sys.stdout.buffer.flush()
+    else:
+        with open(out_path, "wb") as fh:
+            truth = generate(fh, events=events, seed=seed, bot_share=bot_share)
+    if truth_path is not None:
+        data = orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n"
+        if truth_path == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            with open(truth_path, "wb") as fh:
+                fh.write(data)
+    return truth
+
+
+def _main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m streams.tools.gen", description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--bot-share", type=float, default=0.9)
+    ap.add_argument("--out", default="-")
+    ap.add_argument("--truth", default=None)
+    a = ap.parse_args(argv)
+    main_gen(a.events, a.seed, a.bot_share, a.out, a.truth)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
