@@ -410,6 +410,9 @@ def cmd_archive(args: argparse.Namespace) -> int:
     print(f"archived {result.records:,} records ({result.dead_letters:,} undecodable, kept raw) from {topic} "
           f"into {len(result.files)} files under {args.out}; next offsets "
           + ", ".join(f"p{p}={o}" for p, o in sorted(result.next_offsets.items())))
+    if result.quarantined:
+        print("quarantined (under quarantine/, kept raw): "
+              + ", ".join(f"{why} {n:,}" for why, n in sorted(result.quarantined.items())))
     return 0
 
 

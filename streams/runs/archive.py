@@ -1,7 +1,13 @@
 """``truesli archive``: a Kafka topic → Parquet files (zstd) that replay exactly like the live input.
 
 Layout: ``OUT/date=YYYY-MM-DD/hour=HH/p<partition>-<first offset>.parquet``, one file per partition chunk,
-dated by the chunk's first record (message timestamp). Rows follow ``ARCHIVE_ARROW_SCHEMA``: decoded
+dated by the chunk's first record (event time; message timestamp for a record that does not decode).
+Every value that becomes part of a path is range-checked first: event times are by the decoder
+([2000, 2100)), message timestamps here. A record whose message timestamp is outside that range (or
+absent) goes to ``OUT/quarantine/reason=<reason>/p<partition>-<first offset>.parquet`` instead, in the
+same row format, and the run goes on: one poisoned record must not stop every future run. Replay reads
+quarantined rows too (their raw bytes are dead-lettered again, as live); within a partition they come
+after the chunk they arrived in. Rows follow ``ARCHIVE_ARROW_SCHEMA``: decoded
 records as request fields, records that do not decode as raw bytes + dead-letter reason — nothing is
 lost — plus ``kafka_partition``/``kafka_offset``. ``OUT/_checkpoint.json`` holds the next offset of every
 partition and is replaced (atomically) only after the files it covers are written, so a re-run resumes
@@ -24,16 +30,20 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from streams.sources.archive_schema import ARCHIVE_ARROW_SCHEMA
 from streams.config import Config
 from streams.core.decode import DecodeFailure, Decoder
+from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS
 from streams.kafka.clients import KafkaUnavailable, client_conf, preflight, topic_partitions
 from streams.runs.replay import offset_ranges
 
 CHECKPOINT = "_checkpoint.json"
+QUARANTINE = "quarantine"
 
 
 @dataclass(slots=True)
 class ArchiveResult:
     records: int = 0
     dead_letters: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    """reason → rows written under ``OUT/quarantine/reason=<reason>/`` (also counted in ``records``)."""
     files: list[str] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
 
@@ -45,10 +55,22 @@ def _row(req, partition: int, offset: int) -> dict:
             "forwarded_for": req.forwarded_for, "kafka_partition": partition, "kafka_offset": offset}
 
 
-def _write(out: Path, partition: int, rows: list[dict]) -> str:
+def quarantine_reason(message_ts: int | None) -> str | None:
+    """Why a message timestamp (epoch ms) cannot name a ``date=…/hour=…`` partition, or None if it can."""
+    if message_ts is None or message_ts < 0:
+        return "no_message_timestamp"  # librdkafka reports "not available" as -1
+    if not MIN_TS_MS <= message_ts < MAX_TS_MS:
+        return "message_timestamp_out_of_range"
+    return None
+
+
+def _write(out: Path, partition: int, rows: list[dict], quarantine: str | None = None) -> str:
     first = rows[0]
-    day = datetime.fromtimestamp(first["ts"] / 1000, tz=timezone.utc)
-    folder = out / f"date={day:%Y-%m-%d}" / f"hour={day:%H}"
+    if quarantine is not None:
+        folder = out / QUARANTINE / f"reason={quarantine}"
+    else:
+        day = datetime.fromtimestamp(first["ts"] / 1000, tz=timezone.utc)
+        folder = out / f"date={day:%Y-%m-%d}" / f"hour={day:%H}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"p{partition:05d}-{first['kafka_offset']:020d}.parquet"
     tmp = path.with_suffix(f".{uuid.uuid4().hex[:6]}.tmp")
@@ -85,6 +107,7 @@ def archive_topic(config: Config, topic: str, out_dir: str, *, from_ms: int | No
         todo = {p for p, (start, stop) in ranges.items() if stop > start}
         consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in sorted(todo)])
         pending: dict[int, list[dict]] = {p: [] for p in partitions}
+        held: dict[tuple[int, str], list[dict]] = {}  # (partition, quarantine reason) → rows
         while todo:
             for m in consumer.consume(num_messages=k.batch_max_messages, timeout=1.0):
                 err = m.error()
@@ -98,23 +121,32 @@ def archive_topic(config: Config, topic: str, out_dir: str, *, from_ms: int | No
                     continue
                 value = m.value() or b""
                 req = decoder.decode(value)
+                chunk, why = pending[p], None
                 if type(req) is DecodeFailure:
-                    row = {"ts": m.timestamp()[1], "raw": value, "dead_letter_reason": req.reason,
+                    stamp = m.timestamp()[1]
+                    row = {"ts": stamp, "raw": value, "dead_letter_reason": req.reason,
                            "kafka_partition": p, "kafka_offset": m.offset()}
                     result.dead_letters += 1
+                    why = quarantine_reason(stamp)
+                    if why is not None:
+                        chunk = held.setdefault((p, why), [])
+                        result.quarantined[why] = result.quarantined.get(why, 0) + 1
                 else:
-                    row = _row(req, p, m.offset())
-                pending[p].append(row)
+                    row = _row(req, p, m.offset())  # event time already in range (the decoder checks)
+                chunk.append(row)
                 result.records += 1
                 result.next_offsets[p] = m.offset() + 1
                 if m.offset() + 1 >= ranges[p][1]:
                     todo.discard(p)
-                if len(pending[p]) >= chunk_rows:
-                    result.files.append(_write(out, p, pending[p]))
-                    pending[p] = []
+                if len(chunk) >= chunk_rows:
+                    result.files.append(_write(out, p, chunk, why))
+                    chunk.clear()
         for p, rows in pending.items():
             if rows:
                 result.files.append(_write(out, p, rows))
+        for (p, why), rows in sorted(held.items()):
+            if rows:
+                result.files.append(_write(out, p, rows, why))
     finally:
         consumer.close()
     tmp = checkpoint_path.with_suffix(".tmp")

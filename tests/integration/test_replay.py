@@ -155,3 +155,52 @@ def test_replay_backfills_victoria_metrics_and_a_topic_with_original_timestamps(
     published = [orjson.loads(v) for _, v, _ in read_topic(bs, out_topic)]
     assert sum(d["good"] for d in published) == totals["good"]
     assert sum(d["total"] for d in published) == totals["total"]
+
+
+def test_archive_quarantines_a_poisoned_message_timestamp_and_goes_on(kafka_broker, tmp_path):
+    """Issue 18 item 2: ``b"not json"`` stamped 9e15 ms (year 287168) used to stop every archive run with a
+    traceback before the checkpoint; now it lands in a quarantine partition and the run checkpoints."""
+    from confluent_kafka import Producer
+
+    bs = kafka_broker.bootstrap
+    cfg_path = live_config(tmp_path, bs, partitions=3)
+    topic = f"archive-{uuid.uuid4().hex[:12]}"
+    _create(bs, topic)
+    lines = mix(3_000, seed=54)[:-3]
+    # First in its partition, so it names the partition's first chunk (as it did in the issue).
+    producer = Producer({"bootstrap.servers": bs})
+    producer.produce(topic, b"not json", partition=1, timestamp=9_000_000_000_000_000)
+    assert producer.flush(30) == 0
+    produce_request_logs({"bootstrap.servers": bs}, topic, lines[:1_500])
+    producer.produce(topic, b"{also not json", partition=1, timestamp=1)  # 1970: before any event time
+    assert producer.flush(30) == 0
+    produce_request_logs({"bootstrap.servers": bs}, topic, lines[1_500:])
+    out = tmp_path / "archive"
+    run = [sys.executable, "-m", "streams.cli", "archive", "--config", str(cfg_path), "--topic", topic,
+           "--out", str(out)]
+    r = subprocess.run(run, cwd=ROOT, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    stdout = r.stdout.decode().splitlines()
+    assert len(lines) == 3_000
+    assert stdout[0].startswith("archived 3,002 records (2 undecodable, kept raw)")
+    assert stdout[1] == "quarantined (under quarantine/, kept raw): message_timestamp_out_of_range 2"
+    assert r.stderr == b""
+    held = sorted((out / "quarantine" / "reason=message_timestamp_out_of_range").glob("*.parquet"))
+    assert len(held) == 1 and held[0].name.startswith("p00001-")
+    rows = pq.read_table(held[0], columns=["raw", "dead_letter_reason", "kafka_partition"]).to_pylist()
+    assert rows == [{"raw": b"not json", "dead_letter_reason": "unparseable_line", "kafka_partition": 1},
+                    {"raw": b"{also not json", "dead_letter_reason": "malformed_json", "kafka_partition": 1}]
+    checkpoint = orjson.loads((out / "_checkpoint.json").read_bytes())
+    assert sum(checkpoint["next_offsets"].values()) == 3_002  # every record, the poisoned ones included
+    # The next run resumes after them: nothing new, nothing repeated, no error.
+    r = subprocess.run(run, cwd=ROOT, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().startswith("archived 0 records (0 undecodable")
+    # Replay dead-letters them again, exactly as `process` does the same records.
+    file_input = tmp_path / "all.jsonl"
+    file_input.write_bytes(b"\n".join(lines + [b"not json", b"{also not json"]) + b"\n")
+    expected = _summary(["process", "--config", str(cfg_path), str(file_input)], tmp_path, "process")
+    got = _summary(["replay", "--config", str(cfg_path), "--parquet", str(out)], tmp_path, "archive")
+    got.pop("late"), expected.pop("late")
+    assert got == expected
+    assert got["dead_letter_reasons"] == {"malformed_json": 1, "unparseable_line": 1}
