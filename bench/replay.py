@@ -34,7 +34,7 @@ from streams.core.timeparse import parse_rfc3339  # noqa: E402
 from streams.tools.gen import generate  # noqa: E402
 from streams.tools.loaders import produce_request_logs  # noqa: E402
 from streams.runs.replay import replay_archive, replay_topic  # noqa: E402
-from streams.sources.files import archive_files  # noqa: E402
+from streams.sources.parquet import archive_files  # noqa: E402
 
 
 def consume_only(bootstrap: str, topic: str, n: int) -> float:

@@ -55,6 +55,24 @@ RAW_LIMIT = 4096
 """Dead letters keep at most this many characters of the original record."""
 
 
+class OversizedRow(bytes):
+    """A parsed row (Parquet) found larger than the record cap *before* it was converted: the bytes are a
+    bounded JSON excerpt (every field cut short), ``size`` the row's full size in bytes, ``field`` and
+    ``field_bytes`` its largest field. ``where`` holds the row's integer fields (for positions). The
+    decoder dead-letters it as ``oversized``; no Python string of the full row ever exists."""
+
+    size: int
+    field: str
+    field_bytes: int
+    where: dict
+
+    def __new__(cls, excerpt: bytes, size: int, field: str, field_bytes: int,
+                where: dict | None = None) -> "OversizedRow":
+        obj = super().__new__(cls, excerpt)
+        obj.size, obj.field, obj.field_bytes, obj.where = size, field, field_bytes, where or {}
+        return obj
+
+
 class DecodeFailure(NamedTuple):
     reason: str
     error: str
@@ -171,7 +189,10 @@ class Decoder:
     def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
         if type(item) is dict:
             return self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
-        if len(item) > self._max_bytes:
+        if len(item) > self._max_bytes or type(item) is OversizedRow:
+            if type(item) is OversizedRow:
+                return DecodeFailure("oversized", f"row is {item.size} bytes ({item.field} {item.field_bytes}); "
+                                                  f"the cap is {self._max_bytes} (input.max_line_bytes)")
             size = getattr(item, "size", len(item))  # a file reader's OverlongLine knows the full length
             return DecodeFailure("oversized", f"record is {size} bytes; the cap is {self._max_bytes}")
         fmt = self._format

@@ -16,7 +16,8 @@ from streams.core.merge import CounterBook
 from streams.runs.detection import AbuseCollector
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.sinks.files import OutputFiles
-from streams.sources.files import InputError, iter_line_batches, iter_parquet_batches, sniff_format
+from streams.sources.files import InputError, iter_line_batches, sniff_format
+from streams.sources.parquet import iter_parquet_batches
 
 
 @dataclass(slots=True)
@@ -44,7 +45,7 @@ def iter_input_batches(paths: Sequence[str], fmt: str,
                        max_line_bytes: int = 65_536) -> Iterator[tuple[list, Origin]]:
     for path in paths:
         if fmt == "parquet" or (fmt == "auto" and sniff_format(path) == "parquet"):
-            yield from iter_parquet_batches(path)
+            yield from iter_parquet_batches(path, max_line_bytes)
         else:
             yield from iter_line_batches(path, max_line_bytes=max_line_bytes)
 

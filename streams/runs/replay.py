@@ -144,11 +144,12 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
                    on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> EmbeddedResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
     the rows whose ``ts`` is in [from, to)."""
-    from streams.sources.files import iter_archive_batches
+    from streams.sources.parquet import iter_archive_batches
 
     pipelines: dict[int, Pipeline] = {}
     result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
-    for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms):
+    for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms,
+                                                         max_row_bytes=config.input.max_line_bytes):
         if not items:
             continue
         pipeline = pipelines.get(partition)
@@ -168,7 +169,8 @@ def replay_history(config: Config, *, topic: str | None = None, parquet: list[st
     order, no time range); writes counters/dead letters as they come. ``result.inputs`` names what was
     read. Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""
     from streams.sinks.files import OutputFiles
-    from streams.sources.files import InputError, archive_files
+    from streams.sources.files import InputError
+    from streams.sources.parquet import archive_files
 
     archive = archive_files(parquet) if parquet else None
     if parquet and archive is None:

@@ -1,7 +1,7 @@
 """Files and stdin → batches of raw records with their positions.
 
 - JSON lines and Common/Combined Log Format lines (``.gz`` is decompressed); blank lines are not records.
-- Parquet archives (the Arrow schema of ``streams.sources.archive_schema``), read by record batch.
+- Parquet files and archives: ``streams.sources.parquet`` (sizes checked in Arrow before conversion).
 Positions are 1-based line numbers (row numbers for Parquet), so dead letters and verdicts point at the
 exact line.
 """
@@ -135,39 +135,6 @@ def _origin(name: str, numbers: list[int], contiguous: bool) -> Origin:
     return Origin(source=name, first=numbers[0], offsets=numbers)
 
 
-def iter_parquet_batches(path: str, batch_rows: int = BATCH_LINES) -> Iterator[tuple[list[dict], Origin]]:
-    """Rows of a Parquet file (or every ``*.parquet`` under a directory, sorted) as dicts."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    p = Path(path)
-    files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
-    if not files:
-        raise InputError(f"no .parquet files under {path}")
-    for file in files:
-        try:
-            pf = pq.ParquetFile(file)
-        except FileNotFoundError:
-            raise InputError(f"input file not found: {file}") from None
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise InputError(f"{file} is not a readable Parquet file: {exc}") from None
-        row = 1
-        for rb in pf.iter_batches(batch_size=batch_rows):
-            cols = _columns(rb)
-            rows = [dict(zip(cols, values)) for values in zip(*cols.values())]
-            yield rows, Origin(source=str(file), first=row)
-            row += len(rows)
-
-
-def _columns(rb) -> dict[str, list]:
-    """A record batch as Python lists per column; timestamps as epoch ms, so the decoder sees the same
-    values as from JSON."""
-    import pyarrow as pa
-
-    return {name: (col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col).to_pylist()
-            for name, col in zip(rb.schema.names, rb.columns)}
-
-
 def sniff_format(path: str) -> str:
     """'parquet' for Parquet files/directories, else 'lines' (JSON vs CLF is decided per line)."""
     if path == "-":
@@ -182,59 +149,3 @@ def sniff_format(path: str) -> str:
     except OSError:
         pass
     return "lines"
-
-
-ARCHIVE_COLUMNS = ("raw", "dead_letter_reason", "kafka_partition", "kafka_offset")
-_DECODED_FIELDS = ("ts", "client_ip", "method", "host", "path", "status", "duration_ms", "user_agent",
-                   "rate_limited", "synthetic", "forwarded_for")
-"""The request fields the decoder reads (the archive also has columns it ignores)."""
-
-
-def archive_files(paths: list[str]) -> list[Path] | None:
-    """The ``truesli archive`` files under ``paths`` in replay order — by input partition, then offset —
-    or None when they are plain request-log Parquet files (no partition/offset columns)."""
-    import pyarrow.parquet as pq
-
-    files: list[Path] = []
-    for path in paths:
-        p = Path(path)
-        files.extend(sorted(p.rglob("*.parquet")) if p.is_dir() else [p])
-    if not files:
-        raise InputError(f"no .parquet files under {', '.join(paths)}")
-    try:
-        names = pq.read_schema(files[0]).names
-    except FileNotFoundError:
-        raise InputError(f"input file not found: {files[0]}") from None
-    except Exception as exc:  # pyarrow raises several types for "not Parquet"
-        raise InputError(f"{files[0]} is not a readable Parquet file: {exc}") from None
-    if "kafka_partition" not in names:
-        return None
-    return sorted(files, key=lambda f: f.name)  # p<partition:05d>-<first offset:020d>.parquet
-
-
-def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_LINES, *, from_ms: int | None = None,
-                         to_ms: int | None = None):
-    """(partition, records, Origin) in offset order: raw bytes for records that did not decode when
-    archived, request-field dicts for the rest — the same inputs the live worker saw. With a time range,
-    only rows whose ``ts`` (event time; message time for undecodable rows) is in [from, to)."""
-    import pyarrow.parquet as pq
-
-    lo = from_ms if from_ms is not None else -(1 << 62)
-    hi = to_ms if to_ms is not None else 1 << 62
-    wanted = list(_DECODED_FIELDS) + list(ARCHIVE_COLUMNS)
-    for file in files:
-        pf = pq.ParquetFile(file)
-        columns = [c for c in wanted if c in pf.schema_arrow.names]
-        fields = [c for c in columns if c in _DECODED_FIELDS]
-        for rb in pf.iter_batches(batch_size=batch_rows, columns=columns):
-            # Column-wise conversion, then one small dict per row: several times faster than
-            # Table.to_pylist() over every archive column.
-            data = _columns(rb)
-            keep = [i for i, t in enumerate(data["ts"]) if t is None or lo <= t < hi]
-            if not keep:
-                continue
-            raws, parts, offs = data["raw"], data["kafka_partition"], data["kafka_offset"]
-            values = [data[f] for f in fields]
-            items = [raws[i] if raws[i] is not None else {f: v[i] for f, v in zip(fields, values)} for i in keep]
-            partition = parts[keep[0]]  # one partition per archive file
-            yield partition, items, Origin(source=str(file), partition=partition, offsets=[offs[i] for i in keep])

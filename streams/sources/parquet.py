@@ -1,0 +1,288 @@
+"""Parquet files → batches of rows, with every size checked in Arrow before a Python string exists.
+
+Two kinds of input: request-log Parquet (the Arrow schema of ``streams.sources.archive_schema``) and
+``truesli archive`` files (request fields + raw bytes + Kafka partition/offset). Both are untrusted: a
+10 KB file can hold a dictionary-encoded 1 MiB user agent repeated on every row, and turning that into
+Python strings row by row costs a gigabyte per thousand rows.
+
+Contract (per file, per row group):
+- Text and binary columns are read as Arrow dictionaries (``read_dictionary``), so a dictionary page is
+  never expanded into one copy per row. Only the columns the decoder reads are read at all.
+- Each row's size — the bytes of its text/binary fields plus 8 per other field — is computed with
+  ``pyarrow.compute`` on the lengths (on the dictionary, then taken by index) before any conversion.
+  A row larger than ``max_row_bytes`` (``input.max_line_bytes``) is not converted: it comes as an
+  :class:`~streams.core.decode.OversizedRow` carrying its size, its largest field and a bounded excerpt,
+  and the decoder dead-letters it as ``oversized`` at its row position. No field of a converted row can
+  exceed the cap either (a field is part of its row).
+- Batches are bounded by bytes, not only rows: rows are read in groups sized from the row group's
+  declared uncompressed size, and the converted rows of one yielded batch total at most ``BATCH_BYTES``
+  (or a single row).
+Positions are 1-based row numbers (files) or Kafka offsets (archives), as for lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from streams.core.decode import OversizedRow
+from streams.core.pipeline import Origin
+from streams.sources.files import InputError
+
+BATCH_ROWS = 5_000
+BATCH_BYTES = 16 << 20
+"""Converted bytes per yielded batch (the Python strings of ≤ 5,000 ordinary rows are ~1–2 MB)."""
+EXCERPT_CHARS = 256
+"""Characters kept of each field in an oversized row's excerpt."""
+
+REQUEST_FIELDS = ("ts", "client_ip", "method", "host", "path", "status", "duration_ms", "user_agent",
+                  "rate_limited", "synthetic", "forwarded_for")
+"""The request fields the decoder reads from a row (files may have more columns; they are not read)."""
+ARCHIVE_COLUMNS = ("raw", "dead_letter_reason", "kafka_partition", "kafka_offset")
+
+_FIXED = 8  # counted per non-text field: what a number or flag costs in a JSON line, roughly
+
+
+class NestedValue:
+    """Stands for a list/struct/map cell: its contents are never converted (they may be any size). The
+    decoder rejects it as ``bad_type:<field>`` like any other wrong type."""
+
+    __slots__ = ("arrow_type",)
+
+    def __init__(self, arrow_type: str) -> None:
+        self.arrow_type = arrow_type
+
+    def __repr__(self) -> str:
+        return f"<{self.arrow_type}>"
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t) or getattr(pa.types, "is_string_view", lambda _: False)(t)
+            or getattr(pa.types, "is_binary_view", lambda _: False)(t))
+
+
+def _is_nested(t: pa.DataType) -> bool:
+    return pa.types.is_nested(t) or (pa.types.is_dictionary(t) and pa.types.is_nested(t.value_type))
+
+
+def _lengths(col: pa.Array) -> pa.Array:
+    """Bytes per cell (int64, nulls 0) of a text, binary or fixed-width column — without decoding it."""
+    t = col.type
+    if pa.types.is_dictionary(t):
+        if _is_text(t.value_type):
+            per_value = pc.binary_length(col.dictionary).cast(pa.int64())
+            return pc.fill_null(pc.take(per_value, col.indices), 0)
+        t = t.value_type
+    if _is_text(t):
+        return pc.fill_null(pc.binary_length(col).cast(pa.int64()), 0)
+    if pa.types.is_fixed_size_binary(t):
+        return pa.array([t.byte_width] * len(col), pa.int64())
+    return pa.array([_FIXED] * len(col), pa.int64())
+
+
+def _cut(col: pa.Array) -> pa.Array:
+    """The column with every text/binary value cut to ``EXCERPT_CHARS`` (on the dictionary if any)."""
+    t = col.type
+    if pa.types.is_dictionary(t) and _is_text(t.value_type):
+        return pa.DictionaryArray.from_arrays(col.indices, _cut(col.dictionary))
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pc.utf8_slice_codeunits(col, 0, EXCERPT_CHARS)
+    if _is_text(t) or pa.types.is_fixed_size_binary(t):
+        return pc.binary_slice(col, 0, EXCERPT_CHARS)
+    return col
+
+
+def _values(col: pa.Array) -> list:
+    """Python values of one (already size-checked) column; timestamps as epoch ms, like JSON input."""
+    t = col.type
+    if _is_nested(t):
+        name = str(t)
+        return [None if null else NestedValue(name) for null in col.is_null().to_pylist()]
+    if pa.types.is_dictionary(t):
+        # Safe to expand now: every row was checked, and the batch is bounded by BATCH_BYTES. (Arrow's
+        # dictionary to_pylist goes value by value: several times slower than expanding first.)
+        col = col.dictionary_decode()
+        t = col.type
+    if pa.types.is_timestamp(t):
+        return col.cast(pa.int64()).to_pylist()
+    return col.to_pylist()
+
+
+def _excerpt_value(v):
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "backslashreplace")
+    return v
+
+
+def _oversized(rb: pa.RecordBatch, rows: list[int], sizes: list[int], lengths: dict[str, list[int]]
+               ) -> dict[int, OversizedRow]:
+    """row index → its OversizedRow (size, largest field, excerpt with every value cut short)."""
+    idx = pa.array(rows, pa.int64())
+    names = rb.schema.names
+    cut = {n: _values(_cut(c).take(idx)) for n, c in zip(names, rb.columns)}
+    out: dict[int, OversizedRow] = {}
+    for k, i in enumerate(rows):
+        field, biggest = max(((n, lengths[n][i]) for n in names), key=lambda x: x[1])
+        doc = {n: _excerpt_value(cut[n][k]) for n in names}
+        excerpt = orjson.dumps(doc, default=repr, option=orjson.OPT_NON_STR_KEYS)
+        out[i] = OversizedRow(excerpt, sizes[i], field, biggest,
+                              {n: v for n, v in doc.items() if type(v) is int})
+    return out
+
+
+def _rows_per_read(pf: pq.ParquetFile, rg: int, columns: list[str], batch_rows: int) -> int:
+    """Rows to read at once from row group ``rg``: about ``BATCH_BYTES`` of declared (uncompressed,
+    dictionary-encoded) column data, at least 1. Dictionary-encoded columns are counted as stored,
+    which is what reading them as dictionaries costs."""
+    meta = pf.metadata.row_group(rg)
+    if meta.num_rows <= 0:
+        return batch_rows
+    want = set(columns)
+    declared = sum(max(0, meta.column(c).total_uncompressed_size) for c in range(meta.num_columns)
+                   if meta.column(c).path_in_schema.split(".", 1)[0] in want)
+    per_row = max(1, declared // meta.num_rows)
+    return max(1, min(batch_rows, BATCH_BYTES // per_row))
+
+
+def _open(file: Path, wanted: tuple[str, ...]) -> tuple[pq.ParquetFile, list[str]]:
+    try:
+        names = pq.read_schema(file)
+    except FileNotFoundError:
+        raise InputError(f"input file not found: {file}") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{file} is not a readable Parquet file: {exc}") from None
+    columns = [c for c in wanted if c in names.names]
+    as_dictionary = [c for c in columns if _is_text(names.field(c).type)]
+    try:
+        return pq.ParquetFile(file, read_dictionary=as_dictionary), columns
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{file} is not a readable Parquet file: {exc}") from None
+
+
+def iter_checked_batches(file: Path, wanted: tuple[str, ...], max_row_bytes: int,
+                         batch_rows: int = BATCH_ROWS) -> Iterator[tuple[int, list[dict | OversizedRow]]]:
+    """(index of the first row in the file, rows) with the sizes checked (module contract). Rows are dicts
+    of the ``wanted`` columns the file has, or OversizedRow in place of a row over the cap."""
+    pf, columns = _open(file, wanted)
+    first = 0
+    for rg in range(pf.metadata.num_row_groups):
+        step = _rows_per_read(pf, rg, columns, batch_rows)
+        try:
+            batches = pf.iter_batches(batch_size=step, row_groups=[rg], columns=columns)
+            for rb in batches:
+                yield from _split(rb, first, max_row_bytes)
+                first += rb.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"cannot read {file}: {exc}") from None
+
+
+def _split(rb: pa.RecordBatch, first: int, cap: int) -> Iterator[tuple[int, list[dict | OversizedRow]]]:
+    """One record batch → byte-bounded lists of rows, oversized ones replaced."""
+    names = rb.schema.names
+    if not names or rb.num_rows == 0:
+        return
+    lengths_arrow = {n: _lengths(c) for n, c in zip(names, rb.columns)}
+    total = lengths_arrow[names[0]]
+    for n in names[1:]:
+        total = pc.add(total, lengths_arrow[n])
+    sizes = total.to_pylist()
+    big = [i for i, s in enumerate(sizes) if s > cap]
+    lengths = {n: a.to_pylist() for n, a in lengths_arrow.items()} if big else {}
+    replaced = _oversized(rb, big, sizes, lengths) if big else {}
+    start = 0
+    n_rows = rb.num_rows
+    while start < n_rows:
+        end, acc = start, 0
+        while end < n_rows and (end == start or acc + (0 if end in replaced else sizes[end]) <= BATCH_BYTES):
+            acc += 0 if end in replaced else sizes[end]
+            end += 1
+        yield first + start, _convert(rb, start, end, replaced)
+        start = end
+
+
+def _convert(rb: pa.RecordBatch, start: int, end: int, replaced: dict[int, OversizedRow]) -> list:
+    """Rows [start, end) as dicts, the replaced ones as their OversizedRow (never converted)."""
+    part = rb.slice(start, end - start)
+    keep = [i for i in range(start, end) if i not in replaced]
+    if len(keep) < end - start:
+        part = part.take(pa.array([i - start for i in keep], pa.int64()))
+    names = part.schema.names
+    cols = [_values(c) for c in part.columns]
+    dicts = iter([dict(zip(names, values)) for values in zip(*cols)])
+    return [replaced[i] if i in replaced else next(dicts) for i in range(start, end)]
+
+
+def parquet_files(path: str) -> list[Path]:
+    p = Path(path)
+    files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
+    if not files:
+        raise InputError(f"no .parquet files under {path}")
+    return files
+
+
+def iter_parquet_batches(path: str, max_row_bytes: int = 65_536,
+                         batch_rows: int = BATCH_ROWS) -> Iterator[tuple[list, Origin]]:
+    """Rows of a request-log Parquet file (or every ``*.parquet`` under a directory, sorted)."""
+    for file in parquet_files(path):
+        for first, rows in iter_checked_batches(file, REQUEST_FIELDS, max_row_bytes, batch_rows):
+            yield rows, Origin(source=str(file), first=first + 1)
+
+
+def archive_files(paths: list[str]) -> list[Path] | None:
+    """The ``truesli archive`` files under ``paths`` in replay order — by input partition, then offset —
+    or None when they are plain request-log Parquet files (no partition/offset columns)."""
+    files: list[Path] = []
+    for path in paths:
+        p = Path(path)
+        files.extend(sorted(p.rglob("*.parquet")) if p.is_dir() else [p])
+    if not files:
+        raise InputError(f"no .parquet files under {', '.join(paths)}")
+    try:
+        names = pq.read_schema(files[0]).names
+    except FileNotFoundError:
+        raise InputError(f"input file not found: {files[0]}") from None
+    except Exception as exc:  # pyarrow raises several types for "not Parquet"
+        raise InputError(f"{files[0]} is not a readable Parquet file: {exc}") from None
+    if "kafka_partition" not in names:
+        return None
+    return sorted(files, key=lambda f: f.name)  # p<partition:05d>-<first offset:020d>.parquet
+
+
+def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_ROWS, *, from_ms: int | None = None,
+                         to_ms: int | None = None, max_row_bytes: int = 65_536):
+    """(partition, records, Origin) in offset order: raw bytes for records that did not decode when
+    archived, request-field dicts for the rest — the same inputs the live worker saw. With a time range,
+    only rows whose ``ts`` (event time; message time for undecodable rows) is in [from, to). A row over
+    ``max_row_bytes`` comes as an OversizedRow (``oversized``, as the live worker judged its message)."""
+    lo = from_ms if from_ms is not None else -(1 << 62)
+    hi = to_ms if to_ms is not None else 1 << 62
+    for file in files:
+        for _, rows in iter_checked_batches(file, REQUEST_FIELDS + ARCHIVE_COLUMNS, max_row_bytes, batch_rows):
+            items: list = []
+            offsets: list[int] = []
+            partition = None
+            for row in rows:
+                if type(row) is OversizedRow:
+                    where = row.where
+                    ts, part, off = where.get("ts"), where.get("kafka_partition"), where.get("kafka_offset")
+                    item = row
+                else:
+                    ts, part, off = row.get("ts"), row.get("kafka_partition"), row.get("kafka_offset")
+                    raw = row.pop("raw", None)
+                    for k in ARCHIVE_COLUMNS:
+                        row.pop(k, None)
+                    item = raw if raw is not None else row
+                if ts is not None and not (type(ts) is int and lo <= ts < hi):
+                    continue
+                partition = part if partition is None else partition
+                items.append(item)
+                offsets.append(off)
+            if items:
+                # one partition per archive file
+                yield partition, items, Origin(source=str(file), partition=partition, offsets=offsets)
