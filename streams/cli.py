@@ -84,12 +84,12 @@ def cmd_process(args: argparse.Namespace) -> int:
                           counters_path=args.counters, dead_letters_path=args.dead_letters,
                           verdicts_path=args.verdicts)
     if args.summary_json:
-        _write_json(args.summary_json, summary_dict(result.tally, result.book, config))
+        _write_json(args.summary_json, summary_dict(result.tally, result.book, config, result.capped))
     # A JSON output on stdout keeps it clean: the human-readable report then goes to stderr.
     out = sys.stderr if "-" in (args.counters, args.dead_letters, args.verdicts, args.summary_json,
                                 args.anomalies) else sys.stdout
     out.write(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
-                            result.first_ts_ms, result.last_ts_ms))
+                            result.first_ts_ms, result.last_ts_ms, result.capped))
     found = None
     if config.detection.enabled:
         found = _detect(config, result, args.changes, args.anomalies, out, _now_ms(), args.dead_letters)
@@ -187,10 +187,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = run_embedded(config, [str(sample)], now_ms=_now_ms(), counters_path=str(out_dir / "counters.jsonl"),
                           dead_letters_path=str(out_dir / "dead-letters.jsonl"),
                           verdicts_path=str(out_dir / "verdicts.jsonl"))
-    _write_json(str(out_dir / "summary.json"), summary_dict(result.tally, result.book, config))
+    _write_json(str(out_dir / "summary.json"), summary_dict(result.tally, result.book, config, result.capped))
     print(f"truesli demo: generated {args.events:,} requests (90% of them not real users) → {sample}\n")
     print(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
-                        result.first_ts_ms, result.last_ts_ms))
+                        result.first_ts_ms, result.last_ts_ms, result.capped))
     print("Ground truth from the generator (real users only):")
     totals = result.book.totals()
     worst = 0.0
@@ -365,11 +365,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     result = _replay_once(config, args, now, with_sinks=True)
     tally, book, inputs, samples = result.tally, result.book, result.inputs, result.dead_letter_samples
     if args.summary_json:
-        _write_json(args.summary_json, summary_dict(tally, book, config))
+        _write_json(args.summary_json, summary_dict(tally, book, config, result.capped))
     merged = book.merged()
     first, last = (merged[0].window_start_ms, merged[-1].window_end_ms) if merged else (None, None)
     out = sys.stderr if "-" in (args.counters, args.dead_letters, args.summary_json, args.anomalies) else sys.stdout
-    out.write(render_report(tally, book, config, inputs, samples, first, last))
+    out.write(render_report(tally, book, config, inputs, samples, first, last, result.capped))
     found = None
     if config.detection.enabled:
         found = _detect(config, result, args.changes, args.anomalies, out, now, args.dead_letters)

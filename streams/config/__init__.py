@@ -22,6 +22,7 @@ from streams.config.sli import (
     CredentialStuffingFilter, FiltersConfig, StateConfig, WindowsConfig, FIELD_NAMES, InputConfig,
     BurnConfig, BotSurgeConfig, CalibrationConfig, DetectionConfig, DEFAULT_EXCLUSIONS, DEFAULT_JOURNEYS,
 )
+from streams.config.limits import LimitsConfig
 from streams.config.transport import (
     TopicsConfig, KafkaSecurityConfig, KafkaConfig, WorkerConfig, RemoteWriteConfig,
 )
@@ -30,7 +31,7 @@ __all__ = [
     "BotSurgeConfig", "BotUaFilter", "BurnConfig", "CalibrationConfig", "Config", "ConfigError",
     "CredentialStuffingFilter", "DEFAULT_EXCLUSIONS", "DEFAULT_JOURNEYS", "DEFAULT_PROBE_PATHS",
     "DEFAULT_SCANNER_UAS", "DetectionConfig", "ExclusionRule", "FIELD_NAMES", "FiltersConfig", "Finite",
-    "InputConfig", "IpDenyFilter", "JourneyConfig", "KafkaConfig", "KafkaSecurityConfig", "NAME_PATTERN",
+    "InputConfig", "IpDenyFilter", "JourneyConfig", "KafkaConfig", "KafkaSecurityConfig", "LimitsConfig", "NAME_PATTERN",
     "RateLimitFilter", "RemoteWriteConfig", "RouteMatch", "SLOConfig", "ScannerFilter", "StateConfig",
     "Strict", "SyntheticFilter", "TopicsConfig", "WindowsConfig", "WorkerConfig", "config_from_dict",
     "expand_statuses", "load_config",
@@ -48,6 +49,7 @@ class Config(Strict):
     worker: WorkerConfig = WorkerConfig()
     remote_write: RemoteWriteConfig = RemoteWriteConfig()
     detection: DetectionConfig = DetectionConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @model_validator(mode="after")
     def _unique_journeys(self) -> "Config":

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from streams.config import Config
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Tally
 from streams.core.timeparse import format_rfc3339
 
 
-def summary_dict(tally: Tally, book: CounterBook, config: Config) -> dict:
+def summary_dict(tally: Tally, book: CounterBook, config: Config, capped: Sequence = ()) -> dict:
     """{consumed, counted, filtered{}, excluded{}, unmatched, dead_lettered, dead_letter_reasons{}, late,
     journeys{journey: {slos: {slo: {good, total, raw_good, raw_total}}}}} — every configured journey/SLO
-    appears, with zeros when it saw no traffic."""
+    appears, with zeros when it saw no traffic. ``capped`` ([{source, limit, detail}], the ``limits:`` the
+    run hit) is present only when some limit was hit."""
     doc = tally.to_dict()
+    if capped:
+        doc["capped"] = [c.to_dict() for c in capped]
     totals = book.totals()
     journeys: dict = {}
     for j in config.journeys:
@@ -49,7 +54,8 @@ def _distortion(good: int, total: int, raw_good: int, raw_total: int) -> str | N
 
 
 def render_report(tally: Tally, book: CounterBook, config: Config, inputs: list[str],
-                  dead_letter_samples: list, first_ts_ms: int | None, last_ts_ms: int | None) -> str:
+                  dead_letter_samples: list, first_ts_ms: int | None, last_ts_ms: int | None,
+                  capped: Sequence = ()) -> str:
     totals = book.totals()
     lines: list[str] = []
     span = ""
@@ -85,6 +91,9 @@ def render_report(tally: Tally, book: CounterBook, config: Config, inputs: list[
     lines.append(f"Conservation {ok}: consumed {tally.consumed:,} = counted {tally.counted:,} + filtered "
                  f"{not_users:,} + excluded {sum(tally.excluded.values()):,} + unmatched {tally.unmatched:,} + "
                  f"dead-lettered {sum(tally.dead_lettered.values()):,}")
+    if capped:
+        lines.append("Capped (limits:, see docs/configuration.md) — the counts above cover what was read:")
+        lines.extend(f"  {c.line()}" for c in capped)
     if distortions:
         lines.append("")
         lines.append("How non-user traffic distorted the SLI:")

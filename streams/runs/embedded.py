@@ -17,6 +17,7 @@ from streams.runs.detection import AbuseCollector
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.sinks.files import OutputFiles
 from streams.sources.files import InputError, iter_line_batches, sniff_format
+from streams.sources.limits import Cap, InputLimits
 from streams.sources.parquet import iter_parquet_batches
 
 
@@ -29,6 +30,8 @@ class EmbeddedResult:
     last_ts_ms: int | None = None
     dead_letter_samples: list = field(default_factory=list)
     abuse: AbuseCollector | None = None
+    capped: list[Cap] = field(default_factory=list)
+    """Every input or output limit (``limits:``) the run hit, in the order hit."""
 
     def collect(self, out: Outputs) -> None:
         """Keep a core output: newest counter revisions, tallies, the first few dead letters, the
@@ -41,13 +44,15 @@ class EmbeddedResult:
             self.dead_letter_samples.extend(out.dead_letters[: 5 - len(self.dead_letter_samples)])
 
 
-def iter_input_batches(paths: Sequence[str], fmt: str,
-                       max_line_bytes: int = 65_536) -> Iterator[tuple[list, Origin]]:
+def iter_input_batches(paths: Sequence[str], fmt: str, max_line_bytes: int = 65_536,
+                       limits: InputLimits = InputLimits(),
+                       caps: list[Cap] | None = None) -> Iterator[tuple[list, Origin]]:
+    """Batches of every input in order; ``limits`` apply per input, the caps hit go to ``caps``."""
     for path in paths:
         if fmt == "parquet" or (fmt == "auto" and sniff_format(path) == "parquet"):
-            yield from iter_parquet_batches(path, max_line_bytes)
+            yield from iter_parquet_batches(path, max_line_bytes, limits=limits, caps=caps)
         else:
-            yield from iter_line_batches(path, max_line_bytes=max_line_bytes)
+            yield from iter_line_batches(path, max_line_bytes=max_line_bytes, limits=limits, caps=caps)
 
 
 def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, fmt: str = "auto",
@@ -56,9 +61,12 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     """Process ``inputs`` in order; raises InputError/OutputError for unreadable/unwritable paths."""
     pipeline = Pipeline(config, collect_verdicts=verdicts_path is not None)
     result = EmbeddedResult(Tally(), CounterBook(), list(inputs), abuse=AbuseCollector(config))
-    files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0)
+    lim = config.limits
+    files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0,
+                        max_dead_letters=lim.max_dead_letters, max_verdicts=lim.max_verdicts)
     try:
-        for batch, origin in iter_input_batches(inputs, fmt, config.input.max_line_bytes):
+        for batch, origin in iter_input_batches(inputs, fmt, config.input.max_line_bytes, InputLimits.of(lim),
+                                                result.capped):
             out = pipeline.process(batch, now_ms, origin)
             result.collect(out)
             files.add(out)
@@ -67,6 +75,7 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
         files.add(out)
     finally:
         files.close()
+    result.capped.extend(files.caps())
     merged = result.book.merged()
     if merged:
         result.first_ts_ms = merged[0].window_start_ms

@@ -144,12 +144,15 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
                    on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> EmbeddedResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
     the rows whose ``ts`` is in [from, to)."""
+    from streams.sources.limits import InputLimits
     from streams.sources.parquet import iter_archive_batches
 
     pipelines: dict[int, Pipeline] = {}
     result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
+    caps = result.capped
     for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms,
-                                                         max_row_bytes=config.input.max_line_bytes):
+                                                         max_row_bytes=config.input.max_line_bytes,
+                                                         limits=InputLimits.of(config.limits), caps=caps):
         if not items:
             continue
         pipeline = pipelines.get(partition)
@@ -179,15 +182,18 @@ def replay_history(config: Config, *, topic: str | None = None, parquet: list[st
                              "replayed whole")
         return run_embedded(config, parquet, now_ms=now_ms, fmt="parquet", counters_path=counters_path,
                             dead_letters_path=dead_letters_path)
-    files = OutputFiles(counters_path, dead_letters_path, stamp_ms=now_ms if now_ms is not None else 0)
+    files = OutputFiles(counters_path, dead_letters_path, stamp_ms=now_ms if now_ms is not None else 0,
+                        max_dead_letters=config.limits.max_dead_letters)
     try:
         if archive is not None:
             result = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=files.add,
                                     now_ms=now_ms)
             result.inputs = list(parquet or [])
-            return result
-        assert topic is not None
-        return replay_topic(config, topic, from_ms=from_ms, to_ms=to_ms, on_output=files.add, now_ms=now_ms,
-                            progress=progress)
+        else:
+            assert topic is not None
+            result = replay_topic(config, topic, from_ms=from_ms, to_ms=to_ms, on_output=files.add,
+                                  now_ms=now_ms, progress=progress)
     finally:
         files.close()
+    result.capped.extend(files.caps())
+    return result

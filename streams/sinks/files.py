@@ -49,16 +49,26 @@ class JsonLinesSink:
 
 class OutputFiles:
     """A run's optional JSON-lines outputs — counters, dead letters, verdicts — fed with core Outputs.
-    ``stamp_ms`` is the clock reading written as ``emitted_at``/``ts`` (the only non-event time)."""
+    ``stamp_ms`` is the clock reading written as ``emitted_at``/``ts`` (the only non-event time).
 
-    __slots__ = ("_counters", "_dead", "_verdicts", "_stamp")
+    At most ``max_dead_letters`` dead letters and ``max_verdicts`` verdicts are written per run (None: no
+    cap); past that they are counted (dead letters by reason) and :meth:`caps` says so. The run's tallies
+    are untouched: capping thins a file, never the accounting."""
+
+    __slots__ = ("_counters", "_dead", "_verdicts", "_stamp", "_max_dead", "_max_verdicts", "dead_unwritten",
+                 "verdicts_unwritten", "_paths")
 
     def __init__(self, counters: str | None = None, dead_letters: str | None = None, verdicts: str | None = None,
-                 stamp_ms: int = 0) -> None:
+                 stamp_ms: int = 0, max_dead_letters: int | None = None, max_verdicts: int | None = None) -> None:
         self._counters = JsonLinesSink(counters) if counters else None
         self._dead = JsonLinesSink(dead_letters) if dead_letters else None
         self._verdicts = JsonLinesSink(verdicts) if verdicts else None
         self._stamp = stamp_ms
+        self._max_dead = max_dead_letters
+        self._max_verdicts = max_verdicts
+        self.dead_unwritten: dict[str, int] = {}
+        self.verdicts_unwritten = 0
+        self._paths = (dead_letters, verdicts)
 
     def add(self, out) -> None:
         from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
@@ -66,9 +76,35 @@ class OutputFiles:
         if self._counters is not None and out.counters:
             self._counters.add(counter_to_dict(c, self._stamp) for c in out.counters)
         if self._dead is not None and out.dead_letters:
-            self._dead.add(dead_letter_to_dict(d, self._stamp) for d in out.dead_letters)
+            letters = out.dead_letters
+            if self._max_dead is not None and self._dead.written + len(letters) > self._max_dead:
+                room = max(0, self._max_dead - self._dead.written)
+                for d in letters[room:]:
+                    self.dead_unwritten[d.reason] = self.dead_unwritten.get(d.reason, 0) + 1
+                letters = letters[:room]
+            self._dead.add(dead_letter_to_dict(d, self._stamp) for d in letters)
         if self._verdicts is not None and out.verdicts:
-            self._verdicts.add(v.to_dict() for v in out.verdicts)
+            verdicts = out.verdicts
+            if self._max_verdicts is not None and self._verdicts.written + len(verdicts) > self._max_verdicts:
+                room = max(0, self._max_verdicts - self._verdicts.written)
+                self.verdicts_unwritten += len(verdicts) - room
+                verdicts = verdicts[:room]
+            self._verdicts.add(v.to_dict() for v in verdicts)
+
+    def caps(self) -> list:
+        """The output caps this run hit, as :class:`~streams.sources.limits.Cap` (source = the file)."""
+        from streams.sources.limits import Cap
+
+        out = []
+        if self.dead_unwritten:
+            n = sum(self.dead_unwritten.values())
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(self.dead_unwritten.items()))
+            out.append(Cap(str(self._paths[0]), "max_dead_letters",
+                           f"{self._max_dead:,} dead letters written, {n:,} more counted only ({reasons})"))
+        if self.verdicts_unwritten:
+            out.append(Cap(str(self._paths[1]), "max_verdicts", f"{self._max_verdicts:,} verdicts written, "
+                                                                f"{self.verdicts_unwritten:,} more not written"))
+        return out
 
     def close(self) -> None:
         for sink in (self._counters, self._dead, self._verdicts):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from streams.core.pipeline import Origin
+from streams.sources.limits import Cap, GuardedReader, InputLimits
 
 BATCH_LINES = 5_000
 _READ_HINT = 1 << 20
@@ -91,25 +92,33 @@ def _open(path: str) -> BinaryIO:
         raise InputError(f"cannot open {path}: {exc.strerror}") from None
 
 
-def iter_line_batches(path: str, batch_lines: int = BATCH_LINES,
-                      max_line_bytes: int = 65_536) -> Iterator[tuple[list[bytes], Origin]]:
+def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes: int = 65_536,
+                      limits: InputLimits = InputLimits(),
+                      caps: list[Cap] | None = None) -> Iterator[tuple[list[bytes], Origin]]:
     """Yield (records, origin) with at most ``batch_lines`` records each; line endings stripped.
 
-    Lines longer than ``max_line_bytes`` come as :class:`OverlongLine` prefixes (see there)."""
+    Lines longer than ``max_line_bytes`` come as :class:`OverlongLine` prefixes (see there). The input
+    stops at the ``limits`` (bytes after decompression, lines, compression ratio); each cap hit is
+    appended to ``caps``."""
     name = "<stdin>" if path == "-" else path
     f = _open(path)
+    caps = caps if caps is not None else []
+    inner = getattr(f, "fileobj", None)  # a GzipFile's compressed stream: its position = bytes consumed
+    guarded = GuardedReader(f, name, limits, caps, inner.tell if inner is not None else None)
     line_no = 0
     batch: list[bytes] = []
     numbers: list[int] = []
     contiguous = True
     try:
-        lines = _bounded_lines(f, max_line_bytes + 2)  # + room for "\r\n": the decoder applies the cap
+        lines = _bounded_lines(guarded, max_line_bytes + 2)  # type: ignore[arg-type]  # + "\r\n" room
         while True:
             try:
-                chunk = list(itertools.islice(lines, batch_lines))
+                chunk = list(itertools.islice(lines, min(batch_lines, limits.max_lines - line_no)))
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
                 raise InputError(f"cannot read {name}: {exc}") from None
             if not chunk:
+                if line_no >= limits.max_lines and next(lines, None) is not None:
+                    caps.append(Cap(name, "max_input_lines", f"not read past line {line_no:,}"))
                 break
             for raw in chunk:
                 line_no += 1

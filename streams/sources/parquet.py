@@ -33,10 +33,13 @@ import pyarrow.parquet as pq
 from streams.core.decode import OversizedRow
 from streams.core.pipeline import Origin
 from streams.sources.files import InputError
+from streams.sources.limits import Cap, InputLimits
 
 BATCH_ROWS = 5_000
 BATCH_BYTES = 16 << 20
 """Converted bytes per yielded batch (the Python strings of ≤ 5,000 ordinary rows are ~1–2 MB)."""
+RATIO_MIN_GROUP_BYTES = BATCH_BYTES
+"""A row group's compression ratio is judged once it declares more than this (up to it, it is read)."""
 EXCERPT_CHARS = 256
 """Characters kept of each field in an oversized row's excerpt."""
 
@@ -136,18 +139,23 @@ def _oversized(rb: pa.RecordBatch, rows: list[int], sizes: list[int], lengths: d
     return out
 
 
-def _rows_per_read(pf: pq.ParquetFile, rg: int, columns: list[str], batch_rows: int) -> int:
-    """Rows to read at once from row group ``rg``: about ``BATCH_BYTES`` of declared (uncompressed,
-    dictionary-encoded) column data, at least 1. Dictionary-encoded columns are counted as stored,
-    which is what reading them as dictionaries costs."""
+def _declared(pf: pq.ParquetFile, rg: int, columns: list[str]) -> tuple[int, int, int]:
+    """(rows, uncompressed bytes, compressed bytes) that row group ``rg`` declares for ``columns``: the
+    encoded column data as stored (a dictionary-encoded column counts its dictionary once, which is what
+    reading it as a dictionary costs)."""
     meta = pf.metadata.row_group(rg)
-    if meta.num_rows <= 0:
-        return batch_rows
     want = set(columns)
-    declared = sum(max(0, meta.column(c).total_uncompressed_size) for c in range(meta.num_columns)
-                   if meta.column(c).path_in_schema.split(".", 1)[0] in want)
-    per_row = max(1, declared // meta.num_rows)
-    return max(1, min(batch_rows, BATCH_BYTES // per_row))
+    chunks = [meta.column(c) for c in range(meta.num_columns)
+              if meta.column(c).path_in_schema.split(".", 1)[0] in want]
+    return (meta.num_rows, sum(max(0, c.total_uncompressed_size) for c in chunks),
+            sum(max(0, c.total_compressed_size) for c in chunks))
+
+
+def _rows_per_read(rows: int, declared: int, batch_rows: int) -> int:
+    """Rows to read at once: about ``BATCH_BYTES`` of declared column data, at least 1."""
+    if rows <= 0:
+        return batch_rows
+    return max(1, min(batch_rows, BATCH_BYTES // max(1, declared // rows)))
 
 
 def _open(file: Path, wanted: tuple[str, ...]) -> tuple[pq.ParquetFile, list[str]]:
@@ -166,18 +174,45 @@ def _open(file: Path, wanted: tuple[str, ...]) -> tuple[pq.ParquetFile, list[str
 
 
 def iter_checked_batches(file: Path, wanted: tuple[str, ...], max_row_bytes: int,
-                         batch_rows: int = BATCH_ROWS) -> Iterator[tuple[int, list[dict | OversizedRow]]]:
+                         batch_rows: int = BATCH_ROWS, limits: InputLimits = InputLimits(),
+                         caps: list[Cap] | None = None) -> Iterator[tuple[int, list[dict | OversizedRow]]]:
     """(index of the first row in the file, rows) with the sizes checked (module contract). Rows are dicts
-    of the ``wanted`` columns the file has, or OversizedRow in place of a row over the cap."""
+    of the ``wanted`` columns the file has, or OversizedRow in place of a row over the cap.
+
+    The file stops (a Cap in ``caps``) before a row group whose declared data would pass
+    ``limits.max_bytes`` for the file, or that declares more than ``RATIO_MIN_GROUP_BYTES`` expanding more
+    than ``limits.max_ratio`` times (a page is decompressed whole, whatever the batch size); and at
+    ``limits.max_lines`` rows."""
+    caps = caps if caps is not None else []
     pf, columns = _open(file, wanted)
     first = 0
+    total = 0
     for rg in range(pf.metadata.num_row_groups):
-        step = _rows_per_read(pf, rg, columns, batch_rows)
+        rows, declared, packed = _declared(pf, rg, columns)
+        if total + declared > limits.max_bytes:
+            caps.append(Cap(str(file), "max_input_bytes", f"not read past row {first:,}: row group {rg} would "
+                                                          f"take it to {total + declared:,} bytes"))
+            return
+        if declared > RATIO_MIN_GROUP_BYTES and declared > limits.max_ratio * max(1, packed):
+            caps.append(Cap(str(file), "max_compression_ratio",
+                            f"not read past row {first:,}: row group {rg} declares {declared:,} bytes from "
+                            f"{packed:,} compressed ({declared / max(1, packed):,.0f}×, more than "
+                            f"{limits.max_ratio:g}×)"))
+            return
+        total += declared
+        step = _rows_per_read(rows, declared, batch_rows)
         try:
-            batches = pf.iter_batches(batch_size=step, row_groups=[rg], columns=columns)
-            for rb in batches:
+            for rb in pf.iter_batches(batch_size=step, row_groups=[rg], columns=columns):
+                room = limits.max_lines - first
+                if rb.num_rows > room:
+                    rb = rb.slice(0, room)
                 yield from _split(rb, first, max_row_bytes)
                 first += rb.num_rows
+                if first >= limits.max_lines:
+                    more = rg + 1 < pf.metadata.num_row_groups or first < pf.metadata.num_rows
+                    if more:
+                        caps.append(Cap(str(file), "max_input_lines", f"not read past row {first:,}"))
+                    return
         except (OSError, pa.ArrowException) as exc:
             raise InputError(f"cannot read {file}: {exc}") from None
 
@@ -226,11 +261,13 @@ def parquet_files(path: str) -> list[Path]:
     return files
 
 
-def iter_parquet_batches(path: str, max_row_bytes: int = 65_536,
-                         batch_rows: int = BATCH_ROWS) -> Iterator[tuple[list, Origin]]:
-    """Rows of a request-log Parquet file (or every ``*.parquet`` under a directory, sorted)."""
+def iter_parquet_batches(path: str, max_row_bytes: int = 65_536, batch_rows: int = BATCH_ROWS,
+                         limits: InputLimits = InputLimits(),
+                         caps: list[Cap] | None = None) -> Iterator[tuple[list, Origin]]:
+    """Rows of a request-log Parquet file (or every ``*.parquet`` under a directory, sorted); the limits
+    apply per file."""
     for file in parquet_files(path):
-        for first, rows in iter_checked_batches(file, REQUEST_FIELDS, max_row_bytes, batch_rows):
+        for first, rows in iter_checked_batches(file, REQUEST_FIELDS, max_row_bytes, batch_rows, limits, caps):
             yield rows, Origin(source=str(file), first=first + 1)
 
 
@@ -255,7 +292,8 @@ def archive_files(paths: list[str]) -> list[Path] | None:
 
 
 def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_ROWS, *, from_ms: int | None = None,
-                         to_ms: int | None = None, max_row_bytes: int = 65_536):
+                         to_ms: int | None = None, max_row_bytes: int = 65_536,
+                         limits: InputLimits = InputLimits(), caps: list[Cap] | None = None):
     """(partition, records, Origin) in offset order: raw bytes for records that did not decode when
     archived, request-field dicts for the rest — the same inputs the live worker saw. With a time range,
     only rows whose ``ts`` (event time; message time for undecodable rows) is in [from, to). A row over
@@ -263,7 +301,8 @@ def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_ROWS, *, fro
     lo = from_ms if from_ms is not None else -(1 << 62)
     hi = to_ms if to_ms is not None else 1 << 62
     for file in files:
-        for _, rows in iter_checked_batches(file, REQUEST_FIELDS + ARCHIVE_COLUMNS, max_row_bytes, batch_rows):
+        for _, rows in iter_checked_batches(file, REQUEST_FIELDS + ARCHIVE_COLUMNS, max_row_bytes, batch_rows,
+                                            limits, caps):
             items: list = []
             offsets: list[int] = []
             partition = None
