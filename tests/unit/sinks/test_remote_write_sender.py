@@ -18,6 +18,7 @@ from pathlib import Path
 import cramjam
 import pytest
 
+from streams.config import ConfigError
 from streams.sinks.remote_write import DeliveryReport, RemoteWriteSink
 from tests.unit.sinks.test_remote_write_encoding import write_request_class
 
@@ -165,13 +166,6 @@ def test_protocol_headers_exact_and_extra_headers(receiver: Receiver, clock: Fak
     assert req.headers["X-Scope-OrgID"] == "tenant-1"
     assert "Authorization" not in req.headers
     assert PROTOCOL_HEADERS["User-Agent"] == "truesli/0.1.0"
-
-
-@pytest.mark.parametrize("name", ["Content-Encoding", "content-type", "X-Prometheus-Remote-Write-Version",
-                                  "user-agent"])
-def test_protocol_headers_cannot_be_overridden(name: str) -> None:
-    with pytest.raises(ValueError, match="cannot be overridden"):
-        RemoteWriteSink("http://127.0.0.1:9/api/v1/write", headers={name: "x"})
 
 
 def test_labels_sorted_unique_nonempty_with_name(receiver: Receiver, clock: FakeClock) -> None:
@@ -446,19 +440,25 @@ def test_bearer_literal_file_and_env(receiver: Receiver, clock: FakeClock, tmp_p
         "Bearer literal", "Bearer from-file", "Bearer from-env", "Bearer rotated"]
 
 
-def test_auth_configuration_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_sources_that_cannot_be_read_are_one_config_error(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     url = "http://127.0.0.1:9/api/v1/write"
     monkeypatch.delenv("TRUESLI_TEST_RW_MISSING", raising=False)
-    with pytest.raises(ValueError, match="at most one"):
-        RemoteWriteSink(url, basic_auth=("a", "b"), bearer_token="t")
-    with pytest.raises(ValueError, match="not set"):
+    monkeypatch.setenv("TRUESLI_TEST_RW_BLANK", " \n")
+    missing = tmp_path / "missing"
+    with pytest.raises(ConfigError) as exc:
         RemoteWriteSink(url, bearer_token_env="TRUESLI_TEST_RW_MISSING")
-    with pytest.raises(FileNotFoundError):
-        RemoteWriteSink(url, bearer_token_file=str(tmp_path / "missing"))
-    with pytest.raises(ValueError, match="conflicts"):
-        RemoteWriteSink(url, bearer_token="t", headers={"authorization": "x"})
-    with pytest.raises(ValueError, match="https"):
-        RemoteWriteSink(url, ca_file=str(tmp_path / "ca.pem"))
+    assert str(exc.value) == ("remote_write.bearer_token_env: environment variable TRUESLI_TEST_RW_MISSING "
+                              "is not set")
+    with pytest.raises(ConfigError) as exc:
+        RemoteWriteSink(url, bearer_token_env="TRUESLI_TEST_RW_BLANK")
+    assert str(exc.value) == "remote_write.bearer_token_env: environment variable TRUESLI_TEST_RW_BLANK is empty"
+    with pytest.raises(ConfigError) as exc:
+        RemoteWriteSink(url, bearer_token_file=str(missing))
+    assert str(exc.value) == f"remote_write.bearer_token_file: cannot read {missing}: No such file or directory"
+    with pytest.raises(ConfigError) as exc:
+        RemoteWriteSink("https://127.0.0.1:9/api/v1/write", ca_file=str(tmp_path / "ca.pem"))
+    assert str(exc.value) == f"remote_write.ca_file: cannot load {tmp_path / 'ca.pem'}: No such file or directory"
 
 
 @pytest.fixture(scope="module")
@@ -500,7 +500,7 @@ def test_keep_alive_connection_reused(receiver: Receiver, clock: FakeClock) -> N
     for i in range(3):
         sink.add({"__name__": "m"}, T0 + i, 1.0)
         sink.flush()
-    assert sink._conn is not None and sink._conn_used
+    assert sink.sender.connections_opened == 1
     assert len(receiver.accepted()) == 3
 
 
