@@ -99,7 +99,10 @@ def _start_receiver(tls: tuple[str, str] | None = None) -> tuple[Receiver, http.
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client read what it wanted of a long body and hung up
 
         def log_message(self, *args) -> None:
             pass
