@@ -23,6 +23,8 @@ from streams.sources.files import InputError
 ANOMALY_TYPES = frozenset({"burn_spike", "security_suspect", "bot_surge", "scanner", "credential_stuffing",
                            "no_traffic", "burn_too_tight", "burn_too_loose", "policy_not_enforced"})
 
+SEVERITIES = ("page", "ticket", "info")
+
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
@@ -168,11 +170,15 @@ def read_anomalies(path: str) -> list[Anomaly]:
         state = doc.get("state", "firing")
         if state not in ("firing", "resolved"):
             raise InputError(f"{where}: state must be firing or resolved, got {state!r}")
+        severity = doc.get("severity", "info")
+        if severity not in SEVERITIES:
+            raise InputError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)} "
+                             "(schemas/anomaly.schema.json)")
         journey, slo = doc.get("journey"), doc.get("slo")
         out.append(Anomaly(id=str(doc.get("id", "")), type=kind,
                            journey=journey if isinstance(journey, str) else None,
                            slo=slo if isinstance(slo, str) else None,
-                           severity=str(doc.get("severity", "info")), state=state,
+                           severity=severity, state=state,
                            ts_ms=_time(doc.get("ts"), where, "ts"),
                            window_start_ms=_time(window.get("start"), where, "window.start"),
                            window_end_ms=_time(window.get("end"), where, "window.end")))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from streams.config import Config, SLOConfig
 from streams.core.burn import WINDOWS_MS, BurnPolicy
 from streams.core.model import WindowCounter
+from streams.core.text import escape_controls
 from streams.report.inputs import Anomaly, ChangeEvent
 from streams.report.verdict import Verdict, verdict_from_anomalies
 
@@ -34,6 +35,12 @@ DEFAULT_MAX_POINTS = 600
 _NICE_MINUTES = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720, 1440, 2880, 10080)
 REAL_USERS = "real users"
 AVERAGE_WINDOW = "3d"   # the seed's "3d burn average" — the long window of the slowest ticket condition
+
+
+MAX_REASON_LAYERS = 10
+"""Filter reasons drawn as their own traffic layer, the largest first; the rest are summed into one."""
+OTHER_REASONS = "other reasons"
+"""That layer's name (has a space, so no configured reason can be called it)."""
 
 
 class ReportInputError(ValueError):
@@ -257,7 +264,12 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
             view.nonuser_share[k] = nonuser[k] / seen if seen else None
             minutes = covered[k] / MINUTE_MS
             view.traffic[REAL_USERS][k] = real[k] / minutes if minutes else 0.0
-        for reason in sorted(by_reason, key=lambda r: -sum(by_reason[r])):
+        ranked = sorted(by_reason, key=lambda r: (-sum(by_reason[r]), r))
+        if len(ranked) > MAX_REASON_LAYERS:  # a counters file may name any number of reasons
+            rest = ranked[MAX_REASON_LAYERS - 1:]
+            by_reason[OTHER_REASONS] = [sum(by_reason[r][k] for r in rest) for k in range(n)]
+            ranked = ranked[:MAX_REASON_LAYERS - 1] + [OTHER_REASONS]
+        for reason in ranked:
             counts = by_reason[reason]
             view.traffic[reason] = [counts[k] / (covered[k] / MINUTE_MS) if covered[k] else 0.0 for k in range(n)]
         # Rolling burn rates at full resolution, reduced to the bucket maximum.
@@ -324,7 +336,8 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
     for c in counters:
         key = (c.journey, c.slo)
         if key not in configured:
-            raise ReportInputError(f"the counters hold {c.journey}/{c.slo}, which the config does not define: "
+            raise ReportInputError(f"the counters hold {escape_controls(c.journey)}/{escape_controls(c.slo)}, "
+                                   "which the config does not define: "
                                    "pass the --config the counters were produced with")
         by_slo.setdefault(key, []).append(c)
     for rows in by_slo.values():

@@ -8,6 +8,8 @@ MWMBR thresholds and calibration band, error budget remaining.
 
 from __future__ import annotations
 
+import itertools
+
 import math
 from html import escape
 
@@ -156,7 +158,7 @@ def _traffic_chart(v: SloView, model: ReportModel, xs: list[float]) -> tuple[str
     c = _chart("traffic", v, model)
     layers = []
     legend = []
-    extra = iter(EXTRA_COLORS * 4)
+    extra = itertools.cycle(EXTRA_COLORS)  # the model caps the layers; colours repeat rather than run out
     for key, values in v.traffic.items():
         color = REASON_COLORS.get(key) or next(extra)
         layers.append((key, values, color))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from streams.core.text import escape_controls
 from streams.core.timeparse import format_rfc3339, parse_rfc3339
 from streams.core.model import DeadLetter, WindowCounter
 
@@ -35,10 +36,12 @@ def counter_from_dict(doc: dict, parse_time: Callable[[str], int] = parse_rfc333
 
 
 def dead_letter_to_dict(d: DeadLetter, now_ms: int) -> dict:
-    """A ``dead_letter`` message."""
+    """A ``dead_letter`` message. ``raw`` and ``error`` have every control and format character escaped
+    (C1 controls such as U+009B, bidi overrides such as U+202E, ``\x1b``…): JSON would carry them raw,
+    and dead-letter files are read in terminals. The exact bytes stay in the input (and the archive)."""
     return {
-        "reason": d.reason, "error": d.error,
-        "source": {"topic": d.source, "partition": d.partition, "offset": d.offset},
-        "raw": d.raw, "ts": format_rfc3339(now_ms),
+        "reason": d.reason, "error": escape_controls(d.error),
+        "source": {"topic": escape_controls(d.source), "partition": d.partition, "offset": d.offset},
+        "raw": escape_controls(d.raw), "ts": format_rfc3339(now_ms),
         "event_ts": format_rfc3339(d.ts_ms) if d.ts_ms is not None else None,
     }

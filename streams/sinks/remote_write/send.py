@@ -21,12 +21,12 @@ import math
 import ssl
 import time
 import urllib.parse
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from streams.config import ConfigError
 from streams.config.secrets import REDACTED, read_secret, redact_url
+from streams.core.text import escape_controls
 
 log = logging.getLogger("truesli.remote_write")
 
@@ -44,26 +44,6 @@ def _version() -> str:
 
 
 USER_AGENT = f"truesli/{_version()}"
-
-
-# Unicode categories never echoed raw: controls (C0, DEL, C1), format characters (bidi overrides, zero-width),
-# surrogates, private use, unassigned, and the line/paragraph separators.
-_ESCAPED_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with every control or format character written as a Python-style escape (``\\x1b``,
-    ``\\u202e``), so echoing it cannot move the cursor, retitle the terminal, reorder a line or add one."""
-    if text.isascii() and text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if unicodedata.category(ch) in _ESCAPED_CATEGORIES:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 @dataclass(slots=True)
