@@ -86,3 +86,32 @@ def test_dead_letters_escape_c1_controls_and_bidi_overrides(tmp_path):
     [letter] = [orjson.loads(x) for x in data.splitlines()]
     assert letter["reason"] == "unparseable_line"
     assert letter["raw"] == "not a log line \\x9b31m red \\u202e desrever \\u200b\\x1b[2J"
+
+
+def test_html_report_escapes_every_string_from_its_inputs(tmp_path):
+    """Filter reasons (counters), change ids and descriptions, and anomaly fields are text in the page,
+    never markup: the page has no element the renderer did not write."""
+    payload = '"><img src=x onerror=alert(1)><script>alert(2)</script>\u202e'
+    counters = _counters(tmp_path / "c.jsonl", reasons=0)
+    lines = [orjson.loads(x) for x in counters.read_bytes().splitlines()]
+    for doc in lines:
+        doc["filtered"] = {payload: 1}
+        doc["raw_total"] += 1
+        doc["raw_good"] += 1
+    counters.write_bytes(b"\n".join(map(orjson.dumps, lines)) + b"\n")
+    changes = tmp_path / "ch.jsonl"
+    changes.write_bytes(orjson.dumps({"ts": "2026-01-01T00:01:30Z", "service": "all", "kind": "deploy",
+                                      "id": payload, "description": payload}) + b"\n")
+    anomalies = tmp_path / "a.jsonl"
+    anomalies.write_bytes(orjson.dumps({
+        "id": payload, "type": "burn_spike", "state": "firing", "journey": "all", "slo": "availability",
+        "severity": "page", "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:03:00Z"},
+        "ts": "2026-01-01T00:02:00Z"}) + b"\n")
+    out = tmp_path / "r.html"
+    r = truesli("report", "--counters", str(counters), "--changes", str(changes), "--anomalies", str(anomalies),
+                "--out", str(out))
+    assert r.returncode == 0, r.stderr.decode()
+    html = out.read_text()
+    assert "<script" not in html and "<img" not in html and "onerror=alert(1)>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert html.count("&lt;script&gt;alert(2)") >= 2  # the reason's legend and the change marker at least
