@@ -19,6 +19,10 @@ from streams.core.pipeline import Origin
 from streams.sources.limits import Cap, GuardedReader, InputLimits
 
 BATCH_LINES = 5_000
+BATCH_BYTES = 16 << 20
+"""A batch is yielded at BATCH_LINES records or this many bytes, whichever comes first: 5,000 lines at
+the 64 KiB cap would otherwise be 320 MB in one batch."""
+_CHUNK_LINES = 256  # lines taken from the reader at a time (≤ 16 MiB at the default cap)
 _READ_HINT = 1 << 20
 
 
@@ -95,7 +99,8 @@ def _open(path: str) -> BinaryIO:
 def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes: int = 65_536,
                       limits: InputLimits = InputLimits(),
                       caps: list[Cap] | None = None) -> Iterator[tuple[list[bytes], Origin]]:
-    """Yield (records, origin) with at most ``batch_lines`` records each; line endings stripped.
+    """Yield (records, origin) with at most ``batch_lines`` records (or ``BATCH_BYTES``) each; line
+    endings stripped.
 
     Lines longer than ``max_line_bytes`` come as :class:`OverlongLine` prefixes (see there). The input
     stops at the ``limits`` (bytes after decompression, lines, compression ratio); each cap hit is
@@ -109,11 +114,12 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
     batch: list[bytes] = []
     numbers: list[int] = []
     contiguous = True
+    held = 0
     try:
         lines = _bounded_lines(guarded, max_line_bytes + 2)  # type: ignore[arg-type]  # + "\r\n" room
         while True:
             try:
-                chunk = list(itertools.islice(lines, min(batch_lines, limits.max_lines - line_no)))
+                chunk = list(itertools.islice(lines, min(_CHUNK_LINES, limits.max_lines - line_no)))
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
                 raise InputError(f"cannot read {name}: {exc}") from None
             if not chunk:
@@ -128,9 +134,10 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
                     continue
                 batch.append(line)
                 numbers.append(line_no)
-                if len(batch) >= batch_lines:
+                held += len(line)
+                if len(batch) >= batch_lines or held >= BATCH_BYTES:
                     yield batch, _origin(name, numbers, contiguous)
-                    batch, numbers, contiguous = [], [], True
+                    batch, numbers, contiguous, held = [], [], True, 0
         if batch:
             yield batch, _origin(name, numbers, contiguous)
     finally:

@@ -94,3 +94,16 @@ def test_only_the_rows_over_the_cap_are_replaced_and_batches_are_bounded_by_byte
     assert [o.first for _, o in batches] == [1, 282]
     assert Decoder(InputConfig()).decode(items[7]) == (
         "oversized", "row is 70028 bytes (user_agent 70000); the cap is 65536 (input.max_line_bytes)")
+
+
+def test_line_batches_are_bounded_by_bytes_too(tmp_path):
+    """5,000 lines just under the 64 KiB cap would be 320 MB in one batch: batches stop at BATCH_BYTES."""
+    from streams.sources.files import BATCH_BYTES as LINE_BATCH_BYTES, iter_line_batches
+
+    f = tmp_path / "big.log"
+    line = b"y" * 60_000
+    f.write_bytes((line + b"\n") * 600)  # 36 MB
+    batches = list(iter_line_batches(str(f)))
+    assert [len(b) for b, _ in batches] == [280, 280, 40]  # 280 × 60,000 ≥ 16 MiB
+    assert [o.first for _, o in batches] == [1, 281, 561]
+    assert all(sum(map(len, b)) <= LINE_BATCH_BYTES + 60_000 for b, _ in batches)
