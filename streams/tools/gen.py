@@ -72,7 +72,6 @@ seeded with ``seed``; no wall clock, no ``hash()``).
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import sys
@@ -92,7 +91,7 @@ __all__ = [
     "burst_window_ms",
     "default_duration_s",
     "generate",
-    "main_gen",
+    "write_mix",
 ]
 
 HOST = "shop.example.com"
@@ -715,8 +714,11 @@ def generate(
     }
 
 
-def main_gen(events: int, seed: int, bot_share: float, out_path: str, truth_path: str | None) -> dict:
-    """Generate to ``out_path`` ('-' = stdout); write truth as pretty JSON if asked."""
+def write_mix(out_path: str, *, events: int, seed: int, bot_share: float = 0.9,
+              truth_path: str | None = None) -> dict:
+    """Generate to ``out_path`` ('-' = stdout) and return the truth; with ``truth_path`` ('-' = stdout)
+    also write the truth there as pretty JSON. OSError when a file cannot be written (``truesli gen``
+    is the command line)."""
     if out_path == "-":
         truth = generate(sys.stdout.buffer, events=events, seed=seed, bot_share=bot_share)
         sys.stdout.buffer.flush()
@@ -732,19 +734,3 @@ def main_gen(events: int, seed: int, bot_share: float, out_path: str, truth_path
             with open(truth_path, "wb") as fh:
                 fh.write(data)
     return truth
-
-
-def _main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m streams.tools.gen", description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--bot-share", type=float, default=0.9)
-    ap.add_argument("--out", default="-")
-    ap.add_argument("--truth", default=None)
-    a = ap.parse_args(argv)
-    main_gen(a.events, a.seed, a.bot_share, a.out, a.truth)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())
