@@ -9,39 +9,16 @@ of input, never by the clock, so the same files always give the same counters.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 from streams.config import Config
 from streams.core.merge import CounterBook
+from streams.core.pipeline import Origin, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
-from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
+from streams.runs.result import RunResult
 from streams.sinks.files import OutputFiles
 from streams.sources.files import InputError, iter_line_batches, sniff_format
 from streams.sources.limits import Cap, InputLimits
 from streams.sources.parquet import iter_parquet_batches
-
-
-@dataclass(slots=True)
-class EmbeddedResult:
-    tally: Tally
-    book: CounterBook
-    inputs: list[str]
-    first_ts_ms: int | None = None
-    last_ts_ms: int | None = None
-    dead_letter_samples: list = field(default_factory=list)
-    abuse: AbuseCollector | None = None
-    capped: list[Cap] = field(default_factory=list)
-    """Every input or output limit (``limits:``) the run hit, in the order hit."""
-
-    def collect(self, out: Outputs) -> None:
-        """Keep a core output: newest counter revisions, tallies, the first few dead letters, the
-        filter flags (abuse episodes)."""
-        self.book.add(out.counters)
-        self.tally.add(out.tally)
-        if self.abuse is not None and out.flags:
-            self.abuse.add(out.flags)
-        if out.dead_letters and len(self.dead_letter_samples) < 5:
-            self.dead_letter_samples.extend(out.dead_letters[: 5 - len(self.dead_letter_samples)])
 
 
 def iter_input_batches(paths: Sequence[str], fmt: str, max_line_bytes: int = 65_536,
@@ -57,10 +34,10 @@ def iter_input_batches(paths: Sequence[str], fmt: str, max_line_bytes: int = 65_
 
 def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, fmt: str = "auto",
                  counters_path: str | None = None, dead_letters_path: str | None = None,
-                 verdicts_path: str | None = None) -> EmbeddedResult:
+                 verdicts_path: str | None = None) -> RunResult:
     """Process ``inputs`` in order; raises InputError/OutputError for unreadable/unwritable paths."""
     pipeline = Pipeline(config, collect_verdicts=verdicts_path is not None)
-    result = EmbeddedResult(Tally(), CounterBook(), list(inputs), abuse=AbuseCollector(config))
+    result = RunResult(Tally(), CounterBook(), list(inputs), abuse=AbuseCollector(config))
     lim = config.limits
     files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0,
                         max_dead_letters=lim.max_dead_letters, max_verdicts=lim.max_verdicts)
@@ -94,4 +71,4 @@ def run_records(config: Config, records: Sequence[bytes | str | dict], batch: in
     return book
 
 
-__all__ = ["EmbeddedResult", "InputError", "run_embedded", "run_records", "iter_input_batches"]
+__all__ = ["InputError", "run_embedded", "run_records", "iter_input_batches"]
