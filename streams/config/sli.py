@@ -229,7 +229,7 @@ class WindowsConfig(Strict):
     emit_empty: bool = True
 
 
-DurationUnit = Literal["ms", "s", "us"]
+DurationUnit = Literal["ms", "s", "us", "µs", "ns"]
 
 FIELD_NAMES = (
     "ts", "client_ip", "method", "host", "path", "status", "duration_ms", "user_agent", "bytes", "route",
