@@ -36,6 +36,8 @@ def looks_like(line: str) -> bool:
 
 
 def parse(line: str) -> dict | DecodeFailure | None:
+    if _SIGNATURE.match(line) is None:
+        return None
     if line.startswith(TYPES):
         name, start = ALB, line.index(" ") + 1
     elif line[:1].isdigit():
