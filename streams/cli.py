@@ -413,6 +413,21 @@ def cmd_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sniff(args: argparse.Namespace) -> int:
+    from streams.runs.sniff import render_sniff, sniff_file
+
+    if args.samples < 0:
+        raise UserError("--samples must be ≥ 0")
+    config = load_config(args.config)
+    for path in args.inputs:
+        report = sniff_file(config, path, args.samples)
+        if args.json:
+            sys.stdout.buffer.write(orjson.dumps(report.to_dict()) + b"\n")
+        else:
+            sys.stdout.write(render_sniff(report))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.tools.bench import run_core_bench
 
@@ -526,6 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--to", metavar="T", help="stop before this time (exclusive)")
     a.add_argument("--bootstrap", help="override kafka.bootstrap_servers")
     a.set_defaults(func=cmd_archive)
+
+    sn = sub.add_parser("sniff", help="which log format each line looks like, with counts and mapped samples")
+    sn.add_argument("inputs", nargs="+", metavar="FILE", help="log files ('-' = stdin; .gz ok)")
+    sn.add_argument("--config", help="truesli.yaml: its input section (preset, fields, caps) is used")
+    sn.add_argument("--samples", type=int, default=3, help="decoded records shown per format (default 3)")
+    sn.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
+    sn.set_defaults(func=cmd_sniff)
 
     b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
     b.add_argument("--events", type=int, default=1_000_000)
