@@ -39,7 +39,7 @@ _VARIANT = re.compile(
     r'^(.+?) (\S++) (\S++) \[([^\]]{1,40})\] ' + _Q + r' (\d{3}) (\S++)(?: ' + _QD + r' ' + _QD + r')?(.*)$',
     re.DOTALL)
 _REF_UA = re.compile(r'^ ' + _QD + r' ' + _QD + r'(.*)$', re.DOTALL)  # a bare "-" referer or agent
-_TRAEFIK = re.compile(r'^ (\d++) .*? (\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s)$', re.DOTALL)
+_TRAEFIK_DURATION = re.compile(r'(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s)')
 _INGRESS = re.compile(r'^ (\d++) (\d+\.\d+|-) \[')
 _XFF = re.compile(r'^ "([0-9A-Fa-f:.,\[\] ]*)"')
 _CLF_TIME = re.compile(r'\[\d\d/[A-Z][a-z]{2}/\d{4}:')
@@ -70,12 +70,12 @@ def parse(line: str, normalize_ip) -> dict | DecodeFailure | None:
 
 def parse_variant(line: str, normalize_ip) -> dict | DecodeFailure | None:
     """The layouts with more than one field before ident and user (address lists, virtual hosts)."""
+    if not looks_like(line):
+        return None  # a fast C scan; the lazy head below would walk the whole line to find nothing
     m = _VARIANT.match(line)
     if m is None:
-        if looks_like(line):
-            return fail(NAME, "unparseable_line", 'has a [dd/Mon/yyyy:…] time but not the layout '
-                        '\'client ident user [time] "METHOD target protocol" status bytes\'')
-        return None
+        return fail(NAME, "unparseable_line", 'has a [dd/Mon/yyyy:…] time but not the layout '
+                    '\'client ident user [time] "METHOD target protocol" status bytes\'')
     head, _ident, _user, time_text, request_line, status, _bytes, _ref, ua, rest = m.groups()
     split = _split_head(head, normalize_ip)
     if split is None:
@@ -116,9 +116,11 @@ def _record(peer: str, xff: str | None, host: str, time_text: str, request_line:
 def _tail(rest: str) -> tuple[float | None, str | None, str]:
     """(duration ms, X-Forwarded-For, layout name) from what follows the user agent (module doc)."""
     if rest[-1:] == "s":
-        m = _TRAEFIK.match(rest)
-        if m is not None:
-            return float(m.group(2)) * UNIT_MS[m.group(3)], None, "traefik"
+        first, _, last = rest[1:].partition(" ")
+        if first.isdigit() and first.isascii():
+            m = _TRAEFIK_DURATION.fullmatch(last.rsplit(" ", 1)[-1])
+            if m is not None:
+                return float(m.group(1)) * UNIT_MS[m.group(2)], None, "traefik"
     if "[" in rest:
         m = _INGRESS.match(rest)
         if m is not None:

@@ -299,7 +299,8 @@ def test_huge_user_agent_in_a_combined_line_is_truncated() -> None:
 def test_combined_line_full_of_quotes_and_backslashes_is_rejected() -> None:
     line = '1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "' + '\\"' * 20_000 + ' 200 0'
     out = Decoder(InputConfig()).decode(line)
-    assert out == DecodeFailure("unparseable_line", "not JSON and not Common/Combined Log Format")
+    assert out == DecodeFailure("unparseable_line", "combined: has a [dd/Mon/yyyy:…] time but not the layout "
+                                "'client ident user [time] \"METHOD target protocol\" status bytes'")
 
 
 def test_invalid_utf8_inside_a_json_string() -> None:
