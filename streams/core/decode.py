@@ -210,11 +210,11 @@ class Decoder:
         Names: ``json:<preset>``, a JSON family, ``combined/<layout>``, ``haproxy``, ``aws_alb``,
         ``aws_elb``, ``envoy``, prefixed ``<envelope> > `` when unwrapped; ``-`` for no format at all."""
         if type(item) is dict:
-            return "row", self._from_mapping(item, _CANONICAL_KEYS, 1.0, True, True)
+            return "row", self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
         if isinstance(item, (bytearray, memoryview)):
             return self.classify(bytes(item))
         if isinstance(item, dict):  # a subclass: copy, so lookups behave exactly as on a plain dict
-            return "row", self._from_mapping(dict(item), _CANONICAL_KEYS, 1.0, True, True)
+            return "row", self._from_mapping(dict(item), _CANONICAL_KEYS, 1.0, True)
         if len(item) > self._max_bytes:
             size = getattr(item, "size", len(item))  # a file reader's OverlongLine knows the full length
             return "-", DecodeFailure("oversized", f"record is {size} bytes; the cap is {self._max_bytes}")
@@ -319,7 +319,7 @@ class Decoder:
         """A parser's canonical record through the one set of field rules; failures name the format."""
         if type(rec) is DecodeFailure:
             return rec
-        out = self._from_mapping(rec, _CANONICAL_KEYS, 1.0, False, True)
+        out = self._from_mapping(rec, _CANONICAL_KEYS, 1.0, False)
         if type(out) is DecodeFailure:
             return DecodeFailure(out[0], f"{name}: {out[1]}")
         return out
@@ -335,11 +335,11 @@ class Decoder:
         return flat
 
     def _from_mapping(self, obj: dict, keys: _KeySpec, duration_factor: float,
-                      check_text: bool, no_ip_ok: bool = False) -> Request | DecodeFailure:
+                      check_text: bool) -> Request | DecodeFailure:
         """``check_text``: the strings did not come from orjson (which rejects lone surrogates), so make
-        sure the ones that reach RE2 — which cannot encode them — are valid Unicode. ``no_ip_ok``: an
-        empty client IP is a request whose format logged no client address (format parsers, archive
-        rows), not a missing field; per-IP filters skip such requests."""
+        sure the ones that reach RE2 — which cannot encode them — are valid Unicode. An empty client IP
+        (``""``) is a request whose log has no client address (HAProxy ``-``, a UNIX socket, Envoy text
+        without X-Forwarded-For), not a missing field: it decodes, and per-IP filters skip it."""
         # Absent and JSON null are the same thing for every field.
         (fetch, k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, k_rate_limited, k_synthetic,
          k_forwarded) = keys
@@ -374,7 +374,7 @@ class Decoder:
                     return DecodeFailure("bad_type:ts", f"timestamp of type {tt.__name__}")
             except (ValueError, OverflowError) as exc:
                 return DecodeFailure("bad_timestamp", str(exc))
-        if ip == "" and no_ip_ok:
+        if ip == "":
             client_ip = ""
         elif ip is None or ip == "" or ip == "-":
             return DecodeFailure("missing_field:client_ip", "no client IP")

@@ -18,8 +18,7 @@ from streams.core.timeparse import parse_clf
 NAME = "haproxy"
 _HEAD = re.compile(r'^(\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\] \S+ \S+ ')
 _BODY = re.compile(  # used with match(line, pos): no "^", which would only match at 0
-    r'(?:(\S+) )?(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/\+?(-?\d+) (\d{3}|-1) \+?\d+ (?:.*? )?"((?:[^"\\]++|\\.)*+)"$',
-    re.DOTALL)
+    r'(?:(\S+) )?(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/\+?(-?\d+) (\d{3}|-1) \+?\d+ ')
 
 
 def looks_like(line: str) -> bool:
@@ -32,10 +31,14 @@ def parse(line: str) -> dict | DecodeFailure | None:
         return None
     client, accept, millis = head.groups()
     m = _BODY.match(line, head.end())
-    if m is None:
+    # The request is the last field, quoted; HAProxy writes a quote inside it as #22, so the opening quote
+    # is the last one before the closing quote (found without scanning back and forth: linear).
+    start = line.rfind('"', m.end() if m is not None else 0, len(line) - 1) if line.endswith('"') else -1
+    if m is None or start < 0:
         return fail(NAME, "unparseable_line", "after 'frontend backend/server' expected the timers "
                     "TR/Tw/Tc/Tr/Ta, a status, bytes and a quoted request at the end of the line")
-    host, *_timers, total, status, request_line = m.groups()
+    host, *_timers, total, status = m.groups()
+    request_line = line[start + 1:-1]
     try:
         ts = parse_clf(accept + " +0000") + (int((millis + "00")[:3]) if millis else 0)
     except (ValueError, OverflowError) as exc:

@@ -485,10 +485,15 @@ def test_missing_required_field(field: str, error: str, how: str) -> None:
     assert decode(line) == DecodeFailure(f"missing_field:{field}", error)
 
 
-@pytest.mark.parametrize("field, value", [("ts", ""), ("ts", "-"), ("client_ip", ""), ("client_ip", "-"),
+@pytest.mark.parametrize("field, value", [("ts", ""), ("ts", "-"), ("client_ip", "-"),
                                           ("method", ""), ("path", "")])
 def test_empty_required_field_is_missing(field: str, value: str) -> None:
     assert decode(record(**{field: value})).reason == f"missing_field:{field}"
+
+
+def test_empty_client_ip_is_a_request_without_a_client_address() -> None:
+    # what an archive row of such a request holds, and what a JSON log of a UNIX-socket listener writes
+    assert decode(record(client_ip="")) == decode(dict(VALID, client_ip="")) == req(client_ip="")
 
 
 def test_first_problem_in_field_order_wins() -> None:
