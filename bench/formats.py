@@ -91,10 +91,37 @@ def _best(n: int, fn) -> float:
     return best
 
 
+HOSTILE = {
+    # 60 KB lines built to make each family's patterns work hardest: many separators, quotes and brackets
+    "clf_head_of_spaces": "1 " * 30_000 + "- - [01/Jan/2026:00:00:00 +0000]",
+    "clf_quotes_backslashes": '1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "' + '\\"' * 20_000 + " 200 0",
+    "clf_xff_of_commas": "1.2.3.4, " * 6_000 + "- - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 0",
+    "traefik_tail": '1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 0 "-" "-" 1' + " 1" * 30_000 + "s",
+    "haproxy_quotes": "1.2.3.4:1 [01/Jan/2026:00:00:00.000] f b/s 0/0/0/0/0 200 0 " + '" ' * 30_000 + '"',
+    "syslog_sd": "<1>1 2026-01-01T00:00:00Z h a p m " + '[x a="' * 10_000 + " x",
+    "envoy_fields": '[2026-01-01T00:00:00.000Z] "GET / HTTP/1.1" 200 - ' + '"x" ' * 15_000,
+    "alb_fields": "https 2026-01-01T00:00:00.000000Z lb 1.2.3.4:1 " + "x " * 30_000,
+}
+
+
+def hostile() -> None:
+    decoder = Decoder(InputConfig(max_line_bytes=1 << 20))
+    print(f"{'hostile 60 KB line':40} {'ms/line':>8}  result")
+    for name, line in HOSTILE.items():
+        raw = line.encode()
+        t = _best(3, lambda: decoder.decode(raw))
+        out = decoder.decode(raw)
+        print(f"{name:40} {t * 1e3:8.2f}  {out[0] if type(out) is DecodeFailure else 'decoded'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=100_000)
+    ap.add_argument("--hostile", action="store_true", help="time adversarial 60 KB lines instead")
     args = ap.parse_args()
+    if args.hostile:
+        hostile()
+        return
     decoder = Decoder(InputConfig())
     decode = decoder.decode
     rows = []
