@@ -42,6 +42,7 @@ _REF_UA = re.compile(r'^ ' + _QD + r' ' + _QD + r'(.*)$', re.DOTALL)  # a bare "
 _TRAEFIK_DURATION = re.compile(r'(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s)')
 _INGRESS = re.compile(r'^ (\d++) (\d+\.\d+|-) \[')
 _XFF = re.compile(r'^ "([0-9A-Fa-f:.,\[\] ]*)"')
+_NO_STATUS = re.compile(r'\] "(?:[^"\\]++|\\.)*+" - ')
 _CLF_TIME = re.compile(r'\[\d\d/[A-Z][a-z]{2}/\d{4}:')
 
 
@@ -74,6 +75,9 @@ def parse_variant(line: str, normalize_ip) -> dict | DecodeFailure | None:
         return None  # a fast C scan; the lazy head below would walk the whole line to find nothing
     m = _VARIANT.match(line)
     if m is None:
+        if _NO_STATUS.search(line, 0, 4096) is not None:
+            return fail(NAME, "missing_field:status", "the status is '-': no response was logged (an "
+                        "aborted request)")
         return fail(NAME, "unparseable_line", 'has a [dd/Mon/yyyy:…] time but not the layout '
                     '\'client ident user [time] "METHOD target protocol" status bytes\'')
     head, _ident, _user, time_text, request_line, status, _bytes, _ref, ua, rest = m.groups()

@@ -113,6 +113,13 @@ def test_traefik_clf_bare_dash_referer_and_broken_router_quote() -> None:
                              ua='Mozilla/5.0 "quoted"')
 
 
+def test_clf_without_a_status_is_missing_status() -> None:
+    # Traefik writes "-" for the status (and size) of a request that got no response
+    line = '::1 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" - - "-" "-" 27 "-" "-" 0ms'
+    assert decode(line) == DecodeFailure(
+        "missing_field:status", "combined: the status is '-': no response was logged (an aborted request)")
+
+
 def test_ingress_nginx_reads_request_time_not_request_length() -> None:
     # ingress-nginx: ... $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name]
     #                $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id
