@@ -201,7 +201,7 @@ class Decoder:
                     return DecodeFailure("invalid_utf8", str(exc))
                 m = _PLAIN_CLF(text.rstrip("\r\n"))
                 if m is not None:
-                    return self._canonical(clf.parse_plain(m), clf.NAME)
+                    return self._from_clf(clf.parse_plain(m))
                 return self._text(text, 0)[1]
         return self.classify(item)[1]
 
@@ -292,19 +292,19 @@ class Decoder:
         m = _PLAIN_CLF(line)
         if m is not None:
             rec = clf.parse_plain(m)
-            return _clf_name(rec), self._canonical(rec, clf.NAME)
+            return _clf_name(rec), self._from_clf(rec)
         if self._format == "combined":
             rec = clf.parse_variant(line, normalize_ip)
             if rec is None:
                 return "-", DecodeFailure("unparseable_line", "not Common/Combined Log Format")
-            return _clf_name(rec), self._canonical(rec, clf.NAME)
+            return _clf_name(rec), self._from_clf(rec)
         if depth < _MAX_DEPTH:
             wrapped = envelope.unwrap_text(line)
             if wrapped is not None:
                 return self._wrapped(wrapped[0], wrapped[1], depth)
         variant = clf.parse_variant(line, normalize_ip)
-        if type(variant) is dict:
-            return _clf_name(variant), self._canonical(variant, clf.NAME)
+        if type(variant) is tuple:
+            return _clf_name(variant), self._from_clf(variant)
         for name, parse in _TEXT_FAMILIES:
             rec = parse(line)
             if rec is not None:
@@ -314,6 +314,28 @@ class Decoder:
         if variant is not None:  # only CLF claimed the line (a bracketed CLF time): that is the closest
             return clf.NAME, variant
         return "-", _UNPARSEABLE
+
+    def _from_clf(self, rec: tuple | DecodeFailure) -> Request | DecodeFailure:
+        """A CLF-family record (:data:`streams.core.formats.clf.Record`: types already checked, path
+        already split) → Request, with the rules of :meth:`_from_mapping` that still apply: the address,
+        the path/user-agent caps, the host cleaning, the X-Forwarded-For cap."""
+        if type(rec) is not tuple:
+            return rec
+        ts, peer, method, host, path, status, duration, ua, fwd, _layout = rec
+        client_ip = normalize_ip(peer)
+        if client_ip is None:
+            return DecodeFailure("bad_type:client_ip", f"{clf.NAME}: not an IP address")
+        if len(path) > self._path_cap:
+            path = path[: self._path_cap]
+        if host:
+            clean = _HOST_CACHE.get(host)
+            host = clean if clean is not None else _clean_host_remembered(host)
+        if len(ua) > self._ua_cap:
+            ua = ua[: self._ua_cap]
+        req = Request(ts, client_ip, method.upper(), host, path, status, duration, ua)
+        if fwd is not None:
+            req.forwarded_for = fwd[:1024]
+        return req
 
     def _canonical(self, rec: dict | DecodeFailure, name: str) -> Request | DecodeFailure:
         """A parser's canonical record through the one set of field rules; failures name the format."""
@@ -484,8 +506,8 @@ class Decoder:
 
 
 
-def _clf_name(rec: dict | DecodeFailure) -> str:
-    return f"{clf.NAME}/{rec['layout']}" if type(rec) is dict else clf.NAME
+def _clf_name(rec: tuple | DecodeFailure) -> str:
+    return f"{clf.NAME}/{rec[9]}" if type(rec) is tuple else clf.NAME
 
 
 def _encodable(*texts: str) -> bool:

@@ -51,7 +51,14 @@ def looks_like(line: str) -> bool:
     return _CLF_TIME.search(line, 0, 512) is not None
 
 
-def parse_plain(m: re.Match) -> dict | DecodeFailure:
+Record = tuple
+"""This family's canonical record, as a tuple for speed (it is the most common text format):
+(ts ms, peer, method, host, path without query, status int, duration ms | None, user agent,
+X-Forwarded-For | None, layout name). The types are already checked; ``streams.core.decode`` applies
+the shared caps and the address rules."""
+
+
+def parse_plain(m: re.Match) -> Record | DecodeFailure:
     """A :data:`PLAIN` match (``ip ident user [time] "request" status bytes …``) → canonical record."""
     ip_text, time_text, request_line, status, _bytes, _ref, ua, rest = m.groups()
     if ua is None and rest[:2] in (' -', ' "'):
@@ -61,7 +68,7 @@ def parse_plain(m: re.Match) -> dict | DecodeFailure:
     return _record(ip_text, None, "", time_text, request_line, status, ua, rest)
 
 
-def parse(line: str, normalize_ip) -> dict | DecodeFailure | None:
+def parse(line: str, normalize_ip) -> Record | DecodeFailure | None:
     """One line → canonical record; None when it has no CLF shape at all (see the module doc)."""
     m = PLAIN.match(line)
     if m is not None:
@@ -69,7 +76,7 @@ def parse(line: str, normalize_ip) -> dict | DecodeFailure | None:
     return parse_variant(line, normalize_ip)
 
 
-def parse_variant(line: str, normalize_ip) -> dict | DecodeFailure | None:
+def parse_variant(line: str, normalize_ip) -> Record | DecodeFailure | None:
     """The layouts with more than one field before ident and user (address lists, virtual hosts)."""
     if not looks_like(line):
         return None  # a fast C scan; the lazy head below would walk the whole line to find nothing
@@ -87,13 +94,13 @@ def parse_variant(line: str, normalize_ip) -> dict | DecodeFailure | None:
                     f"address list or 'vhost address': {head[:80]!r}")
     peer, xff, host = split
     out = _record(peer, xff, host, time_text, request_line, status, ua, rest)
-    if type(out) is dict:
-        out["layout"] = "vhost" if host else "xff_list"
+    if type(out) is tuple:
+        out = (*out[:9], "vhost" if host else "xff_list")
     return out
 
 
 def _record(peer: str, xff: str | None, host: str, time_text: str, request_line: str, status: str,
-            ua: str | None, rest: str) -> dict | DecodeFailure:
+            ua: str | None, rest: str) -> Record | DecodeFailure:
     try:
         ts = parse_clf(time_text)
     except (ValueError, OverflowError) as exc:
@@ -111,10 +118,8 @@ def _record(peer: str, xff: str | None, host: str, time_text: str, request_line:
         duration, tail_xff, layout = _tail(rest)
         if tail_xff is not None and xff is None:
             xff = tail_xff
-    return {"ts": ts, "client_ip": peer, "method": method, "host": host, "path": target,
-            "status": int(status), "duration_ms": duration,
-            "user_agent": "" if ua is None or ua == "-" else ua.replace('\\"', '"'), "forwarded_for": xff,
-            "layout": layout}
+    return (ts, peer, method, host, target, int(status), duration,
+            "" if ua is None or ua == "-" else ua.replace('\\"', '"'), xff, layout)
 
 
 def _tail(rest: str) -> tuple[float | None, str | None, str]:
