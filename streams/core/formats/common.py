@@ -57,6 +57,8 @@ def peer_text(text: str) -> str:
 
 def parse_time(fmt: str, text: str) -> int | DecodeFailure:
     """RFC 3339 or CLF time text → epoch ms, or a ``bad_timestamp`` failure naming the format."""
+    if text[:1] == "[" and text[-1:] == "]":
+        text = text[1:-1]  # "[$time_local]" as some JSON log_formats write it
     try:
         if len(text) == 26 and text[2] == "/":
             return parse_clf(text)

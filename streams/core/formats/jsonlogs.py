@@ -3,7 +3,7 @@
 | family | recognised by | time | duration (unit) |
 |---|---|---|---|
 | envoy (also Istio's JSON) | ``start_time`` + ``response_code``/``downstream_remote_address`` | ``start_time`` | ``duration`` (ms) |
-| nginx_json | ``remote_addr`` + ``request``/``request_uri``/``request_method`` | ``time_iso8601``, ``time_local`` (CLF), ``msec`` (s) | ``request_time`` (s) |
+| nginx_json | a client key (``remote_addr``…) + ``request``/``request_uri``/``request_method`` | ``time_iso8601``, ``time_local`` (CLF), ``msec`` (s) | ``request_time`` (s) |
 | traefik_json | ``RequestMethod`` + ``DownstreamStatus``/``Duration`` | ``StartUTC`` | ``Duration`` (**ns**) |
 | caddy | ``request`` object + ``status`` | ``ts`` (epoch s) | ``duration`` (s, or text with a unit) |
 | cloudflare | ``ClientRequestMethod`` / ``EdgeStartTimestamp`` + ``ClientIP`` | ``EdgeStartTimestamp`` (RFC 3339 or epoch s/ns) | ``OriginResponseDurationMs`` (ms), else ``OriginResponseTime`` (ns) |
@@ -66,10 +66,18 @@ def envoy(obj: dict) -> dict | DecodeFailure | None:
                    g("user_agent"), g("x_forwarded_for"))
 
 
+_NGINX_CLIENT = ("remote_addr", "remote_ip", "client_ip", "clientip", "client")
+_NGINX_TIME = ("time_iso8601", "time_local", "msec", "@timestamp", "timestamp", "time")
+
+
 def nginx_json(obj: dict) -> dict | DecodeFailure | None:
-    if "remote_addr" not in obj or not ("request" in obj or "request_uri" in obj or "request_method" in obj):
-        return None
+    """nginx ``log_format … escape=json`` with nginx's variable names (``$remote_addr`` as
+    ``remote_addr``…), including the common spellings of the client key. Read when it has a client key
+    and ``request`` / ``request_uri`` / ``request_method``."""
     g = obj.get
+    client_key = next((k for k in _NGINX_CLIENT if k in obj), None)
+    if client_key is None or not ("request" in obj or "request_uri" in obj or "request_method" in obj):
+        return None
     name = "nginx_json"
     method, path = g("request_method"), g("request_uri") or g("uri")
     request = g("request")
@@ -78,11 +86,12 @@ def nginx_json(obj: dict) -> dict | DecodeFailure | None:
         if type(split) is DecodeFailure:
             return split
         method, path = split
-    ts_value = next((g(k) for k in ("time_iso8601", "time_local", "msec", "@timestamp", "timestamp", "time")
-                     if g(k) not in (None, "", "-")), None)
-    return _record(name, _time(name, ts_value), g("remote_addr"), method, g("host") or g("http_host") or g("server_name"),
-                   path, g("status"), _duration(name, "request_time", g("request_time"), 1000.0),
-                   g("http_user_agent"), g("http_x_forwarded_for"))
+    ts_value = next((g(k) for k in _NGINX_TIME if g(k) not in (None, "", "-")), None)
+    return _record(name, _time(name, ts_value), g(client_key), method,
+                   g("host") or g("http_host") or g("server_name"), path, g("status"),
+                   _duration(name, "request_time", g("request_time"), 1000.0),
+                   g("http_user_agent") or g("user_agent") or g("agent"),
+                   g("http_x_forwarded_for") or g("x_forwarded_for"))
 
 
 def traefik_json(obj: dict) -> dict | DecodeFailure | None:

@@ -271,6 +271,14 @@ def test_nginx_json_with_request_time_local_and_request_time() -> None:
                                               path="/v1/cart/7", status=201, duration=42.0, ua=UA))
 
 
+def test_nginx_json_bracketed_time_local_and_other_key_spellings() -> None:
+    line = orjson.dumps({"time": "[01/Jan/2026:00:00:00 +0000]", "remote_ip": "203.0.113.9",
+                         "request": "GET /x HTTP/2.0", "status": 502, "request_time": "1.250",
+                         "user_agent": "curl/8.5.0", "x_forwarded_for": "198.51.100.2"})
+    assert classify(line) == ("nginx_json", R(path="/x", status=502, duration=1250.0, ua="curl/8.5.0",
+                                              fwd="198.51.100.2"))
+
+
 def test_nginx_json_msec_and_method_uri() -> None:
     line = orjson.dumps({"msec": "1767225600.250", "remote_addr": "10.0.0.1", "request_method": "GET",
                          "request_uri": "/", "status": 200, "request_time": 0.5,
