@@ -9,6 +9,7 @@ failure of each format with its error. Reads the file once with the same reader 
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from streams.config import Config
 from streams.core.decode import DecodeFailure, Decoder
 from streams.core.model import Request
 from streams.core.timeparse import format_rfc3339
+from streams.runs.errors import UserError
 from streams.sources.files import iter_line_batches
 
 RAW_SHOWN = 160  # characters of a raw line shown beside its mapped record
@@ -109,3 +111,20 @@ def render_sniff(report: SniffReport) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= RAW_SHOWN else text[:RAW_SHOWN - 1] + "…"
+
+
+def sniff_main(config: Config, paths: list[str], samples: int, as_json: bool) -> int:
+    """``truesli sniff``: one report per file on stdout (text, or one JSON object per file)."""
+    import orjson
+
+    if samples < 0:
+        raise UserError("--samples must be ≥ 0")
+    for path in paths:
+        report = sniff_file(config, path, samples)
+        if as_json:
+            sys.stdout.buffer.write(orjson.dumps(report.to_dict()) + b"\n")
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(render_sniff(report))
+            sys.stdout.flush()
+    return 0
