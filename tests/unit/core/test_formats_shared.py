@@ -126,3 +126,26 @@ def test_requests_without_a_client_address_are_counted_and_keep_no_ip_state() ->
     unknown.process(lines[1:], now_ms=None)   # "-:port": no client address
     known.process(lines[:1], now_ms=None)     # 1.2.3.4:38862
     assert (list(unknown.filters.store._states), list(known.filters.store._states)) == ([], ["1.2.3.4"])
+
+
+def test_real_logs_read_as_before_plus_the_empty_request_lines() -> None:
+    # The two real Apache/nginx logs of ../shared/data/logs: every line that read before reads the same way
+    # (checked against main's decoder when this changed); the only new reads are Apache's `"-" 408` lines
+    # (a connection that timed out before sending a request: method and path "-"). The 24 TLS handshakes
+    # sent to the plain-HTTP port stay dead letters.
+    from collections import Counter
+
+    decoder = Decoder(InputConfig())
+    logs = SAMPLES.parent / "logs"
+    seen = {}
+    for name in ("rootly_apache_access.log", "nielsbasjes_hackers-access.log"):
+        tally: Counter = Counter()
+        for line in (logs / name).read_bytes().split(b"\n"):
+            if line.strip():
+                fmt, r = decoder.classify(line)
+                tally[(fmt, r.reason if type(r) is DecodeFailure else ("no_request" if r.method == "-" else "ok"))] += 1
+        seen[name] = dict(tally)
+    assert seen == {
+        "rootly_apache_access.log": {("combined/plain", "ok"): 4747, ("combined/plain", "no_request"): 4,
+                                     ("combined", "unparseable_line"): 24},
+        "nielsbasjes_hackers-access.log": {("combined/plain", "ok"): 3456}}
