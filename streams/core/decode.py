@@ -26,8 +26,6 @@ When a record looked like a known format but was broken, the error starts with t
 from __future__ import annotations
 
 import ipaddress
-import math
-import re
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -38,7 +36,7 @@ from streams.config import FIELD_NAMES, InputConfig
 from streams.core.formats import aws, clf, envelope, envoy, haproxy, jsonlogs
 from streams.core.formats.common import DecodeFailure, split_target as _split_target
 from streams.core.formats.units import UNIT_MS, duration_text_ms
-from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE, parse_clf,
+from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE,
                                     parse_epoch, parse_rfc3339)
 from streams.core.model import Request
 
