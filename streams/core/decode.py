@@ -34,6 +34,7 @@ import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
 from streams.core.formats import aws, clf, envelope, envoy, haproxy, jsonlogs
+from streams.core.formats.custom import LineRegex
 from streams.core.formats.common import DecodeFailure, split_target as _split_target
 from streams.core.formats.units import UNIT_MS, duration_text_ms
 from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE,
@@ -156,7 +157,7 @@ class Decoder:
     """Turns one raw record into a Request. Stateless apart from bounded caches; safe to share."""
 
     __slots__ = ("_cfg", "_keys", "_k", "_nested", "_duration_factor", "_max_bytes", "_ua_cap", "_path_cap",
-                 "_format", "_json_name")
+                 "_format", "_json_name", "_custom")
 
     def __init__(self, cfg: InputConfig) -> None:
         self._cfg = cfg
@@ -172,6 +173,9 @@ class Decoder:
         self._path_cap = cfg.max_path_chars
         self._format = cfg.format
         self._json_name = f"json:{cfg.preset}" + ("+fields" if cfg.fields else "")
+        # A custom text format's bare durations are in duration_unit, else ms (not the JSON preset's unit).
+        self._custom = (LineRegex(cfg.line_regex, _UNIT_FACTOR[cfg.duration_unit or "ms"])
+                        if cfg.line_regex else None)
 
     # -- entry points ------------------------------------------------------------------------------
     def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
@@ -192,7 +196,7 @@ class Decoder:
                     if type(out) is DecodeFailure and out[0].startswith("missing_field:"):
                         return self._json_fallback(obj, out, 0)[1]
                     return out
-            elif head != b"{" and self._format == "auto" and head and not head.isspace():
+            elif head != b"{" and self._format == "auto" and head and not head.isspace() and self._custom is None:
                 try:
                     text = item.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -287,6 +291,10 @@ class Decoder:
         """A non-JSON line: plain CLF, then envelopes (CRI, syslog), then the other layouts and formats;
         the first that claims the line decides. ``format: combined`` allows the CLF family only."""
         line = line.rstrip("\r\n")
+        if self._custom is not None:
+            rec = self._custom.parse(line)
+            if rec is not None:
+                return "custom", self._canonical(rec, "custom")
         m = _PLAIN_CLF(line)
         if m is not None:
             rec = clf.parse_plain(m)

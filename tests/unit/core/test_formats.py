@@ -401,3 +401,38 @@ def test_combined_format_reads_only_the_clf_family() -> None:
     assert decode(ENVOY, format="combined") == DecodeFailure("unparseable_line", "not Common/Combined Log Format")
     assert decode(f"198.51.100.7, 10.0.0.1 - - {CLF_HEAD}", format="combined") == R(
         ip="10.0.0.1", path="/a", ua=UA, fwd="198.51.100.7")
+
+
+# -- a custom text format (input.line_regex) ----------------------------------------------------------------
+CUSTOM = (r'^(?P<ts>\S+) (?P<client_ip>\S+) (?P<host>\S+) "(?P<request>[^"]*)" (?P<status>\d{3}) '
+          r'(?P<duration>\S+) "(?P<user_agent>[^"]*)"')
+
+
+@pytest.mark.parametrize("duration, unit, expected", [("1500", "us", 1.5), ("0.25", "s", 250.0), ("12", None, 12.0),
+                                                      ("3ms", "s", 3.0), ("-", None, None)])
+def test_custom_line_regex(duration: str, unit: str | None, expected: float | None) -> None:
+    line = f'2026-01-01T00:00:00Z 203.0.113.9 Shop.example.com "GET /x?y HTTP/1.1" 201 {duration} "curl/8.5.0"'
+    assert classify(line, line_regex=CUSTOM, duration_unit=unit) == (
+        "custom", R(host="shop.example.com", path="/x", status=201, duration=expected, ua="curl/8.5.0"))
+
+
+def test_custom_line_regex_falls_back_to_the_built_in_formats_and_names_itself_on_failure() -> None:
+    assert classify(ENVOY, line_regex=CUSTOM)[0] == "envoy"
+    bad = '2026-13-01T00:00:00Z 203.0.113.9 h "GET / HTTP/1.1" 200 1 "-"'
+    assert decode(bad, line_regex=CUSTOM) == DecodeFailure("bad_timestamp", "custom: month must be in 1..12")
+    epoch = '1767225600.5 203.0.113.9 h "GET / HTTP/1.1" 200 1 "-"'
+    assert decode(epoch, line_regex=CUSTOM) == R(ts=T0 + 500, host="h", duration=1.0)
+
+
+@pytest.mark.parametrize("pattern, message", [
+    (r"(?P<ts>\S+) (?P<status>\d+)", "line_regex needs the named groups ts, status and either request or method "
+                                    "and path (missing: request / method+path)"),
+    (r"(?P<ts>\S+) (?P<status>\d+) (?P<request>.*) (?P<colour>\S+)", "unknown named group(s) ['colour']"),
+    (r"(?P<ts>\S+) (?P<status>\d+) (?P<request>.*)(?=x)", "not a valid RE2 pattern"),
+])
+def test_custom_line_regex_is_validated(pattern: str, message: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        InputConfig(line_regex=pattern)
+    assert message in str(info.value)
