@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from streams.core.regex import compile_re2
 from streams.config.base import NAME_PATTERN, Cidr, Finite, Regex, Strict, _check_regex, _cidrs, _regexes
 
 class RouteMatch(Strict):
@@ -266,7 +267,7 @@ class InputConfig(Strict):
         if v is None:
             return v
         _check_regex(v)
-        groups = set(re.findall(r"\(\?P<(\w+)>", v))
+        groups = set(compile_re2(v).groupindex)
         unknown = sorted(groups - set(LINE_GROUPS))
         if unknown:
             raise ValueError(f"unknown named group(s) {unknown}; known: {', '.join(LINE_GROUPS)}")
