@@ -646,7 +646,7 @@ def test_nothing_in_truesli_evaluates_or_unpickles_anything() -> None:
     # kafka_security.py reads Kafka clients' own error and debug messages (broker address, SASL payload to
     # redact) — never request logs. Nothing else. (Counted per file, not by line number: unrelated edits
     # must not break this test.)
-    assert hits == {"streams/config.py": 3, "streams/core/decode.py": 1, "streams/kafka/security.py": 2,
+    assert hits == {"streams/config/sli.py": 3, "streams/core/decode.py": 1, "streams/kafka/security.py": 2,
                     "streams/sinks/remote_write.py": 2}, hits
 
 
