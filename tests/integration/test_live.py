@@ -18,6 +18,9 @@ from tests.support.live_harness import (MALFORMED, ROOT, Worker, live_case, live
                                             wait_for_counters)
 
 
+RESTORE_STARTS = "from the state changelog"  # "restoring partitions [0, 1, 2] from the state changelog"
+
+
 def _validator(name: str) -> jsonschema.Draft202012Validator:
     schema = orjson.loads((ROOT / "schemas" / f"{name}.schema.json").read_bytes())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
@@ -99,10 +102,11 @@ def test_sigkill_at_three_points_loses_and_duplicates_nothing(kafka_broker, tmp_
         # 2: after some transactions committed and windows were emitted
         w.wait_metrics(lambda m: m.get("truesli_transactions_total", 0) >= 3 and _consumed(m) > len(chunks[0]))
         w.kill()
+        restoring = w.log_count(RESTORE_STARTS)
         w = Worker(cfg_path, "phoenix", log, web_port=w.web_port).start()
         produce(bs, cfg.kafka.topics.requests, chunks[2])
-        # 3: immediately at start-up, before or during state restore
-        time.sleep(1.5)
+        # 3: the moment the restore starts (its log line), while the changelog is being read
+        w.wait_log(RESTORE_STARTS, restoring + 1)
         w.kill()
         w = Worker(cfg_path, "phoenix", log, web_port=w.web_port).start()
         produce(bs, cfg.kafka.topics.requests, chunks[3])
@@ -218,7 +222,6 @@ def test_fenced_consumer_is_replaced_and_nothing_is_lost(kafka_broker, tmp_path)
 
 def test_unreachable_broker_is_one_clear_error(tmp_path):
     cfg_path = live_config(tmp_path, "127.0.0.1:1", partitions=1)
-    t0 = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "streams.cli", "run", "--config", str(cfg_path)], cwd=ROOT,
                        capture_output=True, timeout=60)
     assert r.returncode == 2
@@ -227,7 +230,6 @@ def test_unreachable_broker_is_one_clear_error(tmp_path):
     assert "check kafka.bootstrap_servers and that the broker is running" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    assert time.monotonic() - t0 < 30
 
 
 def test_docker_compose_file_is_valid():

@@ -61,9 +61,11 @@ MUTANTS = (
     Mutant("dead-letter-reason", "dead letters", (
         ("streams/core/pipeline.py", 'reason, error = "future_timestamp", "ahead',
          'reason, error = "too_late", "ahead'),)),
-    Mutant("exclusions-only-unmatched", "exclusions", (
-        ("streams/core/pipeline.py", "            if excl_reason is not None:",
-         "            if excl_reason is not None and journey < 0:"),)),
+    # (Not "excluded only when no journey matched": classify() returns journey -1 for every exclusion, so
+    # that mutant is equivalent — it survived the first run for that reason.)
+    Mutant("exclusions-user-agent-inverted", "exclusions", (
+        ("streams/core/journeys.py", "                if not mask & bit:\n                    continue",
+         "                if mask & bit:\n                    continue"),)),
     Mutant("burn-page-factor-14.0", "burn factors", (
         ("streams/config/sli.py", "page: float = Field(default=14.4, gt=0)", "page: float = Field(default=14.0, gt=0)"),
         ("examples/truesli.yaml", "burn: {page: 14.4,", "burn: {page: 14.0,"))),
@@ -94,7 +96,7 @@ MUTANTS = (
          "wm = max(wm, self.max_ts - self.lateness_ms)"),)),
 )
 
-FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - |$)", re.M)
 
 
 def apply(m: Mutant) -> dict[Path, bytes] | str:
