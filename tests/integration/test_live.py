@@ -159,21 +159,31 @@ def test_broker_down_for_a_minute_is_survived_and_reported(tmp_path):
             m = w.wait_metrics(lambda m: _consumed(m) == 4_000)
             assert (m["truesli_broker_up"], m["truesli_broker_outages_total"]) == (1, 0)
             lines_before = len(log.read_text(errors="replace").splitlines())
+            # The outage metric is checked against the events the test saw, on the same monotonic clock as
+            # the worker's: the outage starts at the worker's first failed probe, after the halt and before
+            # the test sees broker_up == 0; it ends after the resume and before the test sees broker_up == 1.
             broker.halt()
-            t_down = time.monotonic()
+            t_halt = time.monotonic()
             during = w.wait_metrics(lambda m: m["truesli_broker_up"] == 0, timeout=30)
+            t_seen_down = time.monotonic()
             assert during["truesli_broker_outages_total"] == 1
-            time.sleep(max(0.0, 60 - (time.monotonic() - t_down)))
+            time.sleep(max(0.0, 60 - (time.monotonic() - t_halt)))  # the scenario: a one-minute outage
+            t_ask = time.monotonic()
             during = w.metrics()
-            assert during["truesli_broker_up"] == 0 and during["truesli_broker_outage_seconds_total"] >= 50
+            t_answer = time.monotonic()
+            assert during["truesli_broker_up"] == 0
+            assert t_ask - t_seen_down <= during["truesli_broker_outage_seconds_total"] <= t_answer - t_halt
             assert w.proc.poll() is None, w.tail()
+            t_resume = time.monotonic()
             broker.resume()
+            m = w.wait_metrics(lambda m: m["truesli_broker_up"] == 1)
+            t_seen_up = time.monotonic()
+            assert m["truesli_broker_outages_total"] == 1
+            assert t_resume - t_seen_down <= m["truesli_broker_outage_seconds_total"] <= t_seen_up - t_halt
             produce(bs, cfg.kafka.topics.requests, lines[4_000:])
             got = wait_for_counters(bs, cfg.kafka.topics.counters, expected, timeout=180)
             assert got == expected, w.tail()
-            m = w.wait_metrics(lambda m: m["truesli_broker_up"] == 1)
-            assert m["truesli_broker_outages_total"] == 1
-            assert 55 <= m["truesli_broker_outage_seconds_total"] <= 120
+            assert w.metrics()["truesli_broker_outages_total"] == 1
             assert w.proc.poll() is None, w.tail()
         finally:
             w.stop()
