@@ -87,9 +87,11 @@ MUTANTS = (
         ("streams/sinks/series.py", 'for result, delta in (("good", good), ("bad", total - good)):',
          'for result, delta in (("good", total - good), ("bad", good)):'),)),
     Mutant("merge-raw-good-from-good", "merge fields", (
-        ("streams/core/merge.py", "            m.raw_good += c.raw_good", "            m.raw_good += c.good"),)),
+        ("streams/core/merge.py", "        m.raw_good += c.raw_good", "        m.raw_good += c.good"),)),
     Mutant("merge-filtered-dropped", "merge fields", (
-        ("streams/core/merge.py", "            _add_into(m.filtered, c.filtered)\n", ""),)),
+        ("streams/core/merge.py", "        _add_into(m.filtered, c.filtered)\n", ""),)),
+    Mutant("merge-revision-rule", "merge fields", (
+        ("streams/core/merge.py", "        emissions += c.revision + 1", "        emissions += c.revision"),)),
     Mutant("idle-timeout-boundary", "idle timeout", (
         ("streams/core/windows.py", "now_ms - self._idle_since >= self.idle_ms", "now_ms - self._idle_since > self.idle_ms"),)),
     Mutant("idle-advance-missing", "idle timeout", (
