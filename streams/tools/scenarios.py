@@ -212,8 +212,8 @@ def _crawler_errors(m: int) -> int:
 
 def scenario_bot_diluted_outage() -> tuple[list[dict], list[dict]]:
     """Search fails 50% of real users 03:00–03:10, while a crawler (AhrefsBot, 50 IPs) sends 600 searches
-    a minute all along, with a few 503s of its own: the raw SLI (some 320 errors among 39,600 requests an
-    hour: 1.6× search's 0.5% budget, under every burn threshold) never burns, the cleaned one pages. Users report the outage."""
+    a minute all along, with a few 503s of its own: the raw SLI (some 330 errors among 39,600 requests an
+    hour: 1.7× search's 0.5% budget, under every burn threshold) never burns, the cleaned one pages. Users report the outage."""
     records = list(steady_traffic(PAIN_MINUTES, error=_search_outage))
     for m in range(PAIN_MINUTES):
         t0 = START_MS + m * MINUTE

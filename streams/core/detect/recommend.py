@@ -14,6 +14,7 @@ journeys of that service in the history (cleaned).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from streams.core.detect.episodes import SloSeries
@@ -59,7 +60,7 @@ def recommend(series: SloSeries, objective: float) -> Recommendation:
         basis = "history"
     if not ratios:
         return Recommendation(series.journey, series.slo, objective, None, None, None, "no events")
-    mean = sum(ratios) / len(ratios)
+    mean = math.fsum(ratios) / len(ratios)
     reduction = max(0.0, 1.0 - (1.0 - objective) / mean) if mean > 0 else 0.0
     return Recommendation(series.journey, series.slo, objective, 1.0 - mean, mean, reduction, basis)
 
