@@ -82,3 +82,25 @@ def test_reports_out_without_a_scenario_is_a_user_error(tmp_path):
     assert r.returncode == 2
     assert r.stderr.decode() == ("truesli: error: --reports-out writes a scenario's user reports: pass --scenario NAME "
                                  "with it\n")
+
+
+def test_replay_of_parquet_gives_the_same_pain_verdict_as_process(pain, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from streams.core.timeparse import parse_rfc3339
+    from streams.sources.archive_schema import REQUEST_LOG_ARROW_SCHEMA
+
+    log, reports = pain
+    rows = [orjson.loads(x) for x in log.read_bytes().splitlines()]
+    for row in rows:
+        row["ts"] = parse_rfc3339(row["ts"])
+    pq.write_table(pa.Table.from_pylist(rows, schema=REQUEST_LOG_ARROW_SCHEMA), tmp_path / "log.parquet")
+    got = {}
+    for cmd in (("process", str(log)), ("replay", "--parquet", str(tmp_path / "log.parquet"))):
+        path = tmp_path / f"{cmd[0]}.jsonl"
+        r = truesli(*cmd, "--config", EXAMPLE, "--user-reports", str(reports), "--anomalies", str(path))
+        assert r.returncode == 0, r.stderr
+        got[cmd[0]] = path.read_bytes()
+    assert got["process"] == got["replay"]
+    assert [orjson.loads(x)["type"] for x in got["replay"].splitlines()] == ["sli_misses_user_pain"]
