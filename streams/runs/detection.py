@@ -78,6 +78,7 @@ def with_review(config: Config, counters: list[WindowCounter], found: DetectionR
     rev = review(config, counters, found.anomalies, reports)
     found.anomalies = sorted(found.anomalies + rev.anomalies, key=sort_key)
     found.review = rev
+    found.gauges = {**found.gauges, "review": rev.to_dict()}
     return found
 
 

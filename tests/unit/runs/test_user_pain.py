@@ -84,6 +84,13 @@ def test_unnoticed_burn_raises_sli_pain_unseen_by_users(example_config, tmp_path
     assert unseen.evidence == {"burn_s": 17_760, "report_spikes": 0, "matching_window_s": 3600}
     # The detectors' own anomalies are untouched by the review.
     assert [a.brief() for a in found.anomalies if a.type not in NEW] == before
+    # Exported for remote-write: defined values only (recall over zero spikes has no sample).
+    from streams.sinks.detection_series import gauge_samples
+
+    pain = sorted((labels["__name__"], labels.get("sli"), value) for labels, _, value in gauge_samples(found.gauges)
+                  if labels["__name__"].startswith("truesli_slo_user_pain") and labels["slo"] == "availability")
+    assert pain == [("truesli_slo_user_pain_precision", "cleaned", 0.0), ("truesli_slo_user_pain_precision", "raw", 0.0),
+                    ("truesli_slo_user_pain_spearman", "cleaned", 0.0), ("truesli_slo_user_pain_spearman", "raw", 0.0)]
 
 
 def test_reported_pain_without_a_burn_raises_sli_misses_user_pain(example_config, tmp_path):
