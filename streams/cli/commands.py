@@ -49,12 +49,15 @@ def cmd_gen(args: argparse.Namespace) -> int:
         from streams.tools.scenarios import write_scenario
 
         try:
-            n, k = write_scenario(args.scenario, args.out, args.changes_out)
+            n, k, r = write_scenario(args.scenario, args.out, args.changes_out, args.reports_out)
         except OSError as exc:
             raise OutputError(f"cannot write {exc.filename}: {exc.strerror}") from None
         print(f"wrote scenario {args.scenario}: {n:,} requests to {args.out}"
-              + (f", {k} change events to {args.changes_out}" if args.changes_out else ""), file=sys.stderr)
+              + (f", {k} change events to {args.changes_out}" if args.changes_out else "")
+              + (f", {r} user reports to {args.reports_out}" if args.reports_out else ""), file=sys.stderr)
         return 0
+    if args.reports_out:
+        raise UserError("--reports-out writes a scenario's user reports: pass --scenario NAME with it")
     if args.events is None:
         raise UserError("--events is required (or pass --scenario NAME)")
     if args.events < 0:
@@ -87,7 +90,8 @@ def cmd_process(args: argparse.Namespace) -> int:
                           dead_letters_path=args.dead_letters, verdicts_path=args.verdicts)
     out = text_stream(args.counters, args.dead_letters, args.verdicts, args.summary_json, args.anomalies)
     found = report_run(config, result, out, now_ms=now, summary_json=args.summary_json, changes=args.changes,
-                       anomalies_path=args.anomalies, dead_letters_path=args.dead_letters)
+                       anomalies_path=args.anomalies, dead_letters_path=args.dead_letters,
+                       user_reports=args.user_reports)
     if args.remote_write or config.remote_write.url:
         return push_run(result.book, config, args.remote_write, out, found)
     return 0
@@ -116,7 +120,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     counters, sources = history_counters(config, inputs=args.inputs, counters=args.counters, parquet=args.parquet,
                                          now_ms=_now_ms())
     path = write_html_report(config, counters, args.out, sources, anomalies_path=args.anomalies,
-                             changes_path=args.changes, max_points=args.max_points, period_days=args.period_days)
+                             changes_path=args.changes, max_points=args.max_points, period_days=args.period_days,
+                             user_reports=args.user_reports)
     print(f"wrote {path} ({path.stat().st_size:,} bytes; {len(counters):,} counters)", file=sys.stderr)
     return 0
 
@@ -185,7 +190,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     result = _replay_once(config, args, now, with_sinks=True)
     out = text_stream(args.counters, args.dead_letters, args.summary_json, args.anomalies)
     found = report_run(config, result, out, now_ms=now, summary_json=args.summary_json, changes=args.changes,
-                       anomalies_path=args.anomalies, dead_letters_path=args.dead_letters)
+                       anomalies_path=args.anomalies, dead_letters_path=args.dead_letters,
+                       user_reports=args.user_reports)
     if args.compare:
         from streams.runs.compare import compare, render_compare
 

@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scenario", choices=sorted(SCENARIOS),
                    help="instead of the mix: a detector scenario (burst, quiet night, 30-day slow burn, …)")
     g.add_argument("--changes-out", metavar="FILE", help="with --scenario: write its change events here")
+    g.add_argument("--reports-out", metavar="FILE",
+                   help="with --scenario: write its user reports (user_report JSON lines) here")
     g.set_defaults(func=cmd_gen)
 
     p = sub.add_parser("process", help="clean and count request logs from files or stdin (embedded mode)")
@@ -35,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--changes", action="append", metavar="FILE",
                    help="change events (change_event JSON lines: deploys, config, freezes); repeatable")
     p.add_argument("--anomalies", metavar="FILE", help="write the detectors' anomalies (JSON lines) here")
+    p.add_argument("--user-reports", action="append", metavar="FILE",
+                   help="user reports (user_report JSON lines: tickets, RUM errors…) to check the SLI against; "
+                        "repeatable")
     p.add_argument("--remote-write", metavar="URL",
                    help="push the counters to a Prometheus remote-write receiver (event-time stamps: backfills)")
     p.set_defaults(func=cmd_process)
@@ -54,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--anomalies", metavar="FILE", help="anomaly JSON lines: markers and the meta-signal verdicts")
     rep.add_argument("--changes", metavar="FILE", help="change_event JSON lines: deploys, freezes… as markers")
     rep.add_argument("--out", required=True, help="the HTML file to write")
+    rep.add_argument("--user-reports", action="append", metavar="FILE",
+                   help="user reports (user_report JSON lines: tickets, RUM errors…) to check the SLI against; "
+                        "repeatable")
     rep.add_argument("--period-days", type=int, metavar="DAYS",
                      help="SLO period in whole days (1-400) for the budget chart, active SLOs and the detectors' "
                           "verdicts (default: detection.slo_period_days, 30)")
@@ -97,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--summary-json", help="write run totals as JSON here")
     rp.add_argument("--changes", action="append", metavar="FILE", help="change events (JSON lines); repeatable")
     rp.add_argument("--anomalies", metavar="FILE", help="write the detectors' anomalies (JSON lines) here")
+    rp.add_argument("--user-reports", action="append", metavar="FILE",
+                   help="user reports (user_report JSON lines: tickets, RUM errors…) to check the SLI against; "
+                        "repeatable")
     rp.add_argument("--remote-write", metavar="URL", help="backfill the receiver with original timestamps")
     rp.add_argument("--to-topic", metavar="TOPIC", help="publish the recomputed counters to this Kafka topic")
     rp.add_argument("--allow-live-topic", action="store_true",

@@ -20,7 +20,7 @@ from streams.config.sli import (
     RouteMatch, expand_statuses, SLOConfig, JourneyConfig, ExclusionRule, SyntheticFilter, IpDenyFilter,
     BotUaFilter, RateLimitFilter, DEFAULT_SCANNER_UAS, DEFAULT_PROBE_PATHS, ScannerFilter,
     CredentialStuffingFilter, FiltersConfig, StateConfig, WindowsConfig, FIELD_NAMES, InputConfig,
-    BurnConfig, BotSurgeConfig, CalibrationConfig, DetectionConfig, DEFAULT_EXCLUSIONS, DEFAULT_JOURNEYS,
+    BurnConfig, BotSurgeConfig, CalibrationConfig, DetectionConfig, PostmortemConfig, UserPainConfig, DEFAULT_EXCLUSIONS, DEFAULT_JOURNEYS,
 )
 from streams.config.limits import LimitsConfig
 from streams.config.transport import (
@@ -28,7 +28,7 @@ from streams.config.transport import (
 )
 
 __all__ = [
-    "BotSurgeConfig", "BotUaFilter", "BurnConfig", "CalibrationConfig", "Config", "ConfigError",
+    "BotSurgeConfig", "BotUaFilter", "BurnConfig", "CalibrationConfig", "Config", "PostmortemConfig", "UserPainConfig", "ConfigError",
     "CredentialStuffingFilter", "DEFAULT_EXCLUSIONS", "DEFAULT_JOURNEYS", "DEFAULT_PROBE_PATHS",
     "DEFAULT_SCANNER_UAS", "DetectionConfig", "ExclusionRule", "FIELD_NAMES", "FiltersConfig", "Finite",
     "InputConfig", "IpDenyFilter", "JourneyConfig", "KafkaConfig", "KafkaSecurityConfig", "LimitsConfig", "NAME_PATTERN",

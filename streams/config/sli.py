@@ -86,6 +86,8 @@ class SLOConfig(Strict):
 class JourneyConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     service: str | None = None
+    # Services the journey needs besides its own (composite ceiling: the product of their availabilities).
+    depends_on: tuple[str, ...] = ()
     match: RouteMatch = RouteMatch()
     slos: tuple[SLOConfig, ...] = Field(min_length=1)
 
@@ -320,6 +322,27 @@ class CalibrationConfig(Finite):
     min_events: int = Field(default=1_000, ge=1)   # events in the 3-day window
 
 
+class UserPainConfig(Finite):
+    """Agreement of the SLI with user reports (docs/user-reports.md). Reports and errors are counted per
+    ``bucket_s``; a bucket is a report spike when it holds ≥ ``min_reports`` and ≥ ``spike_factor`` × the
+    journey's median bucket; a spike and a burn episode agree when they come within ``match_window_s``
+    of each other. A burn episode of ≥ ``unseen_min_s`` that no spike matches is ``sli_pain_unseen_by_users``."""
+
+    bucket_s: int = Field(default=300, ge=60)
+    match_window_s: int = Field(default=3_600, ge=0)
+    min_reports: int = Field(default=3, ge=1)
+    spike_factor: float = Field(default=3.0, ge=1.0)
+    max_lag_buckets: int = Field(default=6, ge=0, le=288)
+    unseen_min_s: int = Field(default=1_800, ge=0)
+
+
+class PostmortemConfig(Finite):
+    """``postmortem_required``: one burn episode spent ≥ ``budget_share`` of the SLO period's error budget."""
+
+    enabled: bool = True
+    budget_share: float = Field(default=0.2, gt=0.0, le=1.0)
+
+
 class DetectionConfig(Strict):
     """Detectors over merged, closed windows (event time). See docs/design.md, detection."""
 
@@ -332,6 +355,8 @@ class DetectionConfig(Strict):
     policy_min_history_s: int = Field(default=86_400, ge=0)
     bot_surge: BotSurgeConfig = BotSurgeConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    user_pain: UserPainConfig = UserPainConfig()
+    postmortem: PostmortemConfig = PostmortemConfig()
     network_prefix_v4: int = Field(default=24, ge=8, le=32)
     network_prefix_v6: int = Field(default=48, ge=16, le=128)
     evaluation_delay_s: int = Field(default=120, ge=0)

@@ -15,6 +15,7 @@ from html import escape
 
 from streams.core.timeparse import format_rfc3339
 from streams.report import svg
+from streams.report.pain_html import REPORT_COLOR, agreement_table, recommendation_line, report_markers
 from streams.report.view_model import DAY_MS, REAL_USERS, ReportModel, SloView
 from streams.report.verdict import CALIBRATED, NO_TRAFFIC, POLICY_NOT_ENFORCED, TOO_LOOSE, TOO_TIGHT
 
@@ -148,6 +149,7 @@ def _error_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:
     svg.hline(c, allowed, scale, "#222", f"objective {100 * allowed:g}%", dash="6 3")
     svg.series(c, "raw", xs, v.error_raw, scale, "#9e9e9e", label="raw: every request the journey matched")
     svg.series(c, "cleaned", xs, v.error_real, scale, "#d62728", width=1.8, label="cleaned: real users only")
+    report_markers(c, v)
     if not v.has_data:
         svg.empty(c, "no counters for this SLO")
     svg.note(c, f"log scale; below {100 * lo:g}% (incl. 0) drawn at the bottom; gaps = no traffic")
@@ -247,9 +249,11 @@ def _section(v: SloView, model: ReportModel, xs: list[float]) -> str:
         f"service {escape(v.service)}</span></h2>",
         f'<p class="why">Verdict: {_badge(v.verdict.code, v.verdict.headline)} — {escape(v.verdict.reason)} '
         f'<span class="meta">(from {escape(v.verdict.source)})</span></p>',
+        recommendation_line(v),
         "<h3>Error rate: raw vs real users</h3>",
         _legend([("raw (all matched requests)", "#9e9e9e"), ("cleaned (real users)", "#d62728"),
-                  ("objective", "#222")] + change_legend),
+                  ("objective", "#222")] + change_legend
+                 + ([("user report", REPORT_COLOR)] if v.user_reports else [])),
         f'<p class="caption">{escape(note)}</p>', _error_chart(v, model, xs),
         f"<h3>Traffic by filter reason — {_pct(share, 1)} of it is not real users</h3>", _legend(traffic_legend),
         f'<p class="caption">{escape(note)}</p>', traffic,
@@ -278,7 +282,7 @@ def render_html(model: ReportModel, sources: str) -> str:
     top = (f"<h1>truesli SLO review</h1><p class=\"meta\">History {escape(span)} · {escape(sources)} · "
            f"verdicts from {escape(verdicts)}"
            + (f" · {escape(model.bucketing.note())}" if model.bucketing else "") + "</p>")
-    body = [head, top, _summary(model)]
+    body = [head, top, _summary(model), agreement_table(model)]
     body.extend(_section(v, model, xs) for v in model.slos)
     body.append("</body></html>\n")
     return "".join(body)

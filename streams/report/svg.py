@@ -200,3 +200,14 @@ def note(chart: Chart, text: str) -> None:
 def empty(chart: Chart, text: str) -> None:
     chart.add(f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" font-size="13" fill="#999" '
               f'text-anchor="middle">{escape(text)}</text>')
+
+
+def report_tick(chart: Chart, ts_ms: int, count: int, color: str, title: str) -> None:
+    """A user report: a tick rising from the bottom, 4 px plus 3 px per doubling of ``count`` (max 28 px)."""
+    if not chart.axis.start_ms <= ts_ms <= chart.axis.end_ms:
+        return
+    x = _f(chart.axis.x(ts_ms))
+    h = min(28, 4 + 3 * (count.bit_length() - 1))
+    y2 = HEIGHT - BOTTOM
+    chart.add(f'<g class="marker user-report"><line x1="{x}" x2="{x}" y1="{y2 - h}" y2="{y2}" stroke="{color}" '
+              f'stroke-width="2"/><title>{escape(title)}</title></g>')

@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from streams.config import Config, SLOConfig
 from streams.core.burn import WINDOWS_MS, BurnPolicy
 from streams.core.detect import Anomaly, ChangeEvent
+from streams.core.detect.recommend import Ceiling, Recommendation
+from streams.core.detect.user_reports import UserReport
 from streams.core.model import WindowCounter
 from streams.core.text import escape_controls
 from streams.report.verdict import Verdict, verdict_from_anomalies
+from streams.runs.pain import PainReview, review
 
 MINUTE_MS = 60_000
 DAY_MS = 1440 * MINUTE_MS
@@ -136,6 +139,11 @@ class SloView:
     budget_now: float | None = None
     period_total: int = 0  # real-user events in the SLO period ending at the history's end
     last_freeze_ms: int | None = None
+    # The after-the-fact review (streams/runs/pain.py): user reports of the journey (drawn on the
+    # error-rate chart), the objective the history supports and, for a journey with depends_on, its ceiling.
+    user_reports: list[UserReport] = field(default_factory=list)
+    recommendation: Recommendation | None = None
+    ceiling: Ceiling | None = None
 
     @property
     def has_data(self) -> bool:
@@ -173,6 +181,7 @@ class ReportModel:
     verdict_source: str  # "anomalies" (a file) or "detectors" (run over these counters)
     changes_given: bool
     band: tuple[float, float] = (0.3, 1.5)  # the calibration band of the 3-day burn average (config)
+    pain: PainReview | None = None  # agreement with user reports: set when reports were given
 
 
 def _rolling(ends: Sequence[int], bad_prefix: Sequence[int], total_prefix: Sequence[int], i: int,
@@ -313,7 +322,8 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
 
 def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies: Sequence[Anomaly] | None = None,
                 changes: Sequence[ChangeEvent] | None = None, max_points: int = DEFAULT_MAX_POINTS,
-                period_days: int | None = None, policy: BurnPolicy | None = None) -> ReportModel:
+                period_days: int | None = None, policy: BurnPolicy | None = None,
+                user_reports: Sequence[UserReport] | None = None) -> ReportModel:
     """The whole report's data. ``counters`` are merged counters (one per journey/SLO/window); every
     configured journey/SLO gets a view, with empty series when it has no counters. ``anomalies`` None
     means no anomalies file: the detectors (streams.runs.detection) run over these counters and changes, so
@@ -322,7 +332,8 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
     ``detection`` section; ``period_days`` replaces ``detection.slo_period_days`` for everything — budget
     chart, active SLOs and the detectors behind the verdicts — so they cannot disagree. Raises
     ReportInputError for counters of a journey/SLO the config does not define or a period outside the
-    config's range."""
+    config's range. ``user_reports`` (None: not given) adds the agreement review (``model.pain``) and the
+    reports drawn per journey; the recommended objective and ceiling are always computed."""
     if period_days is not None:
         if type(period_days) is not int or not 1 <= period_days <= 400:
             raise ReportInputError(f"the SLO period must be a whole number of days from 1 to 400 "
@@ -365,6 +376,12 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
             override = verdict_from_anomalies(anomaly_list, j.name, s.name, verdict_source)
             views.append(_slo_view(j.name, service, s, by_slo.get((j.name, s.name), []), b, anomaly_list,
                                    change_list, period_ms, policy, override, last))
+    pain = review(config, counters, anomaly_list, None if user_reports is None else list(user_reports))
+    recs = {(r.journey, r.slo): r for r in pain.recommendations}
+    ceilings = {(c.journey, c.slo): c for c in pain.ceilings}
+    for v in views:
+        v.recommendation, v.ceiling = recs.get((v.journey, v.slo)), ceilings.get((v.journey, v.slo))
+        v.user_reports = [r for r in user_reports or () if r.journey == v.journey]
     budgets = [v.budget_now for v in views if v.budget_now is not None]
     summary = Summary(slos=len(views), active=sum(1 for v in views if v.period_total > 0),
                       burning=sum(1 for v in views if v.burn_1h_now is not None and v.burn_1h_now > 1.0),
@@ -372,4 +389,4 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
     cal = config.detection.calibration
     return ReportModel(band=(cal.too_loose, cal.too_tight), bucketing=b, period_days=period_days, slos=views, summary=summary, first_ms=first,
                        last_ms=last, verdict_source=verdict_source,
-                       changes_given=changes is not None)
+                       changes_given=changes is not None, pain=pain if user_reports is not None else None)

@@ -19,6 +19,8 @@ from streams.core.detect import AbuseEpisodes, Anomaly, ChangeEvent, Detector
 from streams.core.model import WindowCounter
 from streams.core.timeparse import format_rfc3339
 
+from streams.runs.pain import PainReview, review
+
 if TYPE_CHECKING:
     from streams.runs.result import RunResult
 
@@ -34,6 +36,7 @@ def sort_key(a: Anomaly) -> tuple:
 class DetectionResult:
     anomalies: list[Anomaly]
     gauges: dict
+    review: PainReview | None = None
 
 
 def detect(config: Config, counters: Iterable[WindowCounter], changes: Iterable[ChangeEvent],
@@ -69,37 +72,81 @@ class AbuseCollector:
         return self.anomalies
 
 
+def with_review(config: Config, counters: list[WindowCounter], found: DetectionResult,
+                reports: list | None) -> DetectionResult:
+    """Add the after-the-fact review (streams/runs/pain.py): its anomalies join the detectors', in order."""
+    rev = review(config, counters, found.anomalies, reports)
+    found.anomalies = sorted(found.anomalies + rev.anomalies, key=sort_key)
+    found.review = rev
+    found.gauges = {**found.gauges, "review": rev.to_dict()}
+    return found
+
+
 def detect_run(config: Config, result: RunResult, changes: list[str] | None, anomalies_path: str | None,
-               out: TextIO, now_ms: int, dead_letters_path: str | None = None) -> DetectionResult:
-    """Run the detectors over a finished run: change events from ``changes`` (read leniently: a bad line
-    is reported on stderr and appended to ``dead_letters_path`` as a ``bad_change_event``, stamped
-    ``now_ms``), anomalies to ``anomalies_path`` (JSON lines), the summary of what fired to ``out``."""
+               out: TextIO, now_ms: int, dead_letters_path: str | None = None,
+               user_reports: list[str] | None = None) -> DetectionResult:
+    """Run the detectors over a finished run: change events from ``changes`` and user reports from
+    ``user_reports`` (both read leniently: a bad line is reported on stderr and appended to
+    ``dead_letters_path`` as a ``bad_change_event``/``bad_user_report``, stamped ``now_ms``), then the
+    review (postmortems, objectives; agreement when reports are given); anomalies to ``anomalies_path``
+    (JSON lines), the summary of what fired to ``out``."""
     from streams.sinks.files import JsonLinesSink
-    from streams.sinks.serialize import dead_letter_to_dict
     from streams.sources.change_files import read_changes
+    from streams.sources.user_reports import read_user_reports
 
     change_input = read_changes(changes or [], strict=False)
+    report_input = read_user_reports(config, user_reports, strict=False) if user_reports else None
     abuse = result.abuse.finish() if result.abuse is not None else []
-    found = detect(config, result.book.merged(), change_input.events, abuse)
+    counters = result.book.merged()
+    found = detect(config, counters, change_input.events, abuse)
+    found = with_review(config, counters, found, None if report_input is None else report_input.reports)
     if anomalies_path:
         sink = JsonLinesSink(anomalies_path)
         try:
             sink.add(a.to_dict() for a in found.anomalies)
         finally:
             sink.close()
-    if change_input.dead_letters:
-        first = change_input.dead_letters[0]
-        print(f"truesli: {len(change_input.dead_letters)} change-event lines are not change events (first: "
-              f"{first.source} line {first.offset}: {first.error})"
-              + (f"; dead-lettered to {dead_letters_path}" if dead_letters_path else ""), file=sys.stderr)
-        if dead_letters_path:
-            sink = JsonLinesSink(dead_letters_path, append=True)
-            try:
-                sink.add(dead_letter_to_dict(d, now_ms) for d in change_input.dead_letters)
-            finally:
-                sink.close()
+    _dead_letter(change_input.dead_letters, "change-event lines are not change events", dead_letters_path, now_ms)
+    if report_input is not None:
+        _dead_letter(report_input.dead_letters, "user-report lines are not user reports", dead_letters_path, now_ms)
     out.write(render_anomalies(found, len(change_input.events), anomalies_path))
+    if report_input is not None:
+        out.write(render_agreement(found, report_input.lines, len(report_input.dead_letters)))
     return found
+
+
+def _dead_letter(letters: list, what: str, path: str | None, now_ms: int) -> None:
+    from streams.sinks.files import JsonLinesSink
+    from streams.sinks.serialize import dead_letter_to_dict
+
+    if not letters:
+        return
+    first = letters[0]
+    print(f"truesli: {len(letters)} {what} (first: {first.source} line {first.offset}: {first.error})"
+          + (f"; dead-lettered to {path}" if path else ""), file=sys.stderr)
+    if path:
+        sink = JsonLinesSink(path, append=True)
+        try:
+            sink.add(dead_letter_to_dict(d, now_ms) for d in letters)
+        finally:
+            sink.close()
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def render_agreement(found: DetectionResult, lines: int, bad: int) -> str:
+    """The agreement table: per SLO, cleaned and raw side by side."""
+    rev = found.review
+    assert rev is not None
+    out = [f"\nUser pain ({lines - bad} user-report lines, {rev.reports} reports; {bad} dead-lettered): "
+           "precision = burns users reported, recall = report spikes the SLI burned for"]
+    for a in rev.agreements:
+        rho = "-" if a.spearman is None else f"{a.spearman:+.2f} (lag {a.lag_buckets})"
+        out.append(f"  {a.journey}/{a.slo:<13} {a.basis:<7} burns {a.burn_episodes:>2} spikes {a.report_spikes:>2} "
+                   f"precision {_pct(a.precision):>4} recall {_pct(a.recall):>4} spearman {rho}")
+    return "\n".join(out) + "\n"
 
 
 def render_anomalies(found: DetectionResult, n_changes: int, path: str | None) -> str:

@@ -20,7 +20,8 @@ def text_stream(*outputs: str | None) -> TextIO:
 
 def report_run(config: Config, result: RunResult, out: TextIO, *, now_ms: int, summary_json: str | None = None,
                changes: list[str] | None = None, anomalies_path: str | None = None,
-               dead_letters_path: str | None = None) -> DetectionResult | None:
+               dead_letters_path: str | None = None, user_reports: list[str] | None = None
+               ) -> DetectionResult | None:
     """Write the summary JSON, the text report to ``out``, then detect (see ``detect_run``); returns what
     the detectors found, None when detection is disabled."""
     from streams.report.summary import render_report, summary_dict
@@ -33,4 +34,4 @@ def report_run(config: Config, result: RunResult, out: TextIO, *, now_ms: int, s
                             first, last, result.capped))
     if not config.detection.enabled:
         return None
-    return detect_run(config, result, changes, anomalies_path, out, now_ms, dead_letters_path)
+    return detect_run(config, result, changes, anomalies_path, out, now_ms, dead_letters_path, user_reports)

@@ -34,9 +34,9 @@ def history_counters(config: Config, *, inputs: Sequence[str] = (), counters: st
 
 def write_html_report(config: Config, counters: Sequence[WindowCounter], out: str, sources: str, *,
                       anomalies_path: str | None = None, changes_path: str | None = None, max_points: int = 600,
-                      period_days: int | None = None) -> Path:
+                      period_days: int | None = None, user_reports: Sequence[str] | None = None) -> Path:
     """Build and write the HTML review report; returns its path. Anomalies and change events are read
-    strictly (a bad line is an InputError naming file:line); other user-fixable problems raise UserError,
+    strictly, and so are ``user_reports`` files (a bad line is an InputError naming file:line); other user-fixable problems raise UserError,
     an unwritable ``out`` OutputError."""
     from streams.report.inputs import read_anomalies
     from streams.report.render import render_html
@@ -45,9 +45,14 @@ def write_html_report(config: Config, counters: Sequence[WindowCounter], out: st
 
     anomalies = read_anomalies(anomalies_path) if anomalies_path else None
     changes = read_changes([changes_path], strict=True).in_time_order() if changes_path else None
+    reports = None
+    if user_reports:
+        from streams.sources.user_reports import read_user_reports
+
+        reports = read_user_reports(config, user_reports, strict=True).reports
     try:
         model = build_model(config, counters, anomalies=anomalies, changes=changes, max_points=max_points,
-                            period_days=period_days)
+                            period_days=period_days, user_reports=reports)
     except ReportInputError as exc:
         raise UserError(str(exc)) from None
     path = Path(out)

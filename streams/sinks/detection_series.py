@@ -6,6 +6,10 @@ without events has burn 0, an SLO never frozen has no ``seconds_since_freeze`` s
 - ``truesli_slo_error_budget_remaining{journey, slo}`` — 1 − errors ÷ allowed errors over the SLO period
 - ``truesli_slo_seconds_since_freeze{journey, slo}``
 - ``truesli_slos_active``, ``truesli_slos_burning`` (1h burn > 1), ``truesli_slo_error_budget_remaining_avg``
+- after a finite run's review (``gauges["review"]``, streams/runs/pain.py; absent live):
+  ``truesli_slo_user_pain_precision`` / ``_recall`` / ``_spearman{journey, slo, sli="cleaned"|"raw"}`` (a value
+  that is undefined — zero burns, zero spikes, a constant side — has no sample) and
+  ``truesli_slo_recommended_objective{journey, slo}``
 Samples carry the event time of the window the detectors evaluated last.
 """
 
@@ -20,6 +24,10 @@ GAUGE_HELP = {
     "truesli_slos_active": "SLOs with real-user events in the SLO period",
     "truesli_slos_burning": "active SLOs whose 1h burn rate is above 1",
     "truesli_slo_error_budget_remaining_avg": "average error budget remaining over active SLOs",
+    "truesli_slo_user_pain_precision": "share of burn episodes matched by a user-report spike",
+    "truesli_slo_user_pain_recall": "share of user-report spikes matched by a burn episode",
+    "truesli_slo_user_pain_spearman": "rank correlation of per-bucket user reports and errors (best lag)",
+    "truesli_slo_recommended_objective": "objective at which the history's 3-day burn would have averaged 1",
 }
 
 
@@ -41,4 +49,15 @@ def gauge_samples(gauges: dict) -> list[Sample]:
         out.append(({"__name__": "truesli_slos_burning"}, latest, float(gauges["slos_burning"])))
         out.append(({"__name__": "truesli_slo_error_budget_remaining_avg"}, latest,
                     float(gauges["avg_budget_remaining"])))
+    review = gauges.get("review")
+    if review and gauges["slos"]:
+        for a in review["agreement"]:
+            base = {"journey": a["journey"], "slo": a["slo"], "sli": a["basis"]}
+            for field in ("precision", "recall", "spearman"):
+                if a[field] is not None:
+                    out.append(({"__name__": f"truesli_slo_user_pain_{field}", **base}, latest, float(a[field])))
+        for r in review["recommended_objectives"]:
+            if r["recommended"] is not None:
+                out.append(({"__name__": "truesli_slo_recommended_objective", "journey": r["journey"],
+                             "slo": r["slo"]}, latest, float(r["recommended"])))
     return out

@@ -161,6 +161,105 @@ def scenario_budget_exhausted_frozen() -> tuple[list[dict], list[dict]]:
     return records, changes + [change(OUTAGE_MS + 30 * MINUTE, "shop", "freeze", "freeze-shop-1")]
 
 
+# -- scenarios with user reports (schemas/user_report.schema.json) ---------------------------------------
+CRAWLER_UA = "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"
+PAIN_MINUTES = 360
+
+
+def report(ts_ms: int, kind: str, count: int = 1, journey: str | None = None, service: str | None = None,
+           route: str | None = None, rid: str = "", source: str = "") -> dict:
+    doc: dict = {"ts": format_rfc3339(ts_ms), "kind": kind, "count": count}
+    if journey:
+        doc["journey"] = journey
+    else:
+        doc["service"], doc["route"] = service, route
+    if rid:
+        doc["id"] = rid
+    if source:
+        doc["source"] = source
+    return doc
+
+
+def _trickle(journey: str, minutes: int, every_min: int = 120, offset_min: int = 37) -> list[dict]:
+    """One ticket every ``every_min`` minutes: the background every support queue has (below any spike)."""
+    return [report(START_MS + m * MINUTE, "support_ticket", journey=journey, rid=f"T-{journey}-{m}",
+                   source="zendesk") for m in range(offset_min, minutes, every_min)]
+
+
+def _outage_reports(journey: str, service: str, route: str, start_ms: int) -> list[dict]:
+    """What an outage starting at ``start_ms`` produces: RUM error counts, tickets, a status-page post."""
+    out = [report(start_ms + 2 * MINUTE, "rum_error", 40, service=service, route=route, source="rum"),
+           report(start_ms + 7 * MINUTE, "rum_error", 25, service=service, route=route, source="rum")]
+    out += [report(start_ms + (4 + k) * MINUTE, "support_ticket", journey=journey, rid=f"T-{journey}-o{k}",
+                   source="zendesk") for k in range(6)]
+    out.append(report(start_ms + 12 * MINUTE, "status_page", journey=journey, rid="SP-1", source="statuspage"))
+    return out
+
+
+def scenario_reported_outage() -> tuple[list[dict], list[dict]]:
+    """The ``burst`` (checkout 30% errors 03:00–03:10), and users report it (see ``scenario_reports``)."""
+    return list(steady_traffic(PAIN_MINUTES, error=_burst)), []
+
+
+def _search_outage(journey: str, t0: int) -> float:
+    return 0.5 if journey == "search" and START_MS + 3 * HOUR <= t0 < START_MS + 3 * HOUR + 10 * MINUTE else 0.0
+
+
+def _crawler_errors(m: int) -> int:
+    """Deterministic noise: the crawler's own 503s, 0–2 a minute (a Knuth multiplicative hash of the minute)."""
+    return (0, 0, 1, 0, 2, 0, 1, 0)[(m * 2654435761 >> 11) % 8]
+
+
+def scenario_bot_diluted_outage() -> tuple[list[dict], list[dict]]:
+    """Search fails 50% of real users 03:00–03:10, while a crawler (AhrefsBot, 50 IPs) sends 600 searches
+    a minute all along, with a few 503s of its own: the raw SLI (some 330 errors among 39,600 requests an
+    hour: 1.7× search's 0.5% budget, under every burn threshold) never burns, the cleaned one pages. Users report the outage."""
+    records = list(steady_traffic(PAIN_MINUTES, error=_search_outage))
+    for m in range(PAIN_MINUTES):
+        t0 = START_MS + m * MINUTE
+        bad = _crawler_errors(m)
+        for i in range(600):
+            records.append({"ts": format_rfc3339(t0 + i * 100 + 3), "client_ip": f"192.0.2.{1 + i % 50}",
+                            "method": "GET", "host": "shop.example.com", "path": "/search",
+                            "status": 503 if i < bad else 200, "duration_ms": 30, "user_agent": CRAWLER_UA})
+    records.sort(key=lambda r: r["ts"])
+    return records, []
+
+
+def _slow_outage(journey: str, t0: int) -> float:
+    return 0.02 if journey == "checkout" and START_MS + HOUR <= t0 < START_MS + 3 * HOUR else 0.0
+
+
+def scenario_unnoticed_burn() -> tuple[list[dict], list[dict]]:
+    """Checkout fails 2% of requests 01:00–03:00 (20× its budget: a page) — a retried background call
+    users never see; the support queue only has its usual trickle."""
+    return list(steady_traffic(PAIN_MINUTES, error=_slow_outage)), []
+
+
+def scenario_unmeasured_pain() -> tuple[list[dict], list[dict]]:
+    """No 5xx at all, but login shows users an error page with status 200 from 02:00: complaints spike."""
+    return list(steady_traffic(PAIN_MINUTES)), []
+
+
+def scenario_reports(name: str) -> list[dict]:
+    """The user reports of scenario ``name`` (none for the scenarios without any)."""
+    at3 = START_MS + 3 * HOUR
+    if name == "reported-outage":
+        return sorted(_trickle("checkout", PAIN_MINUTES) + _outage_reports("checkout", "shop", "POST /checkout", at3),
+                      key=lambda r: r["ts"])
+    if name == "bot-diluted-outage":
+        return sorted(_trickle("search", PAIN_MINUTES) + _outage_reports("search", "catalog", "GET /search", at3),
+                      key=lambda r: r["ts"])
+    if name == "unnoticed-burn":
+        return _trickle("checkout", PAIN_MINUTES)
+    if name == "unmeasured-pain":
+        at2 = START_MS + 2 * HOUR
+        spike = [report(at2 + k * 2 * MINUTE, "complaint", 2, journey="login", rid=f"C-{k}", source="app-store")
+                 for k in range(10)]
+        return sorted(_trickle("login", PAIN_MINUTES) + spike, key=lambda r: r["ts"])
+    return []
+
+
 SCENARIOS: dict[str, Callable[[], tuple[list[dict], list[dict]]]] = {
     "burst": scenario_burst,
     "burst-after-deploy": scenario_burst_after_deploy,
@@ -170,15 +269,24 @@ SCENARIOS: dict[str, Callable[[], tuple[list[dict], list[dict]]]] = {
     "slow-burn-30d": scenario_slow_burn_30d,
     "budget-exhausted": scenario_budget_exhausted,
     "budget-exhausted-frozen": scenario_budget_exhausted_frozen,
+    "reported-outage": scenario_reported_outage,
+    "bot-diluted-outage": scenario_bot_diluted_outage,
+    "unnoticed-burn": scenario_unnoticed_burn,
+    "unmeasured-pain": scenario_unmeasured_pain,
 }
 
 
-def write_scenario(name: str, out: str, changes_out: str | None) -> tuple[int, int]:
-    """Write scenario ``name``; returns (requests, change events)."""
+def write_scenario(name: str, out: str, changes_out: str | None, reports_out: str | None = None
+                   ) -> tuple[int, int, int]:
+    """Write scenario ``name``; returns (requests, change events, user reports written)."""
     records, changes = SCENARIOS[name]()
+    reports = scenario_reports(name) if reports_out else []
+    if reports_out:
+        with open(reports_out, "wb") as f:
+            f.write(b"".join(orjson.dumps(r) + b"\n" for r in reports))
     with open(out, "wb") as f:
         f.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
     if changes_out:
         with open(changes_out, "wb") as f:
             f.write(b"".join(orjson.dumps(c) + b"\n" for c in changes))
-    return len(records), len(changes)
+    return len(records), len(changes), len(reports)

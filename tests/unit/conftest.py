@@ -17,3 +17,13 @@ def mix_600k() -> tuple[list[bytes], dict]:
     buf = io.BytesIO()
     truth = generate(buf, events=600_000, seed=11, bot_share=0.9)
     return buf.getvalue().splitlines(), truth
+
+
+@pytest.fixture(scope="session")
+def example_config():
+    """examples/truesli.yaml: the journeys the scenarios of streams/tools/scenarios.py are written for."""
+    from pathlib import Path
+
+    from streams.config import load_config
+
+    return load_config(Path(__file__).resolve().parents[2] / "examples" / "truesli.yaml")

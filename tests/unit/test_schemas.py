@@ -29,7 +29,7 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
 def test_every_schema_is_valid_2020_12():
     names = sorted(p.name for p in SCHEMAS.glob("*.schema.json"))
     assert names == ["anomaly.schema.json", "change_event.schema.json", "dead_letter.schema.json",
-                     "request_log.schema.json", "sli_counter.schema.json"]
+                     "request_log.schema.json", "sli_counter.schema.json", "user_report.schema.json"]
     for p in SCHEMAS.glob("*.schema.json"):
         assert json.loads(p.read_text())["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         _validator(p.name.removesuffix(".schema.json"))
@@ -100,3 +100,67 @@ def test_arrow_schema_files_mirror_the_code():
     assert [f["name"] for f in archive["fields"]][-4:] == ["raw", "dead_letter_reason", "kafka_partition",
                                                           "kafka_offset"]
     assert REQUEST_LOG_ARROW_SCHEMA.field("ts").type.unit == "ms"
+
+
+def test_scenario_user_reports_validate_and_parse(example_config):
+    from streams.core.detect.user_reports import ReportMapper, UserReport, parse_user_report
+    from streams.tools.scenarios import SCENARIOS, scenario_reports
+
+    v = _validator("user_report")
+    mapper = ReportMapper(example_config)
+    seen = 0
+    for name in SCENARIOS:
+        for doc in scenario_reports(name):
+            v.validate(doc)
+            rep = parse_user_report(doc, mapper)
+            assert isinstance(rep, UserReport), (name, doc, rep)
+            v.validate(rep.to_dict())
+            seen += 1
+    # trickle 3 (00:37, 02:37, 04:37) + outage 9 (2 RUM counts, 6 tickets, 1 status page) twice, trickle 3
+    # (unnoticed-burn), trickle 3 + 10 complaints (unmeasured-pain)
+    assert seen == 40
+
+
+@pytest.mark.parametrize("doc", [
+    {"ts": "2026-03-10T03:00:00Z", "kind": "tweet", "journey": "checkout"},
+    {"ts": "2026-03-10T03:00:00Z", "kind": "complaint"},
+    {"ts": "2026-03-10T03:00:00Z", "kind": "complaint", "service": "shop"},
+    {"ts": "2026-03-10T03:00:00Z", "kind": "complaint", "journey": "checkout", "count": 0},
+    {"ts": "2026-03-10T03:00:00Z", "kind": "complaint", "journey": "checkout", "count": 1.5},
+    {"ts": True, "kind": "complaint", "journey": "checkout"},
+])
+def test_user_report_schema_rejects_what_the_parser_rejects(doc, example_config):
+    from streams.core.detect.user_reports import ReportMapper, parse_user_report
+
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("user_report").validate(doc)
+    assert isinstance(parse_user_report(doc, ReportMapper(example_config)), str)
+
+
+def test_review_anomalies_and_bad_user_report_dead_letters_validate(example_config, tmp_path):
+    from streams.core.detect.user_reports import ReportMapper, parse_user_report
+    from streams.runs.detection import detect, with_review
+    from streams.runs.embedded import run_embedded
+    from streams.sources.user_reports import read_user_reports
+    from streams.tools.scenarios import SCENARIOS, scenario_reports
+
+    types = set()
+    for name in ("unnoticed-burn", "unmeasured-pain"):
+        records, _ = SCENARIOS[name]()
+        log = tmp_path / f"{name}.jsonl"
+        log.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+        result = run_embedded(example_config, [str(log)], now_ms=None)
+        counters = result.book.merged()
+        reports = [parse_user_report(d, ReportMapper(example_config)) for d in scenario_reports(name)]
+        found = with_review(example_config, counters, detect(example_config, counters, []), reports)
+        for a in found.review.anomalies:
+            _validator("anomaly").validate(a.to_dict())
+            types.add(a.type)
+    assert types == {"sli_pain_unseen_by_users", "sli_misses_user_pain"}
+    bad = tmp_path / "reports.jsonl"
+    bad.write_text('{"ts": "2026-03-10T03:00:00Z", "kind": "tweet", "journey": "checkout"}\nnot json\n')
+    got = read_user_reports(example_config, [str(bad)], strict=False)
+    assert [d.error for d in got.dead_letters] == ["kind must be one of support_ticket, complaint, rum_error, "
+                                                   "status_page, other", "not a JSON object"]
+    for d in got.dead_letters:
+        _validator("dead_letter").validate(dead_letter_to_dict(d, FIXED_NOW_MS))
