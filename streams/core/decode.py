@@ -20,11 +20,13 @@ import math
 import re
 from functools import lru_cache
 from operator import itemgetter
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
+from streams.core.batch_decode import FAST_ERRORS, clean_lines, fast_struct_decoder
 from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE, parse_clf,
                                     parse_epoch, parse_rfc3339)
 from streams.core.model import Request
@@ -151,7 +153,7 @@ class Decoder:
     """Turns one raw record into a Request. Stateless apart from bounded caches; safe to share."""
 
     __slots__ = ("_cfg", "_keys", "_k", "_nested", "_duration_factor", "_max_bytes", "_ua_cap", "_path_cap",
-                 "_format")
+                 "_format", "_fast")
 
     def __init__(self, cfg: InputConfig) -> None:
         self._cfg = cfg
@@ -166,6 +168,78 @@ class Decoder:
         self._ua_cap = cfg.max_user_agent_chars
         self._path_cap = cfg.max_path_chars
         self._format = cfg.format
+        self._fast = fast_struct_decoder(keys) if cfg.format in ("auto", "jsonl") and not self._nested else None
+
+    def decode_batch(self, items: Sequence[bytes | str | dict]) -> list[Request | DecodeFailure]:
+        """``[decode(x) for x in items]``, with clean JSON lines parsed by msgspec (core/batch_decode.py)."""
+        fast = self._fast
+        decode = self.decode
+        if fast is None:
+            return [decode(x) for x in items]
+        clean = clean_lines(items, self._max_bytes)
+        clean_req = self._from_clean
+        out: list[Request | DecodeFailure] = []
+        append = out.append
+        for i, item in enumerate(items):
+            if clean is True or clean[i]:
+                try:
+                    r = fast(item)
+                except FAST_ERRORS:
+                    append(decode(item))
+                    continue
+                req = clean_req(r)
+                append(req if req is not None else decode(item))
+            else:
+                append(decode(item))
+        return out
+
+    def _from_clean(self, r: Any) -> Request | None:
+        """A Request from a msgspec-validated record of the common shape (ASCII, typed and ranged by
+        batch_decode), exactly as ``_from_mapping`` would build it; None → take the per-record path."""
+        ts = r.ts
+        if ts[23] != "Z" or ts[19] != ".":
+            return None
+        sec_ms = _SECOND_MS_GET(ts[:19])
+        millis = _MILLIS_GET(ts[20:23])
+        if sec_ms is None or millis is None:
+            return None
+        ts_ms = sec_ms + millis
+        if not MIN_TS_MS <= ts_ms < MAX_TS_MS:
+            return None
+        client_ip = normalize_ip(r.client_ip)
+        path = r.path
+        if client_ip is None or path[0] != "/":
+            return None
+        if "?" in path:
+            path = path[: path.find("?")]
+            if "#" in path:
+                path = path[: path.find("#")]
+        if len(path) > self._path_cap:
+            path = path[: self._path_cap]
+        host = r.host
+        if host is None or host == "-":
+            host = ""
+        elif host:
+            clean = _HOST_CACHE.get(host)
+            host = clean if clean is not None else _clean_host_remembered(host)
+        duration = r.duration_ms
+        ua = r.user_agent
+        if ua is None or ua == "-":
+            ua = ""
+        elif len(ua) > self._ua_cap:
+            ua = ua[: self._ua_cap]
+        req = Request(ts_ms, client_ip, r.method.upper(), host, path, r.status,
+                      None if duration is None else duration * self._duration_factor, ua)
+        flag = getattr(r, "rate_limited", None)
+        if flag is not None:
+            req.rate_limited = flag
+        flag = getattr(r, "synthetic", None)
+        if flag is not None:
+            req.synthetic = flag
+        fwd = getattr(r, "forwarded_for", None)
+        if fwd is not None and fwd != "-":
+            req.forwarded_for = fwd[:1024]
+        return req
 
     # -- entry point -------------------------------------------------------------------------------
     def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
@@ -252,6 +326,13 @@ class Decoder:
             ts, ip, method, host, path, status, duration, ua = (
                 get(k_ts), get(k_ip), get(k_method), get(k_host), get(k_path), get(k_status), get(k_duration),
                 get(k_ua))
+        return self._from_values(ts, ip, method, host, path, status, duration, ua, get(k_rate_limited),
+                                 get(k_synthetic), get(k_forwarded), duration_factor, check_text)
+
+    def _from_values(self, ts: Any, ip: Any, method: Any, host: Any, path: Any, status: Any, duration: Any,
+                     ua: Any, rate_limited: Any, synthetic: Any, fwd: Any, duration_factor: float,
+                     check_text: bool) -> Request | DecodeFailure:
+        """The one validation of a record's field values, whichever parser produced them (absent = None)."""
         ts_ms = 0  # MIN_TS_MS > 0, so 0 means "not parsed by the fast path"
         if type(ts) is str and len(ts) == 24 and ts[23] == "Z" and ts[19] == ".":
             # The common shape (RFC 3339, ms, Z) whose second was seen before: a hit in the cache proves the
@@ -351,19 +432,16 @@ class Decoder:
         if check_text and not (ua.isascii() and path.isascii() and host.isascii()) and not _encodable(ua, path, host):
             return DecodeFailure("invalid_utf8", "lone surrogate in user_agent, path or host")
         req = Request(ts_ms, client_ip, method.upper(), host, path, status, duration_ms, ua)
-        flag = get(k_rate_limited)
-        if flag is not None:
-            value = _strict_bool(flag)
+        if rate_limited is not None:
+            value = _strict_bool(rate_limited)
             if value is None:
                 return DecodeFailure("bad_type:rate_limited", "rate_limited must be a boolean")
             req.rate_limited = value
-        flag = get(k_synthetic)
-        if flag is not None:
-            value = _strict_bool(flag)
+        if synthetic is not None:
+            value = _strict_bool(synthetic)
             if value is None:
                 return DecodeFailure("bad_type:synthetic", "synthetic must be a boolean")
             req.synthetic = value
-        fwd = get(k_forwarded)
         if fwd is not None and fwd != "-":
             if type(fwd) is not str:
                 return DecodeFailure("bad_type:forwarded_for", "forwarded_for must be a string")
