@@ -3,24 +3,24 @@
 ``fast_struct_decoder(keys)`` builds, for one field map (truesli name → the log's key), a msgspec decoder
 that reads only the eleven fields a Request needs, typed so that a record not of the common shape
 fails msgspec's validation instead (``Decoder._from_clean`` finishes the rest; it too hands anything
-unusual to the per-record path). ``clean_lines(items)`` says which lines
-may take that path. The contract (tests/unit/core/test_batch_core.py checks it differentially): for
-every line, ``Decoder.decode_batch`` returns exactly what ``Decoder.decode`` returns.
+unusual to the per-record path). ``batch_is_clean(items)`` says whether a
+batch may take that path. The contract (tests/unit/core/test_batch_decode.py checks it differentially): for
+every item of a batch, ``Decoder.batch_decoder(batch)(item)`` returns exactly what ``Decoder.decode``
+returns.
 
 Where msgspec and orjson disagree, the line goes the per-record way:
 - msgspec skips unknown fields without checking that their numbers fit a double (orjson rejects
   ``1e400``), and reads integers beyond 64 bits as ints (orjson: floats); and
 - it does not validate the UTF-8 of skipped strings. So only ASCII lines with no number token of 20
   or more integer digits or with a 3-digit positive exponent are clean: one linear-time RE2 scan over
-  the joined batch finds the rest (a hostile batch costs one more scan, never a quadratic one), and a
-  number that could not overflow but matches merely takes the slower path.
+  the joined batch decides (linear); a batch that fails it, or a number that could not overflow but
+  matches, merely takes the per-record path.
 Any DecodeError/ValidationError on a clean line also sends it the per-record way, which names the
 reason. Measured against orjson and pyarrow.json in bench/decode.py (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -71,28 +71,13 @@ def fast_struct_decoder(keys: dict[str, str]) -> Callable[[bytes], Any] | None:
     return msgspec.json.Decoder(struct).decode
 
 
-def clean_lines(items: Sequence[Any], max_bytes: int) -> list[bool] | bool:
-    """True when every item is a clean JSON-object line (bytes, ≤ max_bytes, ASCII, starting ``{``, no
-    suspect number); else one flag per item."""
+def batch_is_clean(items: Sequence[Any]) -> bool:
+    """True when every item is bytes and the batch holds no non-ASCII byte and no suspect number: then
+    each of its JSON-object lines may take the msgspec path (anything else in it still goes per record).
+    One C-speed pass over the joined batch; a batch that fails is decoded per record, so a hostile line
+    costs its own batch the slower path and nothing more."""
     try:
         joined = b"\n".join(items)
     except TypeError:
-        return [False] * len(items)
-    ascii_ok = joined.isascii()
-    first = _SUSPECT.search(joined)
-    shaped = all(type(x) is bytes and len(x) <= max_bytes and x[:1] == b"{" for x in items)
-    if ascii_ok and first is None and shaped:
-        return True
-    flags = [type(x) is bytes and len(x) <= max_bytes and x[:1] == b"{" and (ascii_ok or x.isascii())
-             for x in items]
-    if first is not None:
-        starts, pos = [], 0
-        for x in items:
-            starts.append(pos)
-            pos += len(x) + 1
-        for m in _SUSPECT.finditer(joined, first.start()):
-            # A match may start on one line's last byte and end on the next: flag both (a false flag
-            # costs only speed).
-            flags[bisect_right(starts, m.start()) - 1] = False
-            flags[bisect_right(starts, m.end() - 1) - 1] = False
-    return flags
+        return False
+    return joined.isascii() and _SUSPECT.search(joined) is None

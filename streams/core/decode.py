@@ -20,13 +20,13 @@ import math
 import re
 from functools import lru_cache
 from operator import itemgetter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
-from streams.core.batch_decode import FAST_ERRORS, clean_lines, fast_struct_decoder
+from streams.core.batch_decode import FAST_ERRORS, batch_is_clean, fast_struct_decoder
 from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE, parse_clf,
                                     parse_epoch, parse_rfc3339)
 from streams.core.model import Request
@@ -170,28 +170,26 @@ class Decoder:
         self._format = cfg.format
         self._fast = fast_struct_decoder(keys) if cfg.format in ("auto", "jsonl") and not self._nested else None
 
-    def decode_batch(self, items: Sequence[bytes | str | dict]) -> list[Request | DecodeFailure]:
-        """``[decode(x) for x in items]``, with clean JSON lines parsed by msgspec (core/batch_decode.py)."""
-        fast = self._fast
-        decode = self.decode
-        if fast is None:
-            return [decode(x) for x in items]
-        clean = clean_lines(items, self._max_bytes)
-        clean_req = self._from_clean
-        out: list[Request | DecodeFailure] = []
-        append = out.append
-        for i, item in enumerate(items):
-            if clean is True or clean[i]:
-                try:
-                    r = fast(item)
-                except FAST_ERRORS:
-                    append(decode(item))
-                    continue
-                req = clean_req(r)
-                append(req if req is not None else decode(item))
-            else:
-                append(decode(item))
-        return out
+    def batch_decoder(self, items: Sequence[bytes | str | dict]) -> Callable[[Any], Request | DecodeFailure]:
+        """The decode function for the items of this batch: ``decode`` itself, or — for a clean batch of
+        a preset that fits one msgspec Struct (core/batch_decode.py) — ``_decode_fast``, equal to it item
+        for item. Per item, not a list: holding a batch of Requests at once costs more in GC than
+        msgspec saves (measured, docs/benchmarks.md)."""
+        if self._fast is not None and batch_is_clean(items):
+            return self._decode_fast
+        return self.decode
+
+    def _decode_fast(self, item: Any) -> Request | DecodeFailure:
+        """``decode(item)`` for an item of a clean batch: msgspec validates the common shape in C and this
+        finishes it as ``_from_mapping`` would; anything else goes the per-record way."""
+        if type(item) is not bytes or len(item) > self._max_bytes or item[:1] != b"{":
+            return self.decode(item)
+        try:
+            r = self._fast(item)
+        except FAST_ERRORS:
+            return self.decode(item)
+        req = self._from_clean(r)
+        return req if req is not None else self.decode(item)
 
     def _from_clean(self, r: Any) -> Request | None:
         """A Request from a msgspec-validated record of the common shape (ASCII, typed and ranged by

@@ -142,6 +142,7 @@ class Pipeline:
         dead: list[DeadLetter] = []
         flags: list[IpFlag] = []
         verdicts: list[RecordVerdict] | None = [] if self.collect_verdicts else None
+        decode = self.decoder.batch_decoder(batch)
         classify = self.router.classify
         check = self.filters.check
         windows = self.windows
@@ -158,7 +159,8 @@ class Pipeline:
         counted = unmatched = late_n = 0
         max_ts = 0  # no record yet (timestamps are ≥ MIN_TS_MS > 0)
 
-        for i, req in enumerate(self.decoder.decode_batch(batch)):
+        for i, item in enumerate(batch):
+            req = decode(item)
             if type(req) is DecodeFailure:
                 reason, error = req
                 req = None
@@ -172,7 +174,7 @@ class Pipeline:
                     reason = None
             if reason is not None:
                 dead_t[reason] = dead_t.get(reason, 0) + 1
-                dead.append(DeadLetter(reason, error, _raw_text(batch[i]), origin.source, origin.partition,
+                dead.append(DeadLetter(reason, error, _raw_text(item), origin.source, origin.partition,
                                        origin.position(i), req.ts_ms if req is not None else None))
                 if verdicts is not None:
                     verdicts.append(RecordVerdict(origin.source, origin.position(i), None, DEAD_LETTER, reason,
