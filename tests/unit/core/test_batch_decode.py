@@ -241,7 +241,8 @@ _VALUES = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["", "-", "GET", "/x?y", "200", "12.5", "yes",
                                                                         "10.0.0.1", "2026-01-01T00:00:00.500Z"]),
     st.integers(T0_MS - 600_000, T0_MS + 600_000).map(format_rfc3339), st.text(max_size=8),
-    st.lists(st.integers(), max_size=2),
+    st.lists(st.integers(), max_size=2), st.lists(st.sampled_from(["a", "10.0.0.2", "-"]), max_size=2),
+    st.sampled_from(["0.25s", "250µs", "3ms", "1e400", "12345678901234567890123"]),
 )
 _KEYS = st.sampled_from(["ts", "client_ip", "method", "host", "path", "status", "duration_ms", "user_agent",
                          "rate_limited", "synthetic", "forwarded_for", "bytes", "other"])
