@@ -142,7 +142,7 @@ class Pipeline:
         dead: list[DeadLetter] = []
         flags: list[IpFlag] = []
         verdicts: list[RecordVerdict] | None = [] if self.collect_verdicts else None
-        decode = self.decoder.decode
+        decode = self.decoder.batch_decoder(batch)
         classify = self.router.classify
         check = self.filters.check
         windows = self.windows
