@@ -25,7 +25,7 @@ from streams.config import Config, SLOConfig
 from streams.core.burn import WINDOWS_MS, BurnPolicy
 from streams.core.model import WindowCounter
 from streams.report.inputs import Anomaly, ChangeEvent
-from streams.report.verdict import Verdict, verdict_from_anomalies
+from streams.report.verdict import Verdict, qualify, verdict_from_anomalies
 
 MINUTE_MS = 60_000
 DAY_MS = 1440 * MINUTE_MS
@@ -129,6 +129,8 @@ class SloView:
     budget_now: float | None = None
     period_total: int = 0  # real-user events in the SLO period ending at the history's end
     last_freeze_ms: int | None = None
+    history_ms: int = 0      # first window start to last window end of this SLO's counters
+    avg_events: int = 0      # real-user events in the 3-day average's window at the last window
 
     @property
     def has_data(self) -> bool:
@@ -202,7 +204,7 @@ def alert_spans(anomalies: Sequence[Anomaly], journey: str, slo: str, end_ms: in
 
 def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowCounter], b: Bucketing | None,
               anomalies: list[Anomaly], changes: list[ChangeEvent], period_ms: int, policy: BurnPolicy,
-              verdict_override: Verdict, history_end_ms: int | None) -> SloView:
+              verdict_override: Verdict, history_end_ms: int | None, min_events: int) -> SloView:
     objective = slo_cfg.objective
     allowed = 1.0 - objective
     n = b.n if b else 0
@@ -286,6 +288,8 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
         view.period_total = total_prefix[-1] - total_prefix[bisect_left(ends, history_end_ms - period_ms + 1)]
         ab, at = _rolling(ends, bad_prefix, total_prefix, last, WINDOWS_MS[AVERAGE_WINDOW])
         view.burn_avg_now = ab / at / allowed if at else None
+        view.avg_events = at
+        view.history_ms = rows[-1].window_end_ms - rows[0].window_start_ms
         pb, pt = _rolling(ends, bad_prefix, total_prefix, last, period_ms)
         view.budget_now = 1.0 - pb / (allowed * pt) if pt else None
     end = rows[-1].window_end_ms if rows else None
@@ -293,7 +297,9 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
     view.last_freeze_ms = past[-1] if past else None
     if history_end_ms is not None:
         view.alerts = alert_spans(view.anomalies, journey, slo_cfg.name, history_end_ms)
-    view.verdict = verdict_override
+    view.verdict = qualify(verdict_override, history_ms=view.history_ms, need_ms=WINDOWS_MS[AVERAGE_WINDOW],
+                           events=view.avg_events, min_events=min_events, budget_remaining=view.budget_now,
+                           period_days=period_ms // DAY_MS)
     if not rows:  # not even an empty window was counted: the detectors had nothing to evaluate
         view.verdict = Verdict("no_traffic", "no counters for this SLO", verdict_override.source)
     return view
@@ -354,7 +360,8 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
         for s in j.slos:
             override = verdict_from_anomalies(anomaly_list, j.name, s.name, verdict_source)
             views.append(_slo_view(j.name, service, s, by_slo.get((j.name, s.name), []), b, anomaly_list,
-                                   change_list, period_ms, policy, override, last))
+                                   change_list, period_ms, policy, override, last,
+                                   config.detection.calibration.min_events))
     budgets = [v.budget_now for v in views if v.budget_now is not None]
     summary = Summary(slos=len(views), active=sum(1 for v in views if v.period_total > 0),
                       burning=sum(1 for v in views if v.burn_1h_now is not None and v.burn_1h_now > 1.0),

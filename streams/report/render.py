@@ -14,10 +14,13 @@ from html import escape
 from streams.core.timeparse import format_rfc3339
 from streams.report import svg
 from streams.report.model import DAY_MS, REAL_USERS, ReportModel, SloView
-from streams.report.verdict import CALIBRATED, NO_TRAFFIC, POLICY_NOT_ENFORCED, TOO_LOOSE, TOO_TIGHT
+from streams.report.verdict import (BUDGET_SPENT, CALIBRATED, NO_TRAFFIC, NOT_ENOUGH_HISTORY, POLICY_NOT_ENFORCED,
+                                    TOO_LOOSE, TOO_TIGHT)
 
+# Green is "calibrated" only; a verdict the history cannot support is a neutral slate, a spent budget red.
 VERDICT_COLORS = {CALIBRATED: "#2e7d32", TOO_TIGHT: "#c62828", TOO_LOOSE: "#ef6c00",
-                  POLICY_NOT_ENFORCED: "#6a1b9a", NO_TRAFFIC: "#616161"}
+                  POLICY_NOT_ENFORCED: "#6a1b9a", NO_TRAFFIC: "#616161", NOT_ENOUGH_HISTORY: "#546e7a",
+                  BUDGET_SPENT: "#b71c1c"}
 REASON_COLORS = {REAL_USERS: "#4c78a8", "bot_ua": "#f58518", "scanner": "#e45756", "rate_limited": "#72b7b2",
                  "credential_stuffing": "#b279a2", "synthetic": "#9d755d", "ip_deny": "#bab0ac"}
 EXTRA_COLORS = ("#eeca3b", "#ff9da6", "#54a24b", "#8c564b")
