@@ -65,6 +65,8 @@ class StageAStats:
     last_ok_monotonic: float = 0.0
     consumer_rebuilds: int = 0
     broker: Reachability = field(default_factory=Reachability)
+    # Per partition: when (wall ms) its oldest open window is published if no further record arrives.
+    next_close_ms: dict[int, int | None] = field(default_factory=dict)
 
 
 class ConsumerFailed(Exception):
@@ -197,6 +199,7 @@ class StageA:
             self._parts.pop(tp.partition, None)
             self._needs_restore.discard(tp.partition)
             self.stats.tallies.pop(tp.partition, None)
+            self.stats.next_close_ms.pop(tp.partition, None)
 
     def _restore_pending(self) -> None:
         """Rebuild the pending partitions' pipelines from the changelog and seek to their offsets.
@@ -223,6 +226,8 @@ class StageA:
 
     def _restore(self, pending: list[int]) -> None:
         tps = []
+        ips = 0
+        starts: list[str] = []
         for p in pending:
             state = restore_partition(self.config, p, read_changelog(self.config, p, self._kafka_log),
                                       remote_write=self.sink is not None)
@@ -235,9 +240,15 @@ class StageA:
             self.consumer.seek(tp)
             self.stats.restores += 1
             tps.append(tp)
-            log.info("partition %d restored (%d IPs in state), resuming at offset %s", p,
-                     len(state.pipeline.filters.store), offset)
+            ips += len(state.pipeline.filters.store)
+            starts.append("start" if offset == OFFSET_BEGINNING else f"{offset:,}")
         self.consumer.resume(tps)
+        # One line per assignment, in words: librdkafka's -2 is "the beginning", not an offset.
+        where = ("from the start (nothing committed yet)" if all(o == "start" for o in starts)
+                 else "from the last committed offsets" if len(pending) > 6
+                 else "from offset " + ", ".join(f"p{p} {o}" for p, o in zip(pending, starts)))
+        log.info("%s partitions %s assigned: %s of filter state restored; reading %s", self.topics.requests,
+                 pending, f"{ips:,} client IP{'s' if ips != 1 else ''}", where)
 
     # -- processing ---------------------------------------------------------------------------------------
     def _process(self, msgs: list) -> None:
@@ -283,6 +294,7 @@ class StageA:
                         self.sink.add(labels, ts, value)
                 self._dirty = True
             self.stats.tallies[p] = state.pipeline.tally
+            self.stats.next_close_ms[p] = state.pipeline.windows.next_close_ms(now)
             self.stats.state_ips[p] = len(state.pipeline.filters.store)
         if msgs:
             took = time.perf_counter() - t0
