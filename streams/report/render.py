@@ -13,7 +13,7 @@ from html import escape
 
 from streams.core.timeparse import format_rfc3339
 from streams.report import svg
-from streams.report.model import DAY_MS, REAL_USERS, ReportModel, SloView
+from streams.report.view_model import DAY_MS, REAL_USERS, ReportModel, SloView
 from streams.report.verdict import (BUDGET_SPENT, CALIBRATED, NO_TRAFFIC, NOT_ENOUGH_HISTORY, POLICY_NOT_ENFORCED,
                                     TOO_LOOSE, TOO_TIGHT)
 
