@@ -81,8 +81,7 @@ def render_report(tally: Tally, book: CounterBook, config: Config, inputs: list[
             if note:
                 distortions.append(f"  {j.name}/{s.name}: {note}")
     if idle:
-        lines.append(f"n/a: no traffic for {', '.join(idle)} (no record matched "
-                     + ("its journey)" if len(idle) == 1 else "their journeys)"))
+        lines.append(f"n/a: no traffic — no request was counted for {', '.join(idle)}")
     lines.append("")
     not_users = sum(tally.filtered.values())
     lines.append(f"Dropped as not real users: {not_users:,} ({_reasons(tally.filtered)})")

@@ -26,7 +26,7 @@ def test_no_traffic_rows_keep_their_columns_and_say_why(tmp_path):
         "journey       slo            objective          raw good/total    raw err    real-user good/total   real err",
         "-" * 108,
         "all           availability     99.900%                     0/0        n/a                     0/0        n/a",
-        "n/a: no traffic for all/availability (no record matched its journey)",
+        "n/a: no traffic — no request was counted for all/availability",
     ]
 
 
