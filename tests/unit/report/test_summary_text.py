@@ -36,6 +36,11 @@ def test_one_record_is_singular(tmp_path):
                     b'"duration_ms":5,"user_agent":"Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}\n')
     r = truesli("process", str(one))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.decode().splitlines()[0].startswith(f"truesli SLI summary — 1 record from {one} · event time")
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].startswith(f"truesli SLI summary — 1 record from {one} · event time")
+    # One minute of history: the budget figure says it cannot be judged yet.
+    assert lines[-2:] == ["Detection (0 change events): 0 anomalies fired",
+                          "  SLO program: 1 active SLO, 0 burning > 1× (1h), average budget remaining 100.0% — too "
+                          "little data: 1 min of history for a 30-day budget (judged from 24 h)"]
     assert [plural(0, "anomaly", "anomalies"), plural(1, "anomaly", "anomalies"), plural(1_200, "SLO")] == [
         "0 anomalies", "1 anomaly", "1,200 SLOs"]

@@ -238,7 +238,7 @@ def test_gen_scenario_and_process_write_schema_valid_anomalies_with_stable_ids(t
         out = tmp_path / f"anomalies-{run}.jsonl"
         r = truesli("process", "--config", str(EXAMPLE), str(log), "--changes", str(changes), "--anomalies", str(out))
         assert r.returncode == 0, r.stderr
-        assert "Detection (1 change events): 2 anomalies fired" in r.stdout
+        assert "Detection (1 change event): 2 anomalies fired" in r.stdout
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]  # same events → same anomalies, same ids
     schema = json.loads((ROOT / "schemas" / "anomaly.schema.json").read_text())
