@@ -87,9 +87,21 @@ def cmd_process(args: argparse.Namespace) -> int:
     out = text_stream(args.counters, args.dead_letters, args.verdicts, args.summary_json, args.anomalies)
     found = report_run(config, result, out, now_ms=now, summary_json=args.summary_json, changes=args.changes,
                        anomalies_path=args.anomalies, dead_letters_path=args.dead_letters)
+    rc = 0
     if args.remote_write or config.remote_write.url:
-        return push_run(result.book, config, args.remote_write, out, found)
-    return 0
+        rc = push_run(result.book, config, args.remote_write, out, found)
+    return rc or _input_mistake(result, config.input.format)
+
+
+def _input_mistake(result, fmt: str) -> int:
+    """Most records dead-lettered for one format/mapping reason: say the fix, exit 3 (outputs are written)."""
+    from streams.runs.input_check import EXIT_INPUT_MISTAKE, input_mistake
+
+    hint = input_mistake(result.tally, result.dead_letter_samples, fmt)
+    if hint is None:
+        return 0
+    print(f"truesli: hint: {hint}", file=sys.stderr)
+    return EXIT_INPUT_MISTAKE
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -198,9 +210,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         n = _kafka(publish_counters, config.kafka, result.book.merged(), args.to_topic, now)
         print(f"published {n:,} counters to {args.to_topic}", file=out)
+    rc = 0
     if args.remote_write or config.remote_write.url:
-        return push_run(result.book, config, args.remote_write, out, found)
-    return 0
+        rc = push_run(result.book, config, args.remote_write, out, found)
+    return rc or _input_mistake(result, config.input.format)
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
