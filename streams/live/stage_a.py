@@ -228,6 +228,7 @@ class StageA:
         tps = []
         ips = 0
         starts: list[str] = []
+        changed: list[tuple[int, str]] = []
         for p in pending:
             state = restore_partition(self.config, p, read_changelog(self.config, p, self._kafka_log),
                                       remote_write=self.sink is not None)
@@ -241,6 +242,8 @@ class StageA:
             self.stats.restores += 1
             tps.append(tp)
             ips += len(state.pipeline.filters.store)
+            if state.written_under is not None and state.written_under != state.fingerprint:
+                changed.append((p, state.written_under))
             starts.append("start" if offset == OFFSET_BEGINNING else f"{offset:,}")
         self.consumer.resume(tps)
         # One line per assignment, in words: librdkafka's -2 is "the beginning", not an offset.
@@ -249,6 +252,13 @@ class StageA:
                  else "from offset " + ", ".join(f"p{p} {o}" for p, o in zip(pending, starts)))
         log.info("%s partitions %s assigned: %s of filter state restored; reading %s", self.topics.requests,
                  pending, f"{ips:,} client IP{'s' if ips != 1 else ''}", where)
+        if changed:
+            # Not refused: a deliberate config change (a new objective, a filter tweak) resumes this way too.
+            log.warning("partitions %s hold state written under another config (fingerprint %s; this worker's is "
+                        "%s): counting continues from it under the new definition. If that is not intended, "
+                        "stop and start with the --config that wrote it, or use a new kafka.group_id and topics",
+                        [p for p, _ in changed], ", ".join(sorted({f for _, f in changed})),
+                        self._parts[changed[0][0]].fingerprint)
 
     # -- processing ---------------------------------------------------------------------------------------
     def _process(self, msgs: list) -> None:
