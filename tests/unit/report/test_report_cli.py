@@ -155,3 +155,33 @@ def test_period_days_changes_the_verdict_with_the_budget_chart(tmp_path):
     assert verdict(pages[1]) == [("not_enough_history", "100.0%")]
     assert "Error budget remaining (trailing 1 days)" in pages[1]
     assert "<caption>Active SLOs: real-user events in the last 1 days" in pages[1]
+
+
+def test_markers_from_another_period_are_warned_about(history, tmp_path):
+    """Anomalies from March over counters from August say so (the page is still written); anomalies inside the
+    history do not."""
+    anomalies = tmp_path / "march.jsonl"
+    anomalies.write_bytes(b"".join(orjson.dumps({
+        "id": f"x{i}", "type": "burn_spike", "state": "firing", "journey": "search", "slo": "latency",
+        "severity": "page", "window": {"start": f"2026-03-0{i}T10:00:00Z", "end": f"2026-03-0{i}T10:05:00Z"},
+        "ts": f"2026-03-0{i}T10:05:00Z"}) + b"\n" for i in (1, 5)))
+    out = tmp_path / "r.html"
+    r = truesli("report", "--config", str(history.config), "--counters", str(history.counters), "--anomalies",
+                str(anomalies), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().splitlines() == [
+        "truesli: warning: none of the 2 anomalies (2026-03-01T10:05:00.000Z → 2026-03-05T10:05:00.000Z) falls "
+        "within the counters' history (2026-08-01T00:00:00.000Z → 2026-08-03T00:00:00.000Z): were they written for "
+        "another period or system? Their markers and verdicts do not describe this history",
+        f"wrote {out} ({out.stat().st_size:,} bytes; {2 * 1440 * 6:,} counters)"]
+    from types import SimpleNamespace
+
+    from streams.report.inputs import read_counters
+    from streams.runs.html_report import mismatched_inputs
+
+    counters = read_counters(str(history.counters))
+    start, end = counters[0].window_start_ms, max(c.window_end_ms for c in counters)
+    at = lambda ms: SimpleNamespace(ts_ms=ms)  # noqa: E731
+    day = 86_400_000
+    assert mismatched_inputs(counters, [at(end), at(end + day)], [at(start - 29 * day)], 30) == []
+    assert len(mismatched_inputs(counters, None, [at(start - 31 * day)], 30)) == 1  # a freeze older than the period
