@@ -48,6 +48,14 @@ def cmd_gen(args: argparse.Namespace) -> int:
     if args.scenario:
         from streams.tools.scenarios import write_scenario
 
+        # A scenario is a fixed story (its own length, seed and traffic): the mix's knobs would be ignored.
+        ignored = [flag for flag, v in (("--events", args.events), ("--seed", args.seed),
+                                        ("--bot-share", args.bot_share), ("--truth", args.truth)) if v is not None]
+        if ignored:
+            raise UserError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --scenario "
+                            f"{args.scenario} (a scenario has a fixed length, seed and mix): drop "
+                            f"{'it' if len(ignored) == 1 else 'them'}")
+
         try:
             n, k = write_scenario(args.scenario, args.out, args.changes_out)
         except OSError as exc:
@@ -55,8 +63,12 @@ def cmd_gen(args: argparse.Namespace) -> int:
         print(f"wrote scenario {args.scenario}: {n:,} requests to {args.out}"
               + (f", {k} change events to {args.changes_out}" if args.changes_out else ""), file=sys.stderr)
         return 0
+    if args.changes_out:
+        raise UserError("--changes-out needs --scenario NAME: the traffic mix has no change events")
     if args.events is None:
         raise UserError("--events is required (or pass --scenario NAME)")
+    args.seed = 1 if args.seed is None else args.seed
+    args.bot_share = 0.9 if args.bot_share is None else args.bot_share
     if args.events < 0:
         raise UserError("--events must be ≥ 0")
     if not 0.0 <= args.bot_share < 1.0:

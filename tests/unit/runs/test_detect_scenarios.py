@@ -265,7 +265,7 @@ def test_a_bad_change_event_line_is_dead_lettered_with_its_reason(tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "truesli: 2 change-event lines are not change events (first: " in r.stderr
-    assert "Detection (1 change events)" in r.stdout
+    assert "Detection (1 change event)" in r.stdout
     docs = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
     assert [(d["reason"], d["error"], d["source"]["line"]) for d in docs] == [
         ("bad_change_event", "kind must be one of deploy, config, upstream, freeze, unfreeze", 2),
