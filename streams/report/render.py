@@ -78,6 +78,14 @@ def _nice_max(v: float) -> float:
     return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= v)
 
 
+def _span_words(ms: int) -> str:
+    if ms % DAY_MS == 0:
+        return f"{ms // DAY_MS} d"
+    if ms % 3_600_000 == 0:
+        return f"{ms // 3_600_000} h"
+    return f"{ms // 60_000} min"
+
+
 def _since_freeze(v: SloView, model: ReportModel) -> str:
     if not model.changes_given:
         return "no --changes"
@@ -147,11 +155,17 @@ def _error_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:
     svg.time_axis(c)
     _change_markers(c, v)
     svg.hline(c, allowed, scale, "#222", f"objective {100 * allowed:g}%", dash="6 3")
-    svg.series(c, "raw", xs, v.error_raw, scale, "#9e9e9e", label="raw: every request the journey matched")
     svg.series(c, "cleaned", xs, v.error_real, scale, "#d62728", width=1.8, label="cleaned: real users only")
+    # Raw on top, dashed: where the two agree the cleaned line still shows through.
+    svg.series(c, "raw", xs, v.error_raw, scale, "#616161", width=1.2, dash="5 3",
+               label="raw: every request the journey matched")
     if not v.has_data:
         svg.empty(c, "no counters for this SLO")
-    svg.note(c, f"log scale; below {100 * lo:g}% (incl. 0) drawn at the bottom; gaps = no traffic")
+    rolling = ""
+    if v.error_span > 1 and model.bucketing is not None:
+        rolling = f"; each point: the rate over the last {_span_words(v.error_span * model.bucketing.bucket_ms)} " \
+                  "(thin traffic)"
+    svg.note(c, f"log scale; below {100 * lo:g}% (incl. 0) drawn at the bottom; gaps = no traffic{rolling}")
     return c.svg(f"{v.journey}/{v.slo} error rate")
 
 
@@ -165,9 +179,11 @@ def _traffic_chart(v: SloView, model: ReportModel, xs: list[float]) -> tuple[str
         layers.append((key, values, color))
         legend.append((key if key == REAL_USERS else f"filtered: {key}", color))
     tops = [sum(vals[k] for _, vals, _ in layers) for k in range(len(xs))]
-    hi = _nice_max(max(tops, default=0) * 1.05)
+    ticks = svg.nice_ticks(max(tops, default=0) * 1.05 or 1.0)
+    hi = ticks[-1]
     scale = svg.Scale(0, hi)
-    svg.y_axis(c, scale, [hi * f for f in (0, 0.25, 0.5, 0.75, 1)], lambda t: f"{t:,.0f}/min" if hi >= 20 else f"{t:.1f}/min")
+    whole = all(float(t).is_integer() for t in ticks)
+    svg.y_axis(c, scale, ticks, lambda t: f"{t:,.0f}/min" if whole else f"{t:g}/min")
     svg.time_axis(c)
     svg.stacked_areas(c, xs, layers, scale)
     share = svg.Scale(0, 1)
@@ -218,18 +234,29 @@ def _burn_chart(v: SloView, model: ReportModel, xs: list[float]) -> tuple[str, l
 def _budget_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:
     c = _chart("budget", v, model)
     low = min((x for x in v.budget if x is not None), default=0.0)
-    lo = -_nice_max(-low * 1.1) if low < 0 else 0.0
+    # An overspent budget can be −20000%: scaled to that, 100% and 0% share a pixel and the series is a flat
+    # line. The axis stops at −100% (values below are drawn on its bottom edge) and the chart says so.
+    lo = 0.0 if low >= 0 else (-0.5 if low >= -0.5 else -1.0)
     scale = svg.Scale(lo, 1.0)
-    ticks = ([lo, lo / 2, 0.0, 1.0] if lo < -1 else sorted({lo, 0.0, 0.5, 1.0})) if lo < 0 else [0.0, 0.25, 0.5, 0.75, 1.0]
+    ticks = {0.0: [0.0, 0.25, 0.5, 0.75, 1.0], -0.5: [-0.5, 0.0, 0.5, 1.0], -1.0: [-1.0, -0.5, 0.0, 0.5, 1.0]}[lo]
     svg.y_axis(c, scale, ticks, lambda t: f"{100 * t:.0f}%")
     svg.time_axis(c)
     _change_markers(c, v)
     svg.hline(c, 0.0, scale, "#c62828", "exhausted", dash="1 0")
+    b = model.bucketing
+    spent = next((k for k, x in enumerate(v.budget) if x is not None and x < 0), None)
+    if spent is not None and b is not None:
+        at = b.start_ms + (spent + 1) * b.bucket_ms  # the value is the one at the bucket's end
+        svg.vmarker(c, min(at, b.end_ms), "#c62828", f"error budget ran out by {format_rfc3339(at)}", "exhausted",
+                    width=1.5, opacity=0.9)
     svg.series(c, "budget_remaining", xs, v.budget, scale, "#4c78a8", width=1.8,
                label=f"error budget remaining over the trailing {model.period_days} days")
     if not v.has_data:
         svg.empty(c, "no counters for this SLO")
-    svg.note(c, f"trailing {model.period_days}-day budget: 1 − bad ÷ allowed bad; value at the end of each bucket")
+    clipped = f"; axis clipped at −100% (lowest {100 * low:,.0f}%)" if low < -1.0 else ""
+    ran_out = f"; red line: ran out by {format_rfc3339(at)}" if spent is not None and b is not None else ""
+    svg.note(c, f"trailing {model.period_days}-day budget: 1 − bad ÷ allowed bad; value at the end of each bucket"
+             f"{clipped}{ran_out}")
     return c.svg(f"{v.journey}/{v.slo} error budget remaining")
 
 
@@ -249,7 +276,7 @@ def _section(v: SloView, model: ReportModel, xs: list[float]) -> str:
         f'<p class="why">Verdict: {_badge(v.verdict.code, v.verdict.headline)} — {escape(v.verdict.reason)} '
         f'<span class="meta">(from {escape(v.verdict.source)})</span></p>',
         "<h3>Error rate: raw vs real users</h3>",
-        _legend([("raw (all matched requests)", "#9e9e9e"), ("cleaned (real users)", "#d62728"),
+        _legend([("raw (all matched requests), dashed", "#616161"), ("cleaned (real users)", "#d62728"),
                   ("objective", "#222")] + change_legend),
         f'<p class="caption">{escape(note)}</p>', _error_chart(v, model, xs),
         f"<h3>Traffic by filter reason — {_pct(share, 1)} of it is not real users</h3>", _legend(traffic_legend),

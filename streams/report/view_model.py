@@ -6,7 +6,8 @@ becomes a few hundred points per series. How each series is reduced is part of t
 decides what a reader can and cannot see:
 
 * error rates and traffic are **re-aggregated** per bucket (bad/total of the bucket's summed counts;
-  requests per minute of the bucket's covered windows) — exact, not sampled;
+  requests per minute of the bucket's covered windows) — exact, not sampled; where traffic is thin the
+  error rate is taken over the trailing ``error_span`` buckets (about 100 events a point, said on the chart);
 * burn rates are the **maximum** of the full-resolution rolling burn within the bucket, so a spike shorter
   than a bucket is never averaged away;
 * error budget remaining is the value **at the end** of the bucket (it is a running state).
@@ -129,6 +130,7 @@ class SloView:
     budget_now: float | None = None
     period_total: int = 0  # real-user events in the SLO period ending at the history's end
     last_freeze_ms: int | None = None
+    error_span: int = 1      # buckets per error-rate point (rolling; see MIN_EVENTS_PER_POINT)
     history_ms: int = 0      # first window start to last window end of this SLO's counters
     avg_events: int = 0      # real-user events in the 3-day average's window at the last window
 
@@ -202,6 +204,21 @@ def alert_spans(anomalies: Sequence[Anomaly], journey: str, slo: str, end_ms: in
     return {sev: sorted(v) for sev, v in sorted(out.items())}
 
 
+MIN_EVENTS_PER_POINT = 100
+"""The error-rate chart's resolution follows the traffic: each point is the rate over enough trailing buckets
+to hold about this many real-user events on average, so 20 requests a minute draw a readable line instead of
+a comb between 0 and 1/20 (capped at ``MAX_ERROR_SPAN`` buckets)."""
+MAX_ERROR_SPAN = 60
+
+
+def _error_span(totals: Sequence[int]) -> int:
+    busy = [t for t in totals if t]
+    if not busy:
+        return 1
+    avg = sum(busy) / len(busy)
+    return max(1, min(MAX_ERROR_SPAN, -(-MIN_EVENTS_PER_POINT // max(1, int(avg)))))
+
+
 def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowCounter], b: Bucketing | None,
               anomalies: list[Anomaly], changes: list[ChangeEvent], period_ms: int, policy: BurnPolicy,
               verdict_override: Verdict, history_end_ms: int | None, min_events: int) -> SloView:
@@ -252,9 +269,11 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
             for reason, v in c.filtered.items():
                 view.filtered[reason] = view.filtered.get(reason, 0) + v
         view.windows = len(rows)
+        view.error_span = span = _error_span(tot)
         for k in range(n):
-            view.error_real[k] = bad[k] / tot[k] if tot[k] else None
-            view.error_raw[k] = rbad[k] / rtot[k] if rtot[k] else None
+            lo = max(0, k - span + 1)
+            view.error_real[k] = sum(bad[lo:k + 1]) / sum(tot[lo:k + 1]) if tot[k] else None
+            view.error_raw[k] = sum(rbad[lo:k + 1]) / sum(rtot[lo:k + 1]) if rtot[k] else None
             seen = real[k] + nonuser[k]
             view.nonuser_share[k] = nonuser[k] / seen if seen else None
             minutes = covered[k] / MINUTE_MS
