@@ -78,6 +78,18 @@ def _nice_max(v: float) -> float:
     return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= v)
 
 
+def _ran_out(budget: list[float | None]) -> int | None:
+    """The bucket where the budget ran out for good: the start of the final stretch below 0, when the
+    history ends overspent (an early dip that recovered is not it); None when it ends with budget left."""
+    values = [(k, x) for k, x in enumerate(budget) if x is not None]
+    if not values or values[-1][1] >= 0:
+        return None
+    k = len(values) - 1
+    while k > 0 and values[k - 1][1] < 0:
+        k -= 1
+    return values[k][0]
+
+
 def _span_words(ms: int) -> str:
     if ms % DAY_MS == 0:
         return f"{ms // DAY_MS} d"
@@ -244,7 +256,7 @@ def _budget_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:
     _change_markers(c, v)
     svg.hline(c, 0.0, scale, "#c62828", "exhausted", dash="1 0")
     b = model.bucketing
-    spent = next((k for k, x in enumerate(v.budget) if x is not None and x < 0), None)
+    spent = _ran_out(v.budget)
     if spent is not None and b is not None:
         at = b.start_ms + (spent + 1) * b.bucket_ms  # the value is the one at the bucket's end
         svg.vmarker(c, min(at, b.end_ms), "#c62828", f"error budget ran out by {format_rfc3339(at)}", "exhausted",

@@ -18,6 +18,7 @@ draws a gap; traffic without windows is 0.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -206,17 +207,20 @@ def alert_spans(anomalies: Sequence[Anomaly], journey: str, slo: str, end_ms: in
 
 MIN_EVENTS_PER_POINT = 100
 """The error-rate chart's resolution follows the traffic: each point is the rate over enough trailing buckets
-to hold about this many real-user events on average, so 20 requests a minute draw a readable line instead of
-a comb between 0 and 1/20 (capped at ``MAX_ERROR_SPAN`` buckets)."""
+to hold about this many real-user events on average (and ~3 errors at the allowed rate), so 20 requests a
+minute draw a readable line instead of a comb between 0 and 1/20 (capped at ``MAX_ERROR_SPAN`` buckets)."""
 MAX_ERROR_SPAN = 60
 
 
-def _error_span(totals: Sequence[int]) -> int:
+def _error_span(totals: Sequence[int], allowed: float) -> int:
+    """Buckets per error-rate point: enough for ``MIN_EVENTS_PER_POINT`` events, and for about 3 errors at
+    the objective's allowed rate (a 99.9% SLO needs ~3,000 events before 0.1% is more than 0 or 1 error)."""
     busy = [t for t in totals if t]
     if not busy:
         return 1
+    need = max(MIN_EVENTS_PER_POINT, math.ceil(3 / allowed)) if allowed > 0 else MIN_EVENTS_PER_POINT
     avg = sum(busy) / len(busy)
-    return max(1, min(MAX_ERROR_SPAN, -(-MIN_EVENTS_PER_POINT // max(1, int(avg)))))
+    return max(1, min(MAX_ERROR_SPAN, math.ceil(need / avg)))
 
 
 def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowCounter], b: Bucketing | None,
@@ -269,7 +273,7 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
             for reason, v in c.filtered.items():
                 view.filtered[reason] = view.filtered.get(reason, 0) + v
         view.windows = len(rows)
-        view.error_span = span = _error_span(tot)
+        view.error_span = span = _error_span(tot, allowed)
         for k in range(n):
             lo = max(0, k - span + 1)
             view.error_real[k] = sum(bad[lo:k + 1]) / sum(tot[lo:k + 1]) if tot[k] else None

@@ -66,8 +66,10 @@ def test_downsampling_reaggregates_counts_and_keeps_the_burn_maximum():
     m = build_model(ONE, rows, max_points=2)
     v = m.slos[0]
     assert (m.bucketing.bucket_ms, m.bucketing.n) == (2 * MIN, 2)
-    assert v.error_real == [10 / 200, 0.0]
-    assert v.error_raw == [10 / 620, 0.0]
+    # 200 real-user events a point are too few for a 99% SLO (~300 for 3 errors at 1%): rolling over 2.
+    assert v.error_span == 2
+    assert v.error_real == [10 / 200, 10 / 400]
+    assert v.error_raw == [10 / 620, 10 / 830]
     assert v.traffic == {REAL_USERS: [100.0, 100.0], "bot_ua": [200.0, 0.0], "scanner": [10.0, 5.0]}
     assert v.nonuser_share == [420 / 620, 10 / 210]
     # 1h burn at minute 0 is 0.1/0.01 = 10× (the bucket maximum), then it decays; 3d equals 1h here.
@@ -373,3 +375,19 @@ def test_calibrated_needs_the_3_day_window_and_its_events_and_an_unspent_budget(
     assert spent.budget_now == pytest.approx(-49.0)
     html = render_html(build_model(cfg, [wc(m, 50, 100) for m in range(60)]), "t")
     assert 'data-verdict="budget_spent" style="background:#b71c1c">budget spent</span>' in html
+
+
+def test_thin_traffic_draws_the_error_rate_over_enough_trailing_buckets():
+    """20 real-user events a minute at 99%: one error in 20 is a comb between 0 and 5%; the rate over the
+    trailing 15 minutes (300 events, ~3 errors at the allowed 1%) is a line. Gaps stay gaps."""
+    rows = [wc(m, 19 if m % 4 == 0 else 20, 20) for m in range(30)] + [wc(30, 0, 0)]
+    v = build_model(ONE, rows).slos[0]
+    assert v.error_span == 15
+    assert v.error_real[0] == 1 / 20
+    assert v.error_real[14] == pytest.approx(4 / 300)   # minutes 0..14: errors at 0, 4, 8, 12
+    assert v.error_real[29] == pytest.approx(4 / 300)   # minutes 15..29: errors at 16, 20, 24, 28
+    assert v.error_real[30] is None                      # no traffic in that minute: a gap, not a rate
+    busy = build_model(ONE, [wc(m, 990, 1000) for m in range(30)]).slos[0]
+    assert busy.error_span == 1 and busy.error_real[:2] == [0.01, 0.01]
+    html = render_html(build_model(ONE, rows), "t")
+    assert "each point: the rate over the last 15 min (thin traffic)" in html
