@@ -148,14 +148,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import faulthandler
     import signal
 
-    from streams.live.worker import run_worker
+    from streams.live.worker import WebPortInUse, run_worker
     from streams.sinks.publish import PublishError
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack to stderr
     config = _with_bootstrap(load_config(args.config), args.bootstrap)
     try:
         return _kafka(run_worker, config, worker_id=args.worker_id, web_port=args.web_port, loglevel=args.loglevel)
-    except PublishError as exc:
+    except (PublishError, WebPortInUse) as exc:
         raise UserError(str(exc)) from None
 
 

@@ -247,11 +247,29 @@ class _Worker(faust.Worker):
         await super().on_stop()
 
 
+class WebPortInUse(Exception):
+    """The /metrics and /health port is taken (often: another worker on this machine)."""
+
+
+def check_web_port(host: str, port: int) -> None:
+    """Raise WebPortInUse unless ``host:port`` can be bound now — before any Kafka work, so a second worker
+    on the same machine is one line naming the fix, not a faust traceback after it joined the group."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise WebPortInUse(f"cannot listen on {_host(host)}:{port} for /metrics and /health ({exc.strerror}): "
+                               "another worker may be running here; pass --web-port N or set worker.web_port") from None
+
+
 def run_worker(config: Config, *, worker_id: str | None = None, web_port: int | None = None,
                loglevel: str = "info") -> int:
     worker_id = worker_id or socket.gethostname()
-    app, _ = build_app(config, worker_id=worker_id, web_port=web_port)
     port = web_port if web_port is not None else config.worker.web_port
+    check_web_port(config.worker.web_host, port)
+    app, _ = build_app(config, worker_id=worker_id, web_port=web_port)
     banner = startup_lines(config, worker_id=worker_id, web_port=port,
                            input_partitions=app.truesli_input_partitions)
     worker = _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=True,
@@ -263,4 +281,5 @@ def run_worker(config: Config, *, worker_id: str | None = None, web_port: int | 
     return 0
 
 
-__all__ = ["build_app", "run_worker", "default_transactional_id", "startup_lines", "next_close_in_s"]
+__all__ = ["build_app", "run_worker", "default_transactional_id", "startup_lines", "next_close_in_s",
+           "check_web_port", "WebPortInUse"]

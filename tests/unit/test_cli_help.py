@@ -77,3 +77,20 @@ def test_gen_defaults_still_apply_without_scenario(tmp_path):
     again = tmp_path / "again.jsonl"
     assert truesli("gen", "--events", "50", "--seed", "1", "--bot-share", "0.9", "--out", str(again)).returncode == 0
     assert out.read_bytes() == again.read_bytes()
+
+
+def test_run_on_a_taken_web_port_is_one_line_before_any_kafka_work(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # No broker at all: the port is checked first, so the error names the port, not the broker.
+        config = tmp_path / "c.yaml"
+        config.write_text("kafka: {bootstrap_servers: '127.0.0.1:9', connect_timeout_s: 1}\n")
+        r = truesli("run", "--config", str(config), "--web-port", str(port))
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        f"truesli: error: cannot listen on 127.0.0.1:{port} for /metrics and /health (Address already in use): "
+        "another worker may be running here; pass --web-port N or set worker.web_port"]
