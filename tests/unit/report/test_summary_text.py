@@ -44,3 +44,14 @@ def test_one_record_is_singular(tmp_path):
                           "little data: 1 min of history for a 30-day budget (judged from 24 h)"]
     assert [plural(0, "anomaly", "anomalies"), plural(1, "anomaly", "anomalies"), plural(1_200, "SLO")] == [
         "0 anomalies", "1 anomaly", "1,200 SLOs"]
+
+
+def test_distortion_sentences_read_as_english():
+    from streams.report.summary import _distortion
+
+    assert _distortion(good=90, total=100, raw_good=986, raw_total=1000) == (
+        "raw 1.400% vs real users 10.000% — non-user traffic diluted the error rate 7.1-fold")
+    assert _distortion(good=90, total=100, raw_good=800, raw_total=1000) == (
+        "raw 20.000% vs real users 10.000% — non-user traffic inflated the error rate")
+    assert _distortion(good=90, total=100, raw_good=1000, raw_total=1000) == (
+        "raw 0.000% vs real users 10.000% — non-user traffic hid every error")
