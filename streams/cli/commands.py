@@ -78,7 +78,8 @@ def cmd_gen(args: argparse.Namespace) -> int:
     try:
         write_mix(args.out, events=args.events, seed=args.seed, bot_share=args.bot_share, truth_path=args.truth)
     except OSError as exc:
-        raise OutputError(f"cannot write {args.out}: {exc.strerror}") from None
+        # The OSError names the file that failed: the mix or its truth.
+        raise OutputError(f"cannot write {exc.filename or args.out}: {exc.strerror}") from None
     if args.out != "-":
         print(f"wrote {args.events:,} requests to {args.out}" + (f", truth to {args.truth}" if args.truth else ""),
               file=sys.stderr)
