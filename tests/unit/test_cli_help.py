@@ -33,7 +33,8 @@ def test_version():
 
 def test_every_command_has_a_description_and_every_flag_a_help_text():
     commands = _commands()
-    assert sorted(commands) == ["archive", "bench", "demo", "gen", "process", "replay", "report", "rules", "run"]
+    assert sorted(commands) == ["archive", "bench", "demo", "gen", "process", "replay", "report", "rules", "run",
+                                "sniff"]
     for name, parser in commands.items():
         assert parser.description and parser.description.endswith("."), name
         for action in parser._actions:
