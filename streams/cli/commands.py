@@ -48,6 +48,14 @@ def cmd_gen(args: argparse.Namespace) -> int:
     if args.scenario:
         from streams.tools.scenarios import write_scenario
 
+        # A scenario is a fixed story (its own length, seed and traffic): the mix's knobs would be ignored.
+        ignored = [flag for flag, v in (("--events", args.events), ("--seed", args.seed),
+                                        ("--bot-share", args.bot_share), ("--truth", args.truth)) if v is not None]
+        if ignored:
+            raise UserError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --scenario "
+                            f"{args.scenario} (a scenario has a fixed length, seed and mix): drop "
+                            f"{'it' if len(ignored) == 1 else 'them'}")
+
         try:
             n, k, r = write_scenario(args.scenario, args.out, args.changes_out, args.reports_out)
         except OSError as exc:
@@ -56,10 +64,14 @@ def cmd_gen(args: argparse.Namespace) -> int:
               + (f", {k} change events to {args.changes_out}" if args.changes_out else "")
               + (f", {r} user reports to {args.reports_out}" if args.reports_out else ""), file=sys.stderr)
         return 0
+    if args.changes_out:
+        raise UserError("--changes-out needs --scenario NAME: the traffic mix has no change events")
     if args.reports_out:
         raise UserError("--reports-out writes a scenario's user reports: pass --scenario NAME with it")
     if args.events is None:
         raise UserError("--events is required (or pass --scenario NAME)")
+    args.seed = 1 if args.seed is None else args.seed
+    args.bot_share = 0.9 if args.bot_share is None else args.bot_share
     if args.events < 0:
         raise UserError("--events must be ≥ 0")
     if not 0.0 <= args.bot_share < 1.0:
@@ -92,9 +104,21 @@ def cmd_process(args: argparse.Namespace) -> int:
     found = report_run(config, result, out, now_ms=now, summary_json=args.summary_json, changes=args.changes,
                        anomalies_path=args.anomalies, dead_letters_path=args.dead_letters,
                        user_reports=args.user_reports)
+    rc = 0
     if args.remote_write or config.remote_write.url:
-        return push_run(result.book, config, args.remote_write, out, found)
-    return 0
+        rc = push_run(result.book, config, args.remote_write, out, found)
+    return rc or _input_mistake(result, config.input.format)
+
+
+def _input_mistake(result, fmt: str) -> int:
+    """Most records dead-lettered for one format/mapping reason: say the fix, exit 3 (outputs are written)."""
+    from streams.runs.input_check import EXIT_INPUT_MISTAKE, input_mistake
+
+    hint = input_mistake(result.tally, result.dead_letter_samples, fmt)
+    if hint is None:
+        return 0
+    print(f"truesli: hint: {hint}", file=sys.stderr)
+    return EXIT_INPUT_MISTAKE
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -130,14 +154,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import faulthandler
     import signal
 
-    from streams.live.worker import run_worker
+    from streams.live.worker import WebPortInUse, run_worker
     from streams.sinks.publish import PublishError
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack to stderr
     config = _with_bootstrap(load_config(args.config), args.bootstrap)
     try:
         return _kafka(run_worker, config, worker_id=args.worker_id, web_port=args.web_port, loglevel=args.loglevel)
-    except PublishError as exc:
+    except (PublishError, WebPortInUse) as exc:
         raise UserError(str(exc)) from None
 
 
@@ -205,9 +229,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         n = _kafka(publish_counters, config.kafka, result.book.merged(), args.to_topic, now)
         print(f"published {n:,} counters to {args.to_topic}", file=out)
+    rc = 0
     if args.remote_write or config.remote_write.url:
-        return push_run(result.book, config, args.remote_write, out, found)
-    return 0
+        rc = push_run(result.book, config, args.remote_write, out, found)
+    return rc or _input_mistake(result, config.input.format)
 
 
 def cmd_archive(args: argparse.Namespace) -> int:

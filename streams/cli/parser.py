@@ -9,16 +9,33 @@ from streams.cli.commands import (cmd_archive, cmd_bench, cmd_demo, cmd_gen, cmd
 from streams.tools.scenarios import SCENARIOS
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("truesli")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _add(sub, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` opens with a description line (the summary unless one is given)."""
+    return sub.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="truesli", description="Streaming SLIs that count real users only.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"truesli {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("gen", help="write a labelled traffic mix (request_log JSONL) and its ground truth")
-    g.add_argument("--events", type=int, help="number of requests of the traffic mix")
-    g.add_argument("--seed", type=int, default=1)
-    g.add_argument("--bot-share", type=float, default=0.9, help="share of requests that are not real users")
+    g = _add(sub, "gen", "write a labelled traffic mix (request_log JSONL) and its ground truth",
+             "Write a labelled traffic mix (request_log JSONL) and its ground truth, or with --scenario one of "
+             "the detector scenarios (fixed length and seed) and its change events.")
+    g.add_argument("--events", type=int, help="number of requests of the traffic mix (required without --scenario)")
+    g.add_argument("--seed", type=int, help="random seed of the mix: the same seed gives the same file (default: 1)")
+    g.add_argument("--bot-share", type=float, help="share of requests that are not real users (default: 0.9)")
     g.add_argument("--out", required=True, help="output JSONL ('-' = stdout)")
-    g.add_argument("--truth", help="write the real-user ground truth here (JSON)")
+    g.add_argument("--truth", help="write the real-user ground truth here (JSON; the mix only)")
     g.add_argument("--scenario", choices=sorted(SCENARIOS),
                    help="instead of the mix: a detector scenario (burst, quiet night, 30-day slow burn, …)")
     g.add_argument("--changes-out", metavar="FILE", help="with --scenario: write its change events here")
@@ -26,10 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --scenario: write its user reports (user_report JSON lines) here")
     g.set_defaults(func=cmd_gen)
 
-    p = sub.add_parser("process", help="clean and count request logs from files or stdin (embedded mode)")
+    p = _add(sub, "process", "clean and count request logs from files or stdin (embedded mode)",
+             "Clean and count request logs from files or stdin (embedded mode): the SLI of real users, raw "
+             "beside it, and why every other record was dropped. Exit 0; 2 on a user error; 3 when most "
+             "records were dead-lettered for one reason a flag or setting fixes (a hint says which).")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="log files ('-' = stdin; .gz ok; Parquet archives)")
     p.add_argument("--config", help="truesli.yaml (default: the built-in config)")
-    p.add_argument("--format", choices=("auto", "jsonl", "combined", "parquet"), default="auto")
+    p.add_argument("--format", choices=("auto", "jsonl", "combined", "parquet"), default="auto",
+                   help="input format (default: auto — Parquet by file, JSON vs Common/Combined Log Format by "
+                        "line; overrides input.format unless auto)")
     p.add_argument("--counters", help="write sli_counter JSON lines here")
     p.add_argument("--dead-letters", help="write dead_letter JSON lines here")
     p.add_argument("--verdicts", help="write one JSON line per input record: why it was counted or dropped")
@@ -44,14 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="push the counters to a Prometheus remote-write receiver (event-time stamps: backfills)")
     p.set_defaults(func=cmd_process)
 
-    d = sub.add_parser("demo", help="generate a bot-heavy sample, process it, show how bots distort the SLI")
-    d.add_argument("--events", type=int, default=500_000)
-    d.add_argument("--seed", type=int, default=7)
+    d = _add(sub, "demo", "generate a bot-heavy sample, process it, show how bots distort the SLI")
+    d.add_argument("--events", type=int, default=500_000, help="requests in the generated sample (default: 500,000)")
+    d.add_argument("--seed", type=int, default=7, help="random seed of the sample (default: 7)")
     d.add_argument("--config", help="config to use (default: examples/truesli.yaml)")
     d.add_argument("--out-dir", help="where to keep the sample and outputs (default: a temp dir)")
     d.set_defaults(func=cmd_demo)
 
-    rep = sub.add_parser("report", help="write a self-contained HTML review report with charts per journey/SLO")
+    rep = _add(sub, "report", "write a self-contained HTML review report with charts per journey/SLO")
     rep.add_argument("inputs", nargs="*", metavar="INPUT", help="request logs to process first (as `process`)")
     rep.add_argument("--config", help="truesli.yaml: journeys, services and objectives (default: built-in)")
     rep.add_argument("--counters", metavar="FILE", help="sli_counter JSON lines (`truesli process --counters`)")
@@ -65,18 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--period-days", type=int, metavar="DAYS",
                      help="SLO period in whole days (1-400) for the budget chart, active SLOs and the detectors' "
                           "verdicts (default: detection.slo_period_days, 30)")
-    rep.add_argument("--max-points", type=int, default=600, help="display points per chart (downsampling)")
+    rep.add_argument("--max-points", type=int, default=600,
+                     help="display points per chart (downsampling; default: 600)")
     rep.set_defaults(func=cmd_report)
 
-    r = sub.add_parser("run", help="the live worker: consume requests.raw, publish sli.counters (Kafka)")
+    r = _add(sub, "run", "the live worker: consume requests.raw, publish sli.counters (Kafka)",
+             "The live worker: consume requests.raw, publish sli.counters (Kafka). Its first lines name the "
+             "broker, topics, group, partitions and the /metrics and /health URLs.")
     r.add_argument("--config", help="truesli.yaml (kafka: section for brokers and topics)")
     r.add_argument("--bootstrap", help="override kafka.bootstrap_servers")
     r.add_argument("--worker-id", help="stable id of this worker (transactional id suffix; default: hostname)")
     r.add_argument("--web-port", type=int, help="override worker.web_port (/metrics, /health)")
-    r.add_argument("--loglevel", default="info", choices=("debug", "info", "warning", "error"))
+    r.add_argument("--loglevel", default="info", choices=("debug", "info", "warning", "error"),
+                   help="log level (default: info; debug also shows faust's and the Kafka clients' chatter)")
     r.set_defaults(func=cmd_run)
 
-    u = sub.add_parser("rules", help="write a Sloth spec and Prometheus recording/alert rules for the SLOs")
+    u = _add(sub, "rules", "write a Sloth spec and Prometheus recording/alert rules for the SLOs")
     u.add_argument("--config", help="truesli.yaml (default: the built-in config)")
     u.add_argument("--out", required=True, help="directory for sloth.yaml and prometheus-rules.yaml")
     # Defaults come from the config's detection.burn (14.4/6/3/1, 100 events): the detectors and the
@@ -92,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "detection.burn.min_ticket_events)")
     u.set_defaults(func=cmd_rules)
 
-    rp = sub.add_parser("replay", help="recompute SLIs from history: a Kafka topic by time range, or Parquet")
+    rp = _add(sub, "replay", "recompute SLIs from history: a Kafka topic by time range, or Parquet")
     rp.add_argument("--config", help="truesli.yaml (the definition to apply to the past)")
     source = rp.add_mutually_exclusive_group(required=True)
     source.add_argument("--topic", help="Kafka topic to read (never written to)")
@@ -117,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--compare-json", metavar="FILE", help="write the comparison as JSON here")
     rp.set_defaults(func=cmd_replay)
 
-    a = sub.add_parser("archive", help="append a Kafka topic's new records to Parquet (resumable)")
+    a = _add(sub, "archive", "append a Kafka topic's new records to Parquet (resumable)")
     a.add_argument("--config", help="truesli.yaml (kafka: section)")
     a.add_argument("--topic", help="topic to archive (default: kafka.topics.requests)")
     a.add_argument("--out", required=True, help="archive directory (date=…/hour=… partitions)")
@@ -126,16 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--bootstrap", help="override kafka.bootstrap_servers")
     a.set_defaults(func=cmd_archive)
 
-    sn = sub.add_parser("sniff", help="which log format each line looks like, with counts and mapped samples")
+    sn = _add(sub, "sniff", "which log format each line looks like, with counts and mapped samples")
     sn.add_argument("inputs", nargs="+", metavar="FILE", help="log files ('-' = stdin; .gz ok)")
     sn.add_argument("--config", help="truesli.yaml: its input section (preset, fields, caps) is used")
-    sn.add_argument("--samples", type=int, default=3, help="decoded records shown per format (default 3)")
+    sn.add_argument("--samples", type=int, default=3, help="decoded records shown per format (default: 3)")
     sn.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
     sn.set_defaults(func=cmd_sniff)
 
-    b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
-    b.add_argument("--events", type=int, default=1_000_000)
-    b.add_argument("--seed", type=int, default=1)
+    b = _add(sub, "bench", "measure core throughput against a bare orjson.loads loop")
+    b.add_argument("--events", type=int, default=1_000_000, help="requests to generate and time (default: 1,000,000)")
+    b.add_argument("--seed", type=int, default=1, help="random seed of the generated requests (default: 1)")
     b.add_argument("--json", help="also write the results as JSON here")
     b.set_defaults(func=cmd_bench)
     return parser

@@ -63,7 +63,9 @@ class RecordVerdict:
     rule: str | None
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "line": self.line, "journey": self.journey,
+        # ``source`` is the one location vocabulary of every output: {file, line} here, as in a file's
+        # dead letters (Kafka records are {topic, partition, offset}).
+        return {"source": {"file": self.source, "line": self.line}, "journey": self.journey,
                 "verdict": self.verdict, "reason": self.reason, "rule": self.rule}
 
 

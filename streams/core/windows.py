@@ -96,6 +96,19 @@ class Windows:
             wm = max(wm, self.max_ts + (now_ms - self._idle_since) - self.lateness_ms)
         return wm
 
+    def next_close_ms(self, now_ms: int) -> int | None:
+        """When (injected-clock ms) the oldest open window will be emitted if no further record arrives:
+        the idle rule lets event time run on once the stream has been quiet for ``idle_timeout``, so it is
+        ``last record + max(idle_timeout, window end − max event time + allowed lateness)``; ``now_ms`` if the
+        watermark has already passed it (the next batch emits it); None with no open window."""
+        if not self._open or self.max_ts is None:
+            return None
+        end = min(start for _, start in self._open) + self.size_ms
+        if self.max_ts - self.lateness_ms >= end:
+            return now_ms
+        since = self._idle_since if self._idle_since is not None else now_ms
+        return max(now_ms, since + max(self.idle_ms, end - self.max_ts + self.lateness_ms))
+
     def close(self, now_ms: int | None) -> list[WindowCounter]:
         """Emit windows the watermark has passed, plus re-emissions of windows that took late records."""
         if now_ms is not None and self._idle_since is None:

@@ -32,7 +32,8 @@ class Reachability:
     """Up/down state of the broker with one log line per transition. Thread-safe; clock injectable.
 
     ``failures_to_down`` consecutive failed probes mark the broker down (one slow answer on a loaded
-    machine is not an outage); one successful probe marks it up again. The outage is dated from the first
+    machine is not an outage); one successful probe marks it up again. A shorter streak is logged once,
+    at info, when it ends (a 3 s broker restart can still roll back a transaction). The outage is dated from the first
     failed probe of the streak, so its length does not depend on how long confirming it took.
     """
 
@@ -51,6 +52,12 @@ class Reachability:
         """Record one probe result."""
         with self._lock:
             if reachable:
+                if self.up and self._failures:
+                    # Too short to count as an outage, yet long enough to break a transaction: say it once.
+                    log.info("Kafka broker missed %d probe%s over %.0f s (a short outage, below the %d that "
+                             "count in truesli_broker_outages_total); any transaction it broke was rolled back "
+                             "and retried", self._failures, "" if self._failures == 1 else "s",
+                             self._clock() - self._first_failure, self._failures_to_down)
                 self._failures = 0
                 if not self.up:
                     now = self._clock()

@@ -24,6 +24,17 @@ from streams.kafka.clients import client_conf
 from streams.sinks.cumulative import CumulativeExporter
 
 
+def config_fingerprint(config: Config) -> str:
+    """12 hex digits naming the SLI definition (input, journeys, exclusions, filters, state, windows,
+    detection) — not where it runs (kafka, worker, remote_write). Recorded with each partition's state,
+    so a worker restored under a different definition says so."""
+    import hashlib
+
+    doc = config.model_dump_json(include={"input", "journeys", "exclusions", "filters", "state", "windows",
+                                          "detection"})
+    return hashlib.sha256(doc.encode()).hexdigest()[:12]
+
+
 @dataclass(slots=True)
 class PartitionState:
     """Everything Stage A holds for one input partition (owned by the Stage A thread)."""
@@ -32,6 +43,8 @@ class PartitionState:
     next_offset: int | None = None  # first offset not yet reflected in the pipeline
     exporter: CumulativeExporter | None = None  # remote-write running sums, when remote_write.url is set
     abuse: AbuseEpisodes | None = None  # scanner / credential-stuffing episodes of this partition's flags
+    fingerprint: str = ""  # config_fingerprint of the config this state is built with now
+    written_under: str | None = None  # the fingerprint recorded with the restored state (None: none recorded)
 
 
 class ChangelogUnavailable(Exception):
@@ -101,8 +114,10 @@ def restore_partition(config: Config, partition: int, records: list[tuple[bytes,
                       remote_write: bool) -> PartitionState:
     """A partition's state rebuilt from its changelog records; ``next_offset`` None when it has none yet.
     ``remote_write``: also rebuild the remote-write running sums."""
-    state = PartitionState(Pipeline(config, partition=partition, track_state_changes=True))
+    state = PartitionState(Pipeline(config, partition=partition, track_state_changes=True),
+                           fingerprint=config_fingerprint(config))
     state.next_offset, extra = snapshot.restore(state.pipeline, records)
+    state.written_under = extra.get("config") if extra else None
     state.abuse = AbuseEpisodes(config)
     if extra and extra.get("abuse"):
         state.abuse.load(extra["abuse"])
@@ -120,7 +135,7 @@ def changelog_records(state: PartitionState) -> Iterator[tuple[bytes, bytes]]:
     exporter's closed windows first, so the extras stay bounded."""
     yield from snapshot.ip_changes(state.pipeline)
     if state.next_offset is not None:
-        extra = {"abuse": state.abuse.state() if state.abuse is not None else []}
+        extra = {"abuse": state.abuse.state() if state.abuse is not None else [], "config": state.fingerprint}
         if state.exporter is not None:
             state.exporter.expire(state.pipeline.windows.closed_through)
             extra["remote_write"] = state.exporter.state()

@@ -65,6 +65,8 @@ class StageAStats:
     last_ok_monotonic: float = 0.0
     consumer_rebuilds: int = 0
     broker: Reachability = field(default_factory=Reachability)
+    # Per partition: when (wall ms) its oldest open window is published if no further record arrives.
+    next_close_ms: dict[int, int | None] = field(default_factory=dict)
 
 
 class ConsumerFailed(Exception):
@@ -197,6 +199,7 @@ class StageA:
             self._parts.pop(tp.partition, None)
             self._needs_restore.discard(tp.partition)
             self.stats.tallies.pop(tp.partition, None)
+            self.stats.next_close_ms.pop(tp.partition, None)
 
     def _restore_pending(self) -> None:
         """Rebuild the pending partitions' pipelines from the changelog and seek to their offsets.
@@ -225,6 +228,9 @@ class StageA:
         # The start of a restore is a contract of the log (tests SIGKILL a worker on this line).
         log.info("restoring partitions %s from the state changelog", pending)
         tps = []
+        ips = 0
+        starts: list[str] = []
+        changed: list[tuple[int, str]] = []
         for p in pending:
             state = restore_partition(self.config, p, read_changelog(self.config, p, self._kafka_log),
                                       remote_write=self.sink is not None)
@@ -237,9 +243,24 @@ class StageA:
             self.consumer.seek(tp)
             self.stats.restores += 1
             tps.append(tp)
-            log.info("partition %d restored (%d IPs in state), resuming at offset %s", p,
-                     len(state.pipeline.filters.store), offset)
+            ips += len(state.pipeline.filters.store)
+            if state.written_under is not None and state.written_under != state.fingerprint:
+                changed.append((p, state.written_under))
+            starts.append("start" if offset == OFFSET_BEGINNING else f"{offset:,}")
         self.consumer.resume(tps)
+        # One line per assignment, in words: librdkafka's -2 is "the beginning", not an offset.
+        where = ("from the start (nothing committed yet)" if all(o == "start" for o in starts)
+                 else "from the last committed offsets" if len(pending) > 6
+                 else "from offset " + ", ".join(f"p{p} {o}" for p, o in zip(pending, starts)))
+        log.info("%s partitions %s assigned: %s of filter state restored; reading %s", self.topics.requests,
+                 pending, f"{ips:,} client IP{'s' if ips != 1 else ''}", where)
+        if changed:
+            # Not refused: a deliberate config change (a new objective, a filter tweak) resumes this way too.
+            log.warning("partitions %s hold state written under another config (fingerprint %s; this worker's is "
+                        "%s): counting continues from it under the new definition. If that is not intended, "
+                        "stop and start with the --config that wrote it, or use a new kafka.group_id and topics",
+                        [p for p, _ in changed], ", ".join(sorted({f for _, f in changed})),
+                        self._parts[changed[0][0]].fingerprint)
 
     # -- processing ---------------------------------------------------------------------------------------
     def _process(self, msgs: list) -> None:
@@ -285,6 +306,7 @@ class StageA:
                         self.sink.add(labels, ts, value)
                 self._dirty = True
             self.stats.tallies[p] = state.pipeline.tally
+            self.stats.next_close_ms[p] = state.pipeline.windows.next_close_ms(now)
             self.stats.state_ips[p] = len(state.pipeline.filters.store)
         if msgs:
             took = time.perf_counter() - t0

@@ -25,7 +25,7 @@ from pathlib import Path
 import faust
 import orjson
 
-from streams.kafka.health import install_rate_limit
+from streams.kafka.health import LIBRDKAFKA_LOGGER, install_rate_limit
 from streams.config import Config
 from streams.kafka.clients import ensure_topics, preflight
 from streams.kafka.security import faust_credentials, redact_client_logs
@@ -35,6 +35,44 @@ from streams.live.stage_b import StageB
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
 
 log = logging.getLogger("truesli.app")
+
+# faust's and mode's service banners ("Starting..." / "Stopping..." per service), aiokafka's group chatter
+# and their subscription tables: ~100 lines at start and stop that bury what an operator needs. At
+# --loglevel debug they are shown; otherwise only their warnings and errors.
+_CHATTY_LOGGERS = ("faust", "mode", "aiokafka", "kafka")
+# librdkafka warnings that are a normal step on a fresh or restarting broker and resolve by themselves.
+_TRANSIENT = ("Coordinator load in progress", "COORDINATOR_LOAD_IN_PROGRESS", "NOT_COORDINATOR")
+
+
+class _TransientKafkaFilter(logging.Filter):
+    """Drops librdkafka's self-resolving retry warnings (they are still counted as broker errors)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            return True
+        msg = record.getMessage()
+        return not any(t in msg for t in _TRANSIENT)
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def startup_lines(config: Config, *, worker_id: str, web_port: int, input_partitions: int) -> list[str]:
+    """What ``truesli run`` says first: where it reads and writes, where /metrics and /health listen, and
+    when the last window of a burst appears. Pure (tested without a broker)."""
+    k, w, t = config.kafka, config.windows, config.kafka.topics
+    base = f"http://{_host(config.worker.web_host)}:{web_port}"
+    tail = max(w.idle_timeout_s, w.allowed_lateness_s)
+    worst = max(w.idle_timeout_s, w.size_s + w.allowed_lateness_s)
+    return [
+        f"truesli run: worker {worker_id}, group {k.group_id}, broker {k.bootstrap_servers}",
+        f"reads {t.requests} ({input_partitions} partitions) and {t.changes}; writes {t.counters}, "
+        f"{t.anomalies}, {t.deadletter}",
+        f"metrics {base}/metrics · health {base}/health",
+        f"windows: {w.size_s} s, published {w.allowed_lateness_s} s after they end; once input stops the last "
+        f"follows in {tail}–{worst} s (/health: next_window_close_in_s)",
+    ]
 
 
 def default_transactional_id(config: Config, worker_id: str) -> str:
@@ -122,6 +160,8 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
     class StageAService(faust.Service):
         """Owns the Stage A thread; a crash there stops the worker with an error."""
 
+        logger = logging.getLogger("mode.truesli.stage_a")  # its Starting/Stopping banners go with mode's
+
         async def on_started(self) -> None:
             # faust has configured logging by now: hold back the retry storm every Kafka client logs
             # during a broker outage (the outage itself is logged once by streams.kafka.health).
@@ -147,6 +187,7 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)
 
     app.service(StageAService())
+    app.truesli_input_partitions = parts[k.topics.requests]  # for the start-up lines
 
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ANN001
@@ -161,18 +202,78 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
         return web.json({"status": "ok" if ok else "starting" if age is None else "stalled",
                          "assigned_partitions": sorted(s.tallies), "seconds_since_last_poll": age,
                          "transactions": s.transactions, "broker_errors": s.broker_errors,
-                         "broker_up": s.broker.up},
+                         "broker_up": s.broker.up,
+                         "next_window_close_in_s": next_close_in_s(s.next_close_ms, int(time.time() * 1000))},
                         status=200 if ok or age is None else 503)
 
+    announced = False
+
+    @app.timer(interval=1.0)
+    async def announce_ready() -> None:
+        # "ready" once Stage A holds its input partitions and Stage B has recovered its table.
+        nonlocal announced
+        if not announced and stage_a.stats.tallies and assignment() is not None:
+            announced = True
+            log.info("ready")
+
     return app, stage_a
+
+
+def next_close_in_s(next_close_ms: dict[int, int | None], now_ms: int) -> float | None:
+    """Seconds until the next window with data is published if no further record arrives (the soonest
+    over this worker's partitions); None with no window open."""
+    pending = [t for t in list(next_close_ms.values()) if t is not None]
+    return None if not pending else max(0.0, (min(pending) - now_ms) / 1000)
+
+
+class _Worker(faust.Worker):
+    """faust's worker with its chatter held back and truesli's start-up lines said first."""
+
+    def __init__(self, *args, banner: list[str], **kwargs) -> None:  # noqa: ANN002, ANN003
+        self._banner = banner
+        super().__init__(*args, **kwargs)
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        if level > logging.DEBUG:
+            for name in _CHATTY_LOGGERS:
+                logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(LIBRDKAFKA_LOGGER).addFilter(_TransientKafkaFilter())
+        for line in self._banner:
+            log.info("%s", line)
+
+    async def on_stop(self) -> None:
+        log.info("stopping: the open transaction is committed or rolled back, nothing is lost")
+        await super().on_stop()
+
+
+class WebPortInUse(Exception):
+    """The /metrics and /health port is taken (often: another worker on this machine)."""
+
+
+def check_web_port(host: str, port: int) -> None:
+    """Raise WebPortInUse unless ``host:port`` can be bound now — before any Kafka work, so a second worker
+    on the same machine is one line naming the fix, not a faust traceback after it joined the group."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise WebPortInUse(f"cannot listen on {_host(host)}:{port} for /metrics and /health ({exc.strerror}): "
+                               "another worker may be running here; pass --web-port N or set worker.web_port") from None
 
 
 def run_worker(config: Config, *, worker_id: str | None = None, web_port: int | None = None,
                loglevel: str = "info") -> int:
     worker_id = worker_id or socket.gethostname()
+    port = web_port if web_port is not None else config.worker.web_port
+    check_web_port(config.worker.web_host, port)
     app, _ = build_app(config, worker_id=worker_id, web_port=web_port)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
-                          override_logging=True)
+    banner = startup_lines(config, worker_id=worker_id, web_port=port,
+                           input_partitions=app.truesli_input_partitions)
+    worker = _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=True,
+                     banner=banner)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
@@ -180,4 +281,5 @@ def run_worker(config: Config, *, worker_id: str | None = None, web_port: int | 
     return 0
 
 
-__all__ = ["build_app", "run_worker", "default_transactional_id"]
+__all__ = ["build_app", "run_worker", "default_transactional_id", "startup_lines", "next_close_in_s",
+           "check_web_port", "WebPortInUse"]

@@ -17,10 +17,13 @@ from streams.core.timeparse import format_rfc3339
 from streams.report import svg
 from streams.report.pain_html import REPORT_COLOR, agreement_table, recommendation_line, report_markers
 from streams.report.view_model import DAY_MS, REAL_USERS, ReportModel, SloView
-from streams.report.verdict import CALIBRATED, NO_TRAFFIC, POLICY_NOT_ENFORCED, TOO_LOOSE, TOO_TIGHT
+from streams.report.verdict import (BUDGET_SPENT, CALIBRATED, NO_TRAFFIC, NOT_ENOUGH_HISTORY, POLICY_NOT_ENFORCED,
+                                    TOO_LOOSE, TOO_TIGHT)
 
+# Green is "calibrated" only; a verdict the history cannot support is a neutral slate, a spent budget red.
 VERDICT_COLORS = {CALIBRATED: "#2e7d32", TOO_TIGHT: "#c62828", TOO_LOOSE: "#ef6c00",
-                  POLICY_NOT_ENFORCED: "#6a1b9a", NO_TRAFFIC: "#616161"}
+                  POLICY_NOT_ENFORCED: "#6a1b9a", NO_TRAFFIC: "#616161", NOT_ENOUGH_HISTORY: "#546e7a",
+                  BUDGET_SPENT: "#b71c1c"}
 REASON_COLORS = {REAL_USERS: "#4c78a8", "bot_ua": "#f58518", "scanner": "#e45756", "rate_limited": "#72b7b2",
                  "credential_stuffing": "#b279a2", "synthetic": "#9d755d", "ip_deny": "#bab0ac"}
 EXTRA_COLORS = ("#eeca3b", "#ff9da6", "#54a24b", "#8c564b")
@@ -76,6 +79,26 @@ def _nice_max(v: float) -> float:
         return 1.0
     mag = 10 ** math.floor(math.log10(v))
     return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= v)
+
+
+def _ran_out(budget: list[float | None]) -> int | None:
+    """The bucket where the budget ran out for good: the start of the final stretch below 0, when the
+    history ends overspent (an early dip that recovered is not it); None when it ends with budget left."""
+    values = [(k, x) for k, x in enumerate(budget) if x is not None]
+    if not values or values[-1][1] >= 0:
+        return None
+    k = len(values) - 1
+    while k > 0 and values[k - 1][1] < 0:
+        k -= 1
+    return values[k][0]
+
+
+def _span_words(ms: int) -> str:
+    if ms % DAY_MS == 0:
+        return f"{ms // DAY_MS} d"
+    if ms % 3_600_000 == 0:
+        return f"{ms // 3_600_000} h"
+    return f"{ms // 60_000} min"
 
 
 def _since_freeze(v: SloView, model: ReportModel) -> str:
@@ -147,12 +170,18 @@ def _error_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:
     svg.time_axis(c)
     _change_markers(c, v)
     svg.hline(c, allowed, scale, "#222", f"objective {100 * allowed:g}%", dash="6 3")
-    svg.series(c, "raw", xs, v.error_raw, scale, "#9e9e9e", label="raw: every request the journey matched")
     svg.series(c, "cleaned", xs, v.error_real, scale, "#d62728", width=1.8, label="cleaned: real users only")
+    # Raw on top, dashed: where the two agree the cleaned line still shows through.
+    svg.series(c, "raw", xs, v.error_raw, scale, "#616161", width=1.2, dash="5 3",
+               label="raw: every request the journey matched")
     report_markers(c, v)
     if not v.has_data:
         svg.empty(c, "no counters for this SLO")
-    svg.note(c, f"log scale; below {100 * lo:g}% (incl. 0) drawn at the bottom; gaps = no traffic")
+    rolling = ""
+    if v.error_span > 1 and model.bucketing is not None:
+        rolling = f"; each point: the rate over the last {_span_words(v.error_span * model.bucketing.bucket_ms)} " \
+                  "(thin traffic)"
+    svg.note(c, f"log scale; below {100 * lo:g}% (incl. 0) drawn at the bottom; gaps = no traffic{rolling}")
     return c.svg(f"{v.journey}/{v.slo} error rate")
 
 
@@ -166,9 +195,11 @@ def _traffic_chart(v: SloView, model: ReportModel, xs: list[float]) -> tuple[str
         layers.append((key, values, color))
         legend.append((key if key == REAL_USERS else f"filtered: {key}", color))
     tops = [sum(vals[k] for _, vals, _ in layers) for k in range(len(xs))]
-    hi = _nice_max(max(tops, default=0) * 1.05)
+    ticks = svg.nice_ticks(max(tops, default=0) * 1.05 or 1.0)
+    hi = ticks[-1]
     scale = svg.Scale(0, hi)
-    svg.y_axis(c, scale, [hi * f for f in (0, 0.25, 0.5, 0.75, 1)], lambda t: f"{t:,.0f}/min" if hi >= 20 else f"{t:.1f}/min")
+    whole = all(float(t).is_integer() for t in ticks)
+    svg.y_axis(c, scale, ticks, lambda t: f"{t:,.0f}/min" if whole else f"{t:g}/min")
     svg.time_axis(c)
     svg.stacked_areas(c, xs, layers, scale)
     share = svg.Scale(0, 1)
@@ -219,18 +250,29 @@ def _burn_chart(v: SloView, model: ReportModel, xs: list[float]) -> tuple[str, l
 def _budget_chart(v: SloView, model: ReportModel, xs: list[float]) -> str:
     c = _chart("budget", v, model)
     low = min((x for x in v.budget if x is not None), default=0.0)
-    lo = -_nice_max(-low * 1.1) if low < 0 else 0.0
+    # An overspent budget can be −20000%: scaled to that, 100% and 0% share a pixel and the series is a flat
+    # line. The axis stops at −100% (values below are drawn on its bottom edge) and the chart says so.
+    lo = 0.0 if low >= 0 else (-0.5 if low >= -0.5 else -1.0)
     scale = svg.Scale(lo, 1.0)
-    ticks = ([lo, lo / 2, 0.0, 1.0] if lo < -1 else sorted({lo, 0.0, 0.5, 1.0})) if lo < 0 else [0.0, 0.25, 0.5, 0.75, 1.0]
+    ticks = {0.0: [0.0, 0.25, 0.5, 0.75, 1.0], -0.5: [-0.5, 0.0, 0.5, 1.0], -1.0: [-1.0, -0.5, 0.0, 0.5, 1.0]}[lo]
     svg.y_axis(c, scale, ticks, lambda t: f"{100 * t:.0f}%")
     svg.time_axis(c)
     _change_markers(c, v)
     svg.hline(c, 0.0, scale, "#c62828", "exhausted", dash="1 0")
+    b = model.bucketing
+    spent = _ran_out(v.budget)
+    if spent is not None and b is not None:
+        at = b.start_ms + (spent + 1) * b.bucket_ms  # the value is the one at the bucket's end
+        svg.vmarker(c, min(at, b.end_ms), "#c62828", f"error budget ran out by {format_rfc3339(at)}", "exhausted",
+                    width=1.5, opacity=0.9)
     svg.series(c, "budget_remaining", xs, v.budget, scale, "#4c78a8", width=1.8,
                label=f"error budget remaining over the trailing {model.period_days} days")
     if not v.has_data:
         svg.empty(c, "no counters for this SLO")
-    svg.note(c, f"trailing {model.period_days}-day budget: 1 − bad ÷ allowed bad; value at the end of each bucket")
+    clipped = f"; axis clipped at −100% (lowest {100 * low:,.0f}%)" if low < -1.0 else ""
+    ran_out = f"; red line: ran out by {format_rfc3339(at)}" if spent is not None and b is not None else ""
+    svg.note(c, f"trailing {model.period_days}-day budget: 1 − bad ÷ allowed bad; value at the end of each bucket"
+             f"{clipped}{ran_out}")
     return c.svg(f"{v.journey}/{v.slo} error budget remaining")
 
 
@@ -251,7 +293,7 @@ def _section(v: SloView, model: ReportModel, xs: list[float]) -> str:
         f'<span class="meta">(from {escape(v.verdict.source)})</span></p>',
         recommendation_line(v),
         "<h3>Error rate: raw vs real users</h3>",
-        _legend([("raw (all matched requests)", "#9e9e9e"), ("cleaned (real users)", "#d62728"),
+        _legend([("raw (all matched requests), dashed", "#616161"), ("cleaned (real users)", "#d62728"),
                   ("objective", "#222")] + change_legend
                  + ([("user report", REPORT_COLOR)] if v.user_reports else [])),
         f'<p class="caption">{escape(note)}</p>', _error_chart(v, model, xs),

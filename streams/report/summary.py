@@ -30,8 +30,14 @@ def summary_dict(tally: Tally, book: CounterBook, config: Config, capped: Sequen
     return doc
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 anomaly``, ``2 anomalies``: the count with the word it needs (``many`` defaults to one + "s")."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
 def _pct(bad: int, total: int) -> str:
-    return "n/a (no traffic)" if total == 0 else f"{100.0 * bad / total:.3f}%"
+    # "n/a" keeps the column's width; the line under the table says what it means.
+    return "n/a" if total == 0 else f"{100.0 * bad / total:.3f}%"
 
 
 def _reasons(d: dict[str, int]) -> str:
@@ -50,7 +56,7 @@ def _distortion(good: int, total: int, raw_good: int, raw_total: int) -> str | N
         return f"{head} — non-user traffic inflated the error rate"
     if raw_err == 0:
         return f"{head} — non-user traffic hid every error"
-    return f"{head} — non-user traffic hid {real_err / raw_err:.1f}× of the errors"
+    return f"{head} — non-user traffic diluted the error rate {real_err / raw_err:.1f}-fold"
 
 
 def render_report(tally: Tally, book: CounterBook, config: Config, inputs: list[str],
@@ -61,22 +67,27 @@ def render_report(tally: Tally, book: CounterBook, config: Config, inputs: list[
     span = ""
     if first_ts_ms is not None and last_ts_ms is not None:
         span = f" · event time {format_rfc3339(first_ts_ms)} → {format_rfc3339(last_ts_ms)}"
-    lines.append(f"truesli report — {tally.consumed:,} records from {', '.join(inputs)}{span}")
+    lines.append(f"truesli SLI summary — {plural(tally.consumed, 'record')} from {', '.join(inputs)}{span}")
     lines.append("")
-    header = f"{'journey':<14}{'slo':<14}{'objective':>10}  {'raw good/total':>22}{'raw err':>11}  " \
-             f"{'real-user good/total':>22}{'real err':>11}"
+    header = f"{'journey':<14}{'slo':<14}{'objective':>10}  {'raw good/total':>22}  {'raw err':>9}  " \
+             f"{'real-user good/total':>22}  {'real err':>9}"
     lines.append(header)
     lines.append("-" * len(header))
     distortions: list[str] = []
+    idle: list[str] = []
     for j in config.journeys:
         for s in j.slos:
             t = totals.get((j.name, s.name))
             g, tot, rg, rt = (t.good, t.total, t.raw_good, t.raw_total) if t else (0, 0, 0, 0)
-            lines.append(f"{j.name:<14}{s.name:<14}{100 * s.objective:>9.3f}%  {f'{rg:,}/{rt:,}':>22}"
-                         f"{_pct(rt - rg, rt):>11}  {f'{g:,}/{tot:,}':>22}{_pct(tot - g, tot):>11}")
+            lines.append(f"{j.name:<14}{s.name:<14}{100 * s.objective:>9.3f}%  {f'{rg:,}/{rt:,}':>22}  "
+                         f"{_pct(rt - rg, rt):>9}  {f'{g:,}/{tot:,}':>22}  {_pct(tot - g, tot):>9}")
+            if rt == 0:
+                idle.append(f"{j.name}/{s.name}")
             note = _distortion(g, tot, rg, rt)
             if note:
                 distortions.append(f"  {j.name}/{s.name}: {note}")
+    if idle:
+        lines.append(f"n/a: no traffic — no request was counted for {', '.join(idle)}")
     lines.append("")
     not_users = sum(tally.filtered.values())
     lines.append(f"Dropped as not real users: {not_users:,} ({_reasons(tally.filtered)})")

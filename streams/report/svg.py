@@ -16,7 +16,10 @@ from html import escape
 
 WIDTH = 960
 HEIGHT = 210
-LEFT, RIGHT, TOP, BOTTOM = 64, 100, 14, 26
+LEFT, RIGHT, TOP, BOTTOM = 64, 100, 30, 26
+# Above the plot: the chart's note (baseline NOTE_Y), then a strip for the ▼ anomaly markers just above TOP,
+# so a marker never sits on the note's text.
+NOTE_Y = 11
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
@@ -181,7 +184,7 @@ def triangle(chart: Chart, ts_ms: int, color: str, title: str, cls: str) -> None
     if not chart.axis.start_ms <= ts_ms <= chart.axis.end_ms:
         return
     x = chart.axis.x(ts_ms)
-    chart.add(f'<g class="marker {cls}"><path d="M{_f(x - 5)} {TOP}L{_f(x + 5)} {TOP}L{_f(x)} {TOP + 8}Z" '
+    chart.add(f'<g class="marker {cls}"><path d="M{_f(x - 5)} {TOP - 10}L{_f(x + 5)} {TOP - 10}L{_f(x)} {TOP - 2}Z" '
               f'fill="{color}"/><title>{escape(title)}</title></g>')
 
 
@@ -194,7 +197,19 @@ def span_bar(chart: Chart, start_ms: int, end_ms: int, color: str, title: str, r
 
 
 def note(chart: Chart, text: str) -> None:
-    chart.add(f'<text class="note" x="{LEFT + 4}" y="{TOP + 10}" font-size="10" fill="#888">{escape(text)}</text>')
+    chart.add(f'<text class="note" x="{LEFT}" y="{NOTE_Y}" font-size="10" fill="#888">{escape(text)}</text>')
+
+
+def nice_ticks(hi: float, count: int = 4) -> list[float]:
+    """0 and round multiples (1, 2, 2.5 or 5 × 10^k) up to the first at or above ``hi``: about ``count``
+    steps. Axis labels like 12/min or 38/min (quarters of an arbitrary top) are what this avoids."""
+    if hi <= 0:
+        return [0.0, 1.0]
+    raw = hi / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    n = math.ceil(hi / step - 1e-9)
+    return [round(i * step, 10) for i in range(n + 1)]
 
 
 def empty(chart: Chart, text: str) -> None:

@@ -6,7 +6,8 @@ becomes a few hundred points per series. How each series is reduced is part of t
 decides what a reader can and cannot see:
 
 * error rates and traffic are **re-aggregated** per bucket (bad/total of the bucket's summed counts;
-  requests per minute of the bucket's covered windows) — exact, not sampled;
+  requests per minute of the bucket's covered windows) — exact, not sampled; where traffic is thin the
+  error rate is taken over the trailing ``error_span`` buckets (about 100 events a point, said on the chart);
 * burn rates are the **maximum** of the full-resolution rolling burn within the bucket, so a spike shorter
   than a bucket is never averaged away;
 * error budget remaining is the value **at the end** of the bucket (it is a running state).
@@ -17,6 +18,7 @@ draws a gap; traffic without windows is 0.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from streams.core.detect.recommend import Ceiling, Recommendation
 from streams.core.detect.user_reports import UserReport
 from streams.core.model import WindowCounter
 from streams.core.text import escape_controls
-from streams.report.verdict import Verdict, verdict_from_anomalies
+from streams.report.verdict import Verdict, qualify, verdict_from_anomalies
 from streams.runs.pain import PainReview, review
 
 MINUTE_MS = 60_000
@@ -144,6 +146,9 @@ class SloView:
     user_reports: list[UserReport] = field(default_factory=list)
     recommendation: Recommendation | None = None
     ceiling: Ceiling | None = None
+    error_span: int = 1      # buckets per error-rate point (rolling; see MIN_EVENTS_PER_POINT)
+    history_ms: int = 0      # first window start to last window end of this SLO's counters
+    avg_events: int = 0      # real-user events in the 3-day average's window at the last window
 
     @property
     def has_data(self) -> bool:
@@ -216,9 +221,27 @@ def alert_spans(anomalies: Sequence[Anomaly], journey: str, slo: str, end_ms: in
     return {sev: sorted(v) for sev, v in sorted(out.items())}
 
 
+MIN_EVENTS_PER_POINT = 100
+"""The error-rate chart's resolution follows the traffic: each point is the rate over enough trailing buckets
+to hold about this many real-user events on average (and ~3 errors at the allowed rate), so 20 requests a
+minute draw a readable line instead of a comb between 0 and 1/20 (capped at ``MAX_ERROR_SPAN`` buckets)."""
+MAX_ERROR_SPAN = 60
+
+
+def _error_span(totals: Sequence[int], allowed: float) -> int:
+    """Buckets per error-rate point: enough for ``MIN_EVENTS_PER_POINT`` events, and for about 3 errors at
+    the objective's allowed rate (a 99.9% SLO needs ~3,000 events before 0.1% is more than 0 or 1 error)."""
+    busy = [t for t in totals if t]
+    if not busy:
+        return 1
+    need = max(MIN_EVENTS_PER_POINT, math.ceil(3 / allowed)) if allowed > 0 else MIN_EVENTS_PER_POINT
+    avg = sum(busy) / len(busy)
+    return max(1, min(MAX_ERROR_SPAN, math.ceil(need / avg)))
+
+
 def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowCounter], b: Bucketing | None,
               anomalies: list[Anomaly], changes: list[ChangeEvent], period_ms: int, policy: BurnPolicy,
-              verdict_override: Verdict, history_end_ms: int | None) -> SloView:
+              verdict_override: Verdict, history_end_ms: int | None, min_events: int) -> SloView:
     objective = slo_cfg.objective
     allowed = 1.0 - objective
     n = b.n if b else 0
@@ -266,9 +289,11 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
             for reason, v in c.filtered.items():
                 view.filtered[reason] = view.filtered.get(reason, 0) + v
         view.windows = len(rows)
+        view.error_span = span = _error_span(tot, allowed)
         for k in range(n):
-            view.error_real[k] = bad[k] / tot[k] if tot[k] else None
-            view.error_raw[k] = rbad[k] / rtot[k] if rtot[k] else None
+            lo = max(0, k - span + 1)
+            view.error_real[k] = sum(bad[lo:k + 1]) / sum(tot[lo:k + 1]) if tot[k] else None
+            view.error_raw[k] = sum(rbad[lo:k + 1]) / sum(rtot[lo:k + 1]) if rtot[k] else None
             seen = real[k] + nonuser[k]
             view.nonuser_share[k] = nonuser[k] / seen if seen else None
             minutes = covered[k] / MINUTE_MS
@@ -307,6 +332,8 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
         view.period_total = total_prefix[-1] - total_prefix[bisect_left(ends, history_end_ms - period_ms + 1)]
         ab, at = _rolling(ends, bad_prefix, total_prefix, last, WINDOWS_MS[AVERAGE_WINDOW])
         view.burn_avg_now = ab / at / allowed if at else None
+        view.avg_events = at
+        view.history_ms = rows[-1].window_end_ms - rows[0].window_start_ms
         pb, pt = _rolling(ends, bad_prefix, total_prefix, last, period_ms)
         view.budget_now = 1.0 - pb / (allowed * pt) if pt else None
     end = rows[-1].window_end_ms if rows else None
@@ -314,7 +341,9 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
     view.last_freeze_ms = past[-1] if past else None
     if history_end_ms is not None:
         view.alerts = alert_spans(view.anomalies, journey, slo_cfg.name, history_end_ms)
-    view.verdict = verdict_override
+    view.verdict = qualify(verdict_override, history_ms=view.history_ms, need_ms=WINDOWS_MS[AVERAGE_WINDOW],
+                           events=view.avg_events, min_events=min_events, budget_remaining=view.budget_now,
+                           period_days=period_ms // DAY_MS)
     if not rows:  # not even an empty window was counted: the detectors had nothing to evaluate
         view.verdict = Verdict("no_traffic", "no counters for this SLO", verdict_override.source)
     return view
@@ -375,7 +404,8 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
         for s in j.slos:
             override = verdict_from_anomalies(anomaly_list, j.name, s.name, verdict_source)
             views.append(_slo_view(j.name, service, s, by_slo.get((j.name, s.name), []), b, anomaly_list,
-                                   change_list, period_ms, policy, override, last))
+                                   change_list, period_ms, policy, override, last,
+                                   config.detection.calibration.min_events))
     pain = review(config, counters, anomaly_list, None if user_reports is None else list(user_reports))
     recs = {(r.journey, r.slo): r for r in pain.recommendations}
     ceilings = {(c.journey, c.slo): c for c in pain.ceilings}

@@ -46,6 +46,7 @@ def compare(old_config: Config, old_book: CounterBook, new_config: Config, new_b
                                            for s, e in spans(sorted(fired_a - fired_b), step)]
             row[f"{severity}_only_new"] = [[format_rfc3339(s), format_rfc3339(e)]
                                            for s, e in spans(sorted(fired_b - fired_a), step)]
+            row[f"{severity}_windows"] = {"old": len(fired_a), "new": len(fired_b)}  # alerting windows, each side
         rows.append(row)
     return {"slos": rows}
 
@@ -62,10 +63,16 @@ def render_compare(report: dict, old_name: str, new_name: str) -> str:
                 lines.append(f"  {side}: {d['good']:,}/{d['total']:,} good · error rate {100 * d['error_rate']:.3f}% · "
                              f"budget spent {100 * d['budget_spent']:.1f}%")
         for severity in ("page", "ticket"):
+            differ = False
             for side, label in (("only_old", "fired only under old"), ("only_new", "fired only under new")):
                 found = row[f"{severity}_{side}"]
                 if found:
+                    differ = True
                     shown = ", ".join(f"{s} → {e}" for s, e in found[:5]) + (" …" if len(found) > 5 else "")
                     lines.append(f"  {severity} alerts {label}: {len(found)} span(s): {shown}")
+            if not differ:  # say it: silence would read as "not checked"
+                n = row.get(f"{severity}_windows", {}).get("new", 0)
+                lines.append(f"  {severity} alerts: none under either definition" if n == 0 else
+                             f"  {severity} alerts: the same {n:,} windows under both definitions")
         lines.append("")
     return "\n".join(lines)

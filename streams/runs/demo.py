@@ -42,8 +42,9 @@ def run_demo(*, events: int, seed: int, config_path: str | None, out_dir: str | 
     detect_run(config, result, None, str(out / "anomalies.jsonl"), sys.stdout, now_ms)
     report = write_html_report(config, result.book.merged(), str(out / "report.html"), f"logs {sample}",
                                anomalies_path=str(out / "anomalies.jsonl"))
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     print(f"\nFiles: {out}/ (counters.jsonl, verdicts.jsonl — why each request was dropped —, "
-          "dead-letters.jsonl, anomalies.jsonl, summary.json)")
+          f"dead-letters.jsonl, anomalies.jsonl, summary.json) — {size / 1e6:,.0f} MB; remove with: rm -r {out}")
     print(f"HTML report (charts; open it in a browser): {report}")
     return 0
 

@@ -109,7 +109,11 @@ def detect_run(config: Config, result: RunResult, changes: list[str] | None, ano
     _dead_letter(change_input.dead_letters, "change-event lines are not change events", dead_letters_path, now_ms)
     if report_input is not None:
         _dead_letter(report_input.dead_letters, "user-report lines are not user reports", dead_letters_path, now_ms)
-    out.write(render_anomalies(found, len(change_input.events), anomalies_path))
+    first, last = result.span()
+    history_ms = last - first if first is not None and last is not None else 0
+    out.write(render_anomalies(found, len(change_input.events), anomalies_path, history_ms=history_ms,
+                               min_history_s=config.detection.policy_min_history_s,
+                               period_days=config.detection.slo_period_days))
     if report_input is not None:
         out.write(render_agreement(found, report_input.lines, len(report_input.dead_letters)))
     return found
@@ -149,12 +153,24 @@ def render_agreement(found: DetectionResult, lines: int, bad: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_anomalies(found: DetectionResult, n_changes: int, path: str | None) -> str:
+def _span(ms: int) -> str:
+    if ms >= 2 * 86_400_000:
+        return f"{ms / 86_400_000:.1f} days"
+    if ms >= 3_600_000:
+        return f"{ms // 3_600_000} h" if ms % 3_600_000 == 0 else f"{ms / 3_600_000:.1f} h"
+    return f"{ms // 60_000} min"
+
+
+def render_anomalies(found: DetectionResult, n_changes: int, path: str | None, *, history_ms: int | None = None,
+                     min_history_s: int = 86_400, period_days: int = 30) -> str:
     """The text summary of a detection: firing anomalies by type, the first few one per line, and the
-    SLO-program gauges."""
+    SLO-program gauges. With less history than ``min_history_s`` (the budget policy's own minimum) the
+    budget figure says it is too little data to judge a ``period_days``-day budget."""
+    from streams.report.summary import plural
+
     firing = [a for a in found.anomalies if a.state == "firing"]
-    lines = [f"\nDetection ({n_changes} change events): {len(firing)} anomalies fired"
-             + (f" → {path}" if path else "")]
+    lines = [f"\nDetection ({plural(n_changes, 'change event')}): {plural(len(firing), 'anomaly', 'anomalies')} "
+             "fired" + (f" → {path}" if path else "")]
     by_type = Counter(a.type for a in firing)
     if by_type:
         lines.append("  " + ", ".join(f"{t} {n}" for t, n in sorted(by_type.items())))
@@ -164,6 +180,10 @@ def render_anomalies(found: DetectionResult, n_changes: int, path: str | None) -
     if len(firing) > MAX_LISTED:
         lines.append(f"  … {len(firing) - MAX_LISTED} more")
     g = found.gauges
-    lines.append(f"  SLO program: {g['active_slos']} active SLOs, {g['slos_burning']} burning > 1× (1h), "
-                 f"average budget remaining {100 * g['avg_budget_remaining']:.1f}%")
+    caveat = ""
+    if history_ms is not None and history_ms < min_history_s * 1000:
+        caveat = (f" — too little data: {_span(history_ms)} of history for a {period_days}-day budget "
+                  f"(judged from {_span(min_history_s * 1000)})")
+    lines.append(f"  SLO program: {plural(g['active_slos'], 'active SLO')}, {g['slos_burning']} burning > 1× (1h), "
+                 f"average budget remaining {100 * g['avg_budget_remaining']:.1f}%{caveat}")
     return "\n".join(lines) + "\n"

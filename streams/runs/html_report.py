@@ -32,6 +32,30 @@ def history_counters(config: Config, *, inputs: Sequence[str] = (), counters: st
     return run_embedded(config, inputs, now_ms=now_ms).book.merged(), "logs " + ", ".join(inputs)
 
 
+def mismatched_inputs(counters: Sequence[WindowCounter], anomalies: Sequence | None, changes: Sequence | None,
+                      period_days: int) -> list[str]:
+    """Warnings for markers that cannot belong to this history: no anomaly within the counters' span, or
+    no change event within it or the SLO period before it (a freeze before the history still applies)."""
+    from streams.core.timeparse import format_rfc3339 as t
+
+    if not counters:
+        return []
+    first = min(c.window_start_ms for c in counters)
+    last = max(c.window_end_ms for c in counters)
+    span = f"the counters' history ({t(first)} → {t(last)})"
+    out = []
+    for what, items, lo in (("anomalies", anomalies, first), ("change events", changes,
+                                                               first - period_days * 86_400_000)):
+        if not items:
+            continue
+        ts = [x.ts_ms for x in items]
+        if not any(lo <= v <= last for v in ts):
+            out.append(f"none of the {len(ts):,} {what} ({t(min(ts))} → {t(max(ts))}) falls within {span}: "
+                       "were they written for another period or system? Their markers and verdicts do not "
+                       "describe this history")
+    return out
+
+
 def write_html_report(config: Config, counters: Sequence[WindowCounter], out: str, sources: str, *,
                       anomalies_path: str | None = None, changes_path: str | None = None, max_points: int = 600,
                       period_days: int | None = None, user_reports: Sequence[str] | None = None) -> Path:
@@ -45,6 +69,10 @@ def write_html_report(config: Config, counters: Sequence[WindowCounter], out: st
 
     anomalies = read_anomalies(anomalies_path) if anomalies_path else None
     changes = read_changes([changes_path], strict=True).in_time_order() if changes_path else None
+    import sys
+
+    for warning in mismatched_inputs(counters, anomalies, changes, period_days or config.detection.slo_period_days):
+        print(f"truesli: warning: {warning}", file=sys.stderr)
     reports = None
     if user_reports:
         from streams.sources.user_reports import read_user_reports

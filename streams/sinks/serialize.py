@@ -36,12 +36,26 @@ def counter_from_dict(doc: dict, parse_time: Callable[[str], int] = parse_rfc333
 
 
 def dead_letter_to_dict(d: DeadLetter, now_ms: int) -> dict:
-    """A ``dead_letter`` message. ``raw`` and ``error`` have every control and format character escaped
-    (C1 controls such as U+009B, bidi overrides such as U+202E, ``\x1b``…): JSON would carry them raw,
-    and dead-letter files are read in terminals. The exact bytes stay in the input (and the archive)."""
+    """A ``dead_letter`` message. ``source`` says where the record was, in the vocabulary every output
+    uses (``--verdicts`` too): ``{file, line}`` (1-based) for a file or stdin, ``{topic, partition, offset}``
+    for a Kafka record. Readers of older files: a file's location used to be ``{topic: <file name>,
+    partition: null, offset: <line>}`` — :func:`record_location` reads both. ``raw``, ``error`` and the
+    file/topic name have every control and format character escaped (C1 controls such as U+009B, bidi
+    overrides such as U+202E, ``\x1b``…): JSON would carry them raw, and dead-letter files are read in
+    terminals. The exact bytes stay in the input (and the archive)."""
+    source = ({"file": escape_controls(d.source), "line": d.offset} if d.partition is None
+              else {"topic": escape_controls(d.source), "partition": d.partition, "offset": d.offset})
     return {
         "reason": d.reason, "error": escape_controls(d.error),
-        "source": {"topic": escape_controls(d.source), "partition": d.partition, "offset": d.offset},
+        "source": source,
         "raw": escape_controls(d.raw), "ts": format_rfc3339(now_ms),
         "event_ts": format_rfc3339(d.ts_ms) if d.ts_ms is not None else None,
     }
+
+
+def record_location(source: dict) -> tuple[str, int | None, int]:
+    """(file or topic, partition or None, line or offset) of a dead letter's or verdict's ``source``, in
+    the current form or the one before it (a file as ``{topic, partition: null, offset}``)."""
+    if "file" in source:
+        return source["file"], None, source["line"]
+    return source["topic"], source.get("partition"), source["offset"]

@@ -9,6 +9,7 @@ nothing but its own file.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -31,6 +32,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 # browser's SVG engine, so they prove the data was laid out, not just present in the markup).
 DOM_PROBE = """
 (() => {
+  const box = el => { if (!el) return null; const b = el.getBoundingClientRect();
+                      return {x: b.x, y: b.y, w: b.width, h: b.height}; };
   const charts = [...document.querySelectorAll('svg.chart')].map(svg => ({
     chart: svg.dataset.chart, journey: svg.dataset.journey, slo: svg.dataset.slo,
     series: [...svg.querySelectorAll('path.series')].map(p => {
@@ -40,6 +43,12 @@ DOM_PROBE = """
               width: box.width, height: box.height, length: p.getTotalLength()};
     }),
     markers: svg.querySelectorAll('g.marker').length,
+    note: box(svg.querySelector('text.note')),
+    triangles: [...svg.querySelectorAll('g.marker.anomaly path')].map(box),
+    exhausted: svg.querySelectorAll('g.marker.exhausted').length,
+    // left-axis tick labels: the text beside each grid line
+    ticks: [...svg.querySelectorAll('text[text-anchor="end"]')].map(t => ({text: t.textContent, ...box(t)})),
+    order: [...svg.querySelectorAll('path.series')].map(p => [p.dataset.series, p.getAttribute('stroke-dasharray')]),
   }));
   const verdicts = [...document.querySelectorAll('section.slo')].map(s =>
       [s.dataset.journey, s.dataset.slo, s.querySelector('.verdict').dataset.verdict,
@@ -129,12 +138,51 @@ def test_every_chart_draws_the_model_points_for_every_journey(rendered):
             assert c["markers"] == deploys + len(view.anomalies)
 
 
+def _overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+
+
+def test_chart_text_and_markers_do_not_collide_and_ticks_are_round(rendered):
+    _, model, page, _ = rendered
+    charts = page.value["charts"]
+    triangles = 0
+    for c in charts:
+        where = (c["journey"], c["slo"], c["chart"])
+        # ▼ anomaly markers sit in their own strip, never on the chart's note.
+        for t in c["triangles"]:
+            triangles += 1
+            assert not _overlap(c["note"], t), where
+        # Left-axis labels never overlap each other (the budget chart's 0% and 100% used to).
+        labels = sorted(c["ticks"], key=lambda t: t["y"])
+        assert all(a["y"] + a["h"] <= b["y"] for a, b in zip(labels, labels[1:])), (where, labels)
+        if c["chart"] == "traffic":
+            # Round ticks: 0 and equal steps of 1, 2, 2.5 or 5 × 10^k (not 12/min, 38/min).
+            values = sorted(float(t["text"].removesuffix("/min").replace(",", "")) for t in c["ticks"])
+            steps = {round(b - a, 9) for a, b in zip(values, values[1:])}
+            assert values[0] == 0 and len(steps) == 1, (where, values)
+            [step] = steps
+            assert round(step / 10 ** math.floor(math.log10(step)), 6) in (1, 2, 2.5, 5), (where, values)
+        if c["chart"] == "budget":
+            lowest = min(float(t["text"].removesuffix("%")) for t in c["ticks"])
+            assert lowest >= -100, where
+            view = next(v for v in model.slos if (v.journey, v.slo) == (c["journey"], c["slo"]))
+            # The run-out line marks a budget that ends overspent (where its final stretch below 0 began).
+            assert c["exhausted"] == (1 if view.budget_now < 0 else 0), where
+        if c["chart"] == "error_rate":
+            # The raw line is drawn over the cleaned one, dashed, so neither hides the other.
+            assert c["order"] == [["cleaned", None], ["raw", "5 3"]], where
+    assert triangles == sum(len(v.anomalies) for v in model.slos if v.anomalies) > 0
+
+
 def test_verdicts_in_words_and_the_meta_dashboard(rendered):
     _, model, page, _ = rendered
     assert page.value["verdicts"] == [[v.journey, v.slo, v.verdict.code, v.verdict.headline] for v in model.slos]
-    # The anomalies file decides: login/availability's burn_too_tight is firing; nothing else is.
-    assert [row[2] for row in page.value["verdicts"]] == ["calibrated", "calibrated", "too_tight", "calibrated",
+    # The anomalies file decides: login/availability's burn_too_tight is firing; nothing else is. The
+    # history is the full 72 h the 3-day average needs, but checkout/availability's incident spent its
+    # 30-day budget: that is never shown green.
+    assert [row[2] for row in page.value["verdicts"]] == ["budget_spent", "calibrated", "too_tight", "calibrated",
                                                           "calibrated", "calibrated"]
+    assert model.slos[0].verdict.reason == "the 30-day error budget is spent (-255.0% remaining)"
     s = model.summary
     assert page.value["tiles"] == [f"{s.active} of {s.slos}", str(s.burning),
                                    f"{100 * s.avg_budget_remaining:.1f}%"]

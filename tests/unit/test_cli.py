@@ -54,10 +54,10 @@ def test_process_outputs_are_consistent(mix, tmp_path):
                                    + summary["dead_lettered"])
     verdicts = [orjson.loads(x) for x in (tmp_path / "v.jsonl").read_bytes().splitlines()]
     assert len(verdicts) == 20_002
-    assert verdicts[-1] == {"source": str(bad), "line": 20_003, "journey": None, "verdict": "dead_letter",
+    assert verdicts[-1] == {"source": {"file": str(bad), "line": 20_003}, "journey": None, "verdict": "dead_letter",
                             "reason": "missing_field:client_ip", "rule": None}
     dead = [orjson.loads(x) for x in (tmp_path / "d.jsonl").read_bytes().splitlines()]
-    assert [(d["reason"], d["source"]["offset"]) for d in dead] == [("malformed_json", 20_001),
+    assert [(d["reason"], d["source"]["line"]) for d in dead] == [("malformed_json", 20_001),
                                                                     ("missing_field:client_ip", 20_003)]
     counters = [orjson.loads(x) for x in (tmp_path / "c.jsonl").read_bytes().splitlines()]
     all_avail = summary["journeys"]["all"]["slos"]["availability"]

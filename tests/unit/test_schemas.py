@@ -14,7 +14,8 @@ from streams.sources.archive_schema import ARCHIVE_ARROW_SCHEMA, REQUEST_LOG_ARR
 from streams.config import Config
 from streams.core.pipeline import Pipeline
 from streams.tools.gen import generate
-from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+from streams.core.model import DeadLetter, RecordVerdict
+from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict, record_location
 from tests.unit.conftest import FIXED_NOW_MS
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -66,6 +67,25 @@ def test_produced_counters_and_dead_letters_match_their_schemas():
         cv.validate(counter_to_dict(c, FIXED_NOW_MS))
     for d in out.dead_letters:
         dv.validate(dead_letter_to_dict(d, FIXED_NOW_MS))
+
+
+def test_one_location_vocabulary_for_dead_letters_and_verdicts_old_form_still_read():
+    """A file record is {file, line} in dead letters and verdicts alike; a Kafka record {topic, partition,
+    offset}; a dead letter written before (a file as {topic, partition: null, offset}) still validates and
+    reads back to the same location."""
+    dv = _validator("dead_letter")
+    from_file = dead_letter_to_dict(DeadLetter("malformed_json", "e", "{", "logs/a.jsonl", None, 7), FIXED_NOW_MS)
+    from_kafka = dead_letter_to_dict(DeadLetter("malformed_json", "e", "{", "requests.raw", 2, 9), FIXED_NOW_MS)
+    verdict = RecordVerdict("logs/a.jsonl", 7, None, "dead_letter", "malformed_json", None).to_dict()
+    assert from_file["source"] == verdict["source"] == {"file": "logs/a.jsonl", "line": 7}
+    assert from_kafka["source"] == {"topic": "requests.raw", "partition": 2, "offset": 9}
+    old = from_file | {"source": {"topic": "logs/a.jsonl", "partition": None, "offset": 7}}
+    for doc in (from_file, from_kafka, old):
+        dv.validate(doc)
+    assert [record_location(d["source"]) for d in (from_file, old, from_kafka, verdict)] == [
+        ("logs/a.jsonl", None, 7), ("logs/a.jsonl", None, 7), ("requests.raw", 2, 9), ("logs/a.jsonl", None, 7)]
+    with pytest.raises(jsonschema.ValidationError):
+        dv.validate(from_file | {"source": {"file": "logs/a.jsonl", "offset": 7}})
 
 
 def test_partial_counter_carries_partition_and_validates():

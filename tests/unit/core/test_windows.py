@@ -231,6 +231,24 @@ def test_idle_advance_keeps_the_allowed_lateness():
     assert summary(out.counters) == [(0, "all", "availability", 1, 1, 0, 0)]
 
 
+def test_next_close_is_when_the_idle_rule_emits_the_oldest_open_window():
+    p = Pipeline(config(allowed_lateness_s=120, idle_timeout_s=30))
+    w = p.windows
+    assert w.next_close_ms(at(0)) is None                        # nothing open
+    p.process([req(ts=at(55))], now_ms=at(55))
+    assert w.next_close_ms(at(55)) == at(180)                    # 55 + max(30, 60 − 55 + 120)
+    assert w.next_close_ms(at(100)) == at(180)                   # the clock reading does not move it
+    assert p.process([], now_ms=at(179)).counters == []
+    assert summary(p.process([], now_ms=at(180)).counters) == [(0, "all", "availability", 1, 1, 0, 0)]
+    assert w.next_close_ms(at(181)) is None
+    q = Pipeline(config(allowed_lateness_s=0, idle_timeout_s=30))
+    q.process([req(ts=at(5))], now_ms=at(5))
+    q.process([req(ts=at(50))], now_ms=at(50))
+    assert q.windows.next_close_ms(at(51)) == at(80)             # lateness 0, 10 s to the end: idle 30 s decides
+    assert q.process([], now_ms=at(79)).counters == []
+    assert summary(q.process([], now_ms=at(80)).counters) == [(0, "all", "availability", 2, 2, 0, 0)]
+
+
 def test_new_records_end_the_idle_period():
     p = Pipeline(config(allowed_lateness_s=0, idle_timeout_s=30))
     p.process([req(ts=at(55))], now_ms=at(55))

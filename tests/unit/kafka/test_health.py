@@ -52,10 +52,28 @@ def test_outage_is_counted_timed_and_logged_once_each_way(caplog):
     assert (r.up, r.outages, r.outage_seconds()) == (True, 1, 63.0)
     clock.t += 100
     assert r.outage_seconds() == 63.0
-    assert [rec.getMessage() for rec in caplog.records] == [
+    assert [(rec.levelname, rec.getMessage()) for rec in caplog.records][:1] == [
+        ("INFO", "Kafka broker missed 1 probe over 0 s (a short outage, below the 2 that count in "
+                 "truesli_broker_outages_total); any transaction it broke was rolled back and retried")]
+    assert [rec.getMessage() for rec in caplog.records[1:]] == [
         "Kafka broker lost (1/1 brokers are down); the worker keeps retrying and resumes by itself",
         "Kafka broker is back after 63 s of outage; consuming resumes from the last committed state",
     ]
+
+
+def test_short_outage_is_logged_once_at_info(caplog):
+    clock = Clock()
+    r = Reachability(failures_to_down=3, clock=clock)
+    caplog.set_level(logging.INFO, logger="truesli.broker")
+    for _ in range(2):
+        r.observe(False, "x")
+        clock.t += 1.5
+    r.observe(True)
+    r.observe(True)
+    assert (r.up, r.outages, r.outage_seconds()) == (True, 0, 0.0)
+    assert [(rec.levelname, rec.getMessage()) for rec in caplog.records] == [
+        ("INFO", "Kafka broker missed 2 probes over 3 s (a short outage, below the 3 that count in "
+                 "truesli_broker_outages_total); any transaction it broke was rolled back and retried")]
 
 
 def test_second_outage_adds_up():

@@ -56,9 +56,13 @@ def test_report_from_counters_with_changes_and_anomalies(history, tmp_path):
                                "search-availability", "search-latency"]
     verdicts = re.findall(r'<tr data-journey="(\w+)" data-slo="(\w+)">.*?data-verdict="(\w+)"', html)
     # With an anomalies file the verdicts are the detectors': only search/latency has a firing meta-signal.
-    assert verdicts == [("checkout", "availability", "calibrated"), ("checkout", "latency", "calibrated"),
-                        ("login", "availability", "calibrated"), ("login", "latency", "calibrated"),
-                        ("search", "availability", "calibrated"), ("search", "latency", "too_tight")]
+    # Two days are no basis for "calibrated" (the 3-day average needs 72 h), and checkout's and login's
+    # availability incidents spent their budgets: neither may show green.
+    assert verdicts == [("checkout", "availability", "budget_spent"), ("checkout", "latency", "not_enough_history"),
+                        ("login", "availability", "budget_spent"), ("login", "latency", "not_enough_history"),
+                        ("search", "availability", "not_enough_history"), ("search", "latency", "too_tight")]
+    assert html.count("not enough history: 48 h of 72 h (the 3-day burn average needs its whole window)") == 3
+    assert 'data-verdict="calibrated"' not in html
     assert html.count('class="marker anomaly anomaly-burn_too_tight"') == 1
     assert "verdicts from the anomalies file (detectors)" in html
 
@@ -124,7 +128,8 @@ def test_period_days_must_be_whole_days(history, tmp_path, value):
 
 def test_period_days_changes_the_verdict_with_the_budget_chart(tmp_path):
     """--period-days reaches the detectors behind the verdicts: two hours at 50% errors a day and a half ago
-    spend a 30-day budget (policy not enforced) but not a 1-day one (calibrated, budget untouched)."""
+    spend a 30-day budget (policy not enforced) but not a 1-day one (budget untouched; 38 h are too little
+    history for a calibration verdict)."""
     from streams.core.model import WindowCounter
     from streams.sinks.serialize import counter_to_dict
 
@@ -147,6 +152,36 @@ def test_period_days_changes_the_verdict_with_the_budget_chart(tmp_path):
     verdict = lambda html: re.findall(r'<tr data-journey="shop" data-slo="availability">.*?data-verdict="(\w+)".*?'  # noqa: E731
                                       r"<td>(-?[\d.]+%)</td><td>[^<]*</td></tr>", html)
     assert verdict(pages[None]) == [("policy_not_enforced", "-163.2%")]
-    assert verdict(pages[1]) == [("calibrated", "100.0%")]
+    assert verdict(pages[1]) == [("not_enough_history", "100.0%")]
     assert "Error budget remaining (trailing 1 days)" in pages[1]
     assert "<caption>Active SLOs: real-user events in the last 1 days" in pages[1]
+
+
+def test_markers_from_another_period_are_warned_about(history, tmp_path):
+    """Anomalies from March over counters from August say so (the page is still written); anomalies inside the
+    history do not."""
+    anomalies = tmp_path / "march.jsonl"
+    anomalies.write_bytes(b"".join(orjson.dumps({
+        "id": f"x{i}", "type": "burn_spike", "state": "firing", "journey": "search", "slo": "latency",
+        "severity": "page", "window": {"start": f"2026-03-0{i}T10:00:00Z", "end": f"2026-03-0{i}T10:05:00Z"},
+        "ts": f"2026-03-0{i}T10:05:00Z"}) + b"\n" for i in (1, 5)))
+    out = tmp_path / "r.html"
+    r = truesli("report", "--config", str(history.config), "--counters", str(history.counters), "--anomalies",
+                str(anomalies), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().splitlines() == [
+        "truesli: warning: none of the 2 anomalies (2026-03-01T10:05:00.000Z → 2026-03-05T10:05:00.000Z) falls "
+        "within the counters' history (2026-08-01T00:00:00.000Z → 2026-08-03T00:00:00.000Z): were they written for "
+        "another period or system? Their markers and verdicts do not describe this history",
+        f"wrote {out} ({out.stat().st_size:,} bytes; {2 * 1440 * 6:,} counters)"]
+    from types import SimpleNamespace
+
+    from streams.report.inputs import read_counters
+    from streams.runs.html_report import mismatched_inputs
+
+    counters = read_counters(str(history.counters))
+    start, end = counters[0].window_start_ms, max(c.window_end_ms for c in counters)
+    at = lambda ms: SimpleNamespace(ts_ms=ms)  # noqa: E731
+    day = 86_400_000
+    assert mismatched_inputs(counters, [at(end), at(end + day)], [at(start - 29 * day)], 30) == []
+    assert len(mismatched_inputs(counters, None, [at(start - 31 * day)], 30)) == 1  # a freeze older than the period

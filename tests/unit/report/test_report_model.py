@@ -65,8 +65,10 @@ def test_downsampling_reaggregates_counts_and_keeps_the_burn_maximum():
     m = build_model(ONE, rows, max_points=2)
     v = m.slos[0]
     assert (m.bucketing.bucket_ms, m.bucketing.n) == (2 * MIN, 2)
-    assert v.error_real == [10 / 200, 0.0]
-    assert v.error_raw == [10 / 620, 0.0]
+    # 200 real-user events a point are too few for a 99% SLO (~300 for 3 errors at 1%): rolling over 2.
+    assert v.error_span == 2
+    assert v.error_real == [10 / 200, 10 / 400]
+    assert v.error_raw == [10 / 620, 10 / 830]
     assert v.traffic == {REAL_USERS: [100.0, 100.0], "bot_ua": [200.0, 0.0], "scanner": [10.0, 5.0]}
     assert v.nonuser_share == [420 / 620, 10 / 210]
     # 1h burn at minute 0 is 0.1/0.01 = 10× (the bucket maximum), then it decays; 3d equals 1h here.
@@ -108,8 +110,9 @@ def test_configured_slo_without_counters_gets_an_empty_section():
         {"name": "latency", "kind": "latency", "objective": 0.9, "threshold_ms": 100}]}]})
     m = build_model(cfg, [wc(0, 1, 1)])
     # one minute of history is no basis for a calibration verdict; an SLO without any counter has no traffic
-    assert [(v.slo, v.windows, v.verdict.code) for v in m.slos] == [("availability", 1, "calibrated"),
+    assert [(v.slo, v.windows, v.verdict.code) for v in m.slos] == [("availability", 1, "not_enough_history"),
                                                                      ("latency", 0, "no_traffic")]
+    assert m.slos[0].verdict.reason == "not enough history: 1 min of 72 h (the 3-day burn average needs its whole window)"
     assert "no counters for this SLO" in render_html(m, "t")
 
 
@@ -193,7 +196,10 @@ def test_freeze_makes_an_exhausted_budget_enforced_and_shows_when():
     other = ChangeEvent(T0 + 31 * MIN, "elsewhere", "freeze", "g")
     assert build_model(cfg, rows).slos[0].verdict.code == "policy_not_enforced"
     v = build_model(cfg, rows, changes=[freeze, other]).slos[0]
-    assert v.verdict.code == "calibrated" and v.last_freeze_ms == T0 + 30 * MIN and v.changes == [freeze]
+    # the freeze enforces the policy, but a spent budget is never green
+    assert v.verdict.code == "budget_spent" and v.last_freeze_ms == T0 + 30 * MIN and v.changes == [freeze]
+    assert v.verdict.reason == ("the 30-day error budget is spent (-900.0% remaining); not enough history to judge "
+                                "calibration: 2 h of 72 h")
     m = build_model(cfg, rows, changes=[freeze])
     assert "<td>1 h 30 min ago</td>" in render_html(m, "t")
     assert "<td>no --changes</td>" in render_html(build_model(cfg, rows), "t")
@@ -297,7 +303,8 @@ def test_period_days_drives_the_verdict_and_the_chart_alike():
     m1 = build_model(cfg, rows, period_days=1)
     v1 = m1.slos[0]
     assert m1.period_days == 1 and v1.budget_now == 1.0 and v1.budget[-1] == 1.0
-    assert v1.verdict.code == "calibrated"
+    assert (v1.verdict.code, v1.verdict.reason) == ("not_enough_history", "not enough history: 38 h of 72 h "
+                                                    "(the 3-day burn average needs its whole window)")
     for bad in (0, 401, 1.5):
         with pytest.raises(ReportInputError, match="the SLO period must be a whole number of days from 1 to 400"):
             build_model(cfg, rows, period_days=bad)
@@ -347,3 +354,39 @@ def test_active_slos_are_the_detectors_events_in_the_slo_period():
     html = render_html(m, "t")
     assert "<caption>Active SLOs: real-user events in the last 30 days (the SLO period, as the detectors' " \
            "truesli_slos_active); burning: 1-hour burn rate above 1×.</caption>" in html
+
+
+def test_calibrated_needs_the_3_day_window_and_its_events_and_an_unspent_budget():
+    """Burn 1× for 72 h with 100 events a minute is calibrated; one hour less is "not enough history"; 72 h
+    at one event every 5 minutes is too few events (min_events 1,000); a spent budget is never green."""
+    cfg = config_from_dict({"journeys": [{"name": "shop", "service": "web", "slos": [
+        {"name": "availability", "kind": "availability", "objective": 0.99}]}]})
+    day3 = 3 * 1440
+    full = build_model(cfg, [wc(m, 99, 100) for m in range(day3)]).slos[0]
+    assert (full.verdict.code, full.verdict.reason) == ("calibrated", "no meta-signal anomaly is firing")
+    short = build_model(cfg, [wc(m, 99, 100) for m in range(day3 - 60)]).slos[0]
+    assert (short.verdict.code, short.verdict.reason) == (
+        "not_enough_history", "not enough history: 71 h of 72 h (the 3-day burn average needs its whole window)")
+    sparse = build_model(cfg, [wc(m, 1, 1) if m % 5 == 0 else wc(m, 0, 0) for m in range(day3)]).slos[0]
+    assert (sparse.verdict.code, sparse.verdict.reason) == (
+        "not_enough_history", "not enough history: 864 real-user events in the last 72 h, calibration needs 1,000")
+    spent = build_model(cfg, [wc(m, 50, 100) for m in range(60)]).slos[0]
+    assert spent.budget_now == pytest.approx(-49.0)
+    html = render_html(build_model(cfg, [wc(m, 50, 100) for m in range(60)]), "t")
+    assert 'data-verdict="budget_spent" style="background:#b71c1c">budget spent</span>' in html
+
+
+def test_thin_traffic_draws_the_error_rate_over_enough_trailing_buckets():
+    """20 real-user events a minute at 99%: one error in 20 is a comb between 0 and 5%; the rate over the
+    trailing 15 minutes (300 events, ~3 errors at the allowed 1%) is a line. Gaps stay gaps."""
+    rows = [wc(m, 19 if m % 4 == 0 else 20, 20) for m in range(30)] + [wc(30, 0, 0)]
+    v = build_model(ONE, rows).slos[0]
+    assert v.error_span == 15
+    assert v.error_real[0] == 1 / 20
+    assert v.error_real[14] == pytest.approx(4 / 300)   # minutes 0..14: errors at 0, 4, 8, 12
+    assert v.error_real[29] == pytest.approx(4 / 300)   # minutes 15..29: errors at 16, 20, 24, 28
+    assert v.error_real[30] is None                      # no traffic in that minute: a gap, not a rate
+    busy = build_model(ONE, [wc(m, 990, 1000) for m in range(30)]).slos[0]
+    assert busy.error_span == 1 and busy.error_real[:2] == [0.01, 0.01]
+    html = render_html(build_model(ONE, rows), "t")
+    assert "each point: the rate over the last 15 min (thin traffic)" in html

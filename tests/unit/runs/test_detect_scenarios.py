@@ -238,7 +238,7 @@ def test_gen_scenario_and_process_write_schema_valid_anomalies_with_stable_ids(t
         out = tmp_path / f"anomalies-{run}.jsonl"
         r = truesli("process", "--config", str(EXAMPLE), str(log), "--changes", str(changes), "--anomalies", str(out))
         assert r.returncode == 0, r.stderr
-        assert "Detection (1 change events): 2 anomalies fired" in r.stdout
+        assert "Detection (1 change event): 2 anomalies fired" in r.stdout
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]  # same events → same anomalies, same ids
     schema = json.loads((ROOT / "schemas" / "anomaly.schema.json").read_text())
@@ -265,9 +265,9 @@ def test_a_bad_change_event_line_is_dead_lettered_with_its_reason(tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "truesli: 2 change-event lines are not change events (first: " in r.stderr
-    assert "Detection (1 change events)" in r.stdout
+    assert "Detection (1 change event)" in r.stdout
     docs = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
-    assert [(d["reason"], d["error"], d["source"]["offset"]) for d in docs] == [
+    assert [(d["reason"], d["error"], d["source"]["line"]) for d in docs] == [
         ("bad_change_event", "kind must be one of deploy, config, upstream, freeze, unfreeze", 2),
         ("bad_change_event", "not a JSON object", 3),
     ]

@@ -568,7 +568,7 @@ def test_multi_megabyte_line_in_a_file_is_dead_lettered_by_truesli_process(tmp_p
                        cwd=ROOT, capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr.decode()
     dead = [orjson.loads(line) for line in (tmp_path / "d.jsonl").read_bytes().splitlines()]
-    assert [(d["reason"], d["source"]["offset"]) for d in dead] == [("oversized", 2), ("oversized", 3)]
+    assert [(d["reason"], d["source"]["line"]) for d in dead] == [("oversized", 2), ("oversized", 3)]
     assert all(len(d["raw"]) == RAW_LIMIT for d in dead)
     counters = [orjson.loads(line) for line in (tmp_path / "c.jsonl").read_bytes().splitlines()]
     assert [(c["good"], c["total"]) for c in counters] == [(1, 2)]
@@ -700,9 +700,9 @@ def test_a_64_mb_line_without_newline_is_read_in_bounded_memory(tmp_path) -> Non
             f.write(b"y" * (1 << 20))          # 64 MB, no newline: the file ends inside the line
     base_mb, base_dead = _process_peak_rss_mb(small, tmp_path)
     huge_mb, huge_dead = _process_peak_rss_mb(huge, tmp_path)
-    assert [(d["reason"], d["source"]["offset"], d["error"]) for d in base_dead] == [
+    assert [(d["reason"], d["source"]["line"], d["error"]) for d in base_dead] == [
         ("oversized", 2, "record is 70000 bytes; the cap is 65536")]
-    assert [(d["reason"], d["source"]["offset"], d["error"]) for d in huge_dead] == [
+    assert [(d["reason"], d["source"]["line"], d["error"]) for d in huge_dead] == [
         ("oversized", 2, f"record is {64 << 20} bytes; the cap is 65536")]
     assert huge_dead[0]["raw"] == "y" * RAW_LIMIT
     # The reader holds at most the cap of an over-long line, never the line.
