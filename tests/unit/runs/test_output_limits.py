@@ -26,10 +26,11 @@ def _x_gz(tmp_path: Path) -> Path:
     return path
 
 
-def _process(tmp_path: Path, *args: str) -> tuple[dict, str]:
+def _process(tmp_path: Path, *args: str, rc: int = 0) -> tuple[dict, str]:
+    """Run process; ``rc`` 3 where every line fails one format (the input-mistake hint; outputs still written)."""
     r = subprocess.run([sys.executable, "-m", "streams.cli", "process", *args, "--summary-json",
                         str(tmp_path / "s.json")], cwd=ROOT, capture_output=True, timeout=300)
-    assert r.returncode == 0, r.stderr.decode()
+    assert r.returncode == rc, r.stderr.decode()
     return orjson.loads((tmp_path / "s.json").read_bytes()), r.stdout.decode()
 
 
@@ -43,7 +44,7 @@ def test_gzip_amplification_stops_at_the_default_caps_and_the_summary_says_so(tm
     x = _x_gz(tmp_path)
     assert x.stat().st_size < 11_000
     dl, verdicts = tmp_path / "dl.jsonl", tmp_path / "v.jsonl"
-    summary, report = _process(tmp_path, str(x), "--dead-letters", str(dl), "--verdicts", str(verdicts))
+    summary, report = _process(tmp_path, str(x), "--dead-letters", str(dl), "--verdicts", str(verdicts), rc=3)
     # 1 MiB of "x\n" is read, every line a dead letter: conservation over what was read.
     assert (summary["consumed"], summary["dead_letter_reasons"]) == (524_288, {"unparseable_line": 524_288})
     ratio, dead = summary["capped"]
@@ -66,7 +67,7 @@ def test_user_set_limits_cap_lines_dead_letters_and_verdicts(tmp_path):
     x = _x_gz(tmp_path)
     dl, verdicts = tmp_path / "dl.jsonl", tmp_path / "v.jsonl"
     summary, _ = _process(tmp_path, "--config", str(cfg), str(x), "--dead-letters", str(dl),
-                          "--verdicts", str(verdicts))
+                          "--verdicts", str(verdicts), rc=3)
     assert (summary["consumed"], summary["dead_lettered"]) == (200_000, 200_000)
     assert summary["capped"] == [
         {"source": str(x), "limit": "max_input_lines", "detail": "not read past line 200,000"},
@@ -93,7 +94,7 @@ def test_input_byte_cap_stops_at_a_whole_line_and_ordinary_runs_hit_no_cap(tmp_p
     # 4.4 MB of distinct lines, gzip -9 ~4× (like real logs, unlike the bomb's 1,000×)
     gz.write_bytes(gzip.compress(b"".join(b"line-%09d %08x\n" % (i, i * 2_654_435_761 & 0xFFFFFFFF)
                                           for i in range(200_000)), 9))
-    summary, _ = _process(tmp_path, str(gz))
+    summary, _ = _process(tmp_path, str(gz), rc=3)  # the lines are not log lines
     assert summary["consumed"] == 200_000 and "capped" not in summary
 
 

@@ -42,7 +42,7 @@ def test_process_checks_the_sli_against_reports_and_dead_letters_bad_lines(pain,
     assert [(a["type"], a["journey"], a["slo"], a["window"]["start"]) for a in found] == [
         ("sli_misses_user_pain", "login", None, "2026-03-10T02:00:00.000Z")]
     letters = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
-    assert [(d["reason"], d["error"], d["source"]["offset"]) for d in letters] == [
+    assert [(d["reason"], d["error"], d["source"]["line"]) for d in letters] == [
         ("bad_user_report", "service and route match no journey of the config", 14),
         ("bad_user_report", "not a JSON object", 15)]
     out = r.stdout.decode()

@@ -59,7 +59,7 @@ def test_parquet_dictionary_bomb_is_dead_lettered_in_bounded_memory(tmp_path, st
     summary = orjson.loads((tmp_path / "s.json").read_bytes())
     assert (summary["consumed"], summary["dead_letter_reasons"]) == (3_000, {"oversized": 3_000})
     letters = [orjson.loads(x) for x in dl.read_bytes().splitlines()]
-    assert [d["source"]["offset"] for d in letters] == list(range(1, 3_001))
+    assert [d["source"]["line"] for d in letters] == list(range(1, 3_001))
     assert {d["error"] for d in letters} == {
         "row is 1048624 bytes (user_agent 1048576); the cap is 65536 (input.max_line_bytes)"}
     excerpt = orjson.loads(letters[0]["raw"])  # a bounded excerpt of the row, every field cut short
