@@ -289,7 +289,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from streams.rules import RuleOptions, dump_yaml, prometheus_rules, sloth_specs, unreachable_alerts
+    from streams.rules import RuleOptions, prometheus_rules, unreachable_alerts
+    from streams.rules_files import rule_files
 
     config = load_config(args.config)
     burn = config.detection.burn
@@ -307,17 +308,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     source = args.config or "the built-in default config"
     out = Path(args.out)
-    files = {"sloth.yaml": dump_yaml(sloth_specs(config), source),
-             "prometheus-rules.yaml": dump_yaml(prometheus_rules(config, options), source)}
+    files = rule_files(config, options, source)
     try:
-        out.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             (out / name).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write rules to {out}: {exc.strerror}") from None
     for warning in unreachable_alerts(config, options):
         print(f"truesli: warning: {warning}", file=sys.stderr)
-    print(f"wrote {out / 'sloth.yaml'} and {out / 'prometheus-rules.yaml'}", file=sys.stderr)
+    n_sloth = sum(1 for n in files if n.startswith("sloth/"))
+    n_pyrra = sum(1 for n in files if n.startswith("pyrra/"))
+    print(f"wrote {out / 'prometheus-rules.yaml'} ({len(prometheus_rules(config, options)['groups'])} groups), "
+          f"{n_sloth} Sloth specs in {out / 'sloth'}/ and {n_pyrra} Pyrra ServiceLevelObjectives in "
+          f"{out / 'pyrra'}/", file=sys.stderr)
     return 0
 
 
@@ -480,9 +484,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--loglevel", default="info", choices=("debug", "info", "warning", "error"))
     r.set_defaults(func=cmd_run)
 
-    u = sub.add_parser("rules", help="write a Sloth spec and Prometheus recording/alert rules for the SLOs")
+    u = sub.add_parser("rules", help="write Sloth-compatible Prometheus rules, Sloth specs and Pyrra SLOs")
     u.add_argument("--config", help="truesli.yaml (default: the built-in config)")
-    u.add_argument("--out", required=True, help="directory for sloth.yaml and prometheus-rules.yaml")
+    u.add_argument("--out", required=True,
+                   help="directory for prometheus-rules.yaml, sloth/<service>.yaml and pyrra/<journey>-<slo>.yaml")
     # Defaults come from the config's detection.burn (14.4/6/3/1, 100 events): the detectors and the
     # generated rules then share one definition; a flag overrides it for the rules only.
     u.add_argument("--page", type=float, help="page burn-rate factor over 1h and 5m (default: detection.burn)")
