@@ -100,14 +100,19 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def _remote_write(book, config, url: str | None, out, found=None) -> int:
     """Push the run's counters (and the detectors' gauges); exit 1 (not 0) when anything could not be
-    delivered."""
-    from streams.sinks.detection_series import gauge_samples
-    from streams.sinks.publish import PublishError, push_counters
+    delivered or did not read back as sent. Warns first about samples the receiver will not keep."""
+    from streams.sinks.backfill import failure_line
+    from streams.sinks.detection_series import anomaly_samples, gauge_samples
+    from streams.sinks.publish import PublishError, backfill
 
+    extra = [*gauge_samples(found.gauges), *anomaly_samples(found.anomalies)] if found else []
     try:
-        report = push_counters(book, config.remote_write, url, gauge_samples(found.gauges) if found else ())
+        result = backfill(book, config.remote_write, url, extra, _now_ms())
     except PublishError as exc:
         raise UserError(str(exc)) from None
+    for warning in result.warnings:
+        print(f"truesli: warning: {warning}", file=sys.stderr)
+    report = result.delivery
     target = url or config.remote_write.url
     out.write(f"Remote-write: {report.samples_sent:,} samples in {report.requests:,} requests to {target}"
               f" ({report.retries} retries)\n")
@@ -115,6 +120,15 @@ def _remote_write(book, config, url: str | None, out, found=None) -> int:
         dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items()))
         print(f"truesli: remote-write could not deliver every sample: dropped {dropped}; last error: "
               f"{report.last_error}", file=sys.stderr)
+        return 1
+    rb = result.readback
+    if rb.skipped:
+        out.write(f"Read-back: not verified ({rb.skipped})\n")
+    elif rb.ok:
+        out.write(f"Read-back: all {rb.verified:,} series hold their newest sample "
+                  f"({result.target.info.kind} at {result.target.api.base})\n")
+    else:
+        print(failure_line(result.target, rb, target), file=sys.stderr)
         return 1
     return 0
 

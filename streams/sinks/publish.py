@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from streams.config import RemoteWriteConfig
 from streams.core.merge import CounterBook
+from streams.sinks.backfill import Target, confirm, prepare, target
+from streams.sinks.readback import Expected, ReadbackReport
+from streams.sinks.receiver_limits import ReceiverInfo
 from streams.sinks.remote_write import DeliveryReport, RemoteWriteSink
 from streams.sinks.series import Sample, counter_samples
 
@@ -62,3 +66,41 @@ def push_counters(book: CounterBook, rw: RemoteWriteConfig, url: str | None = No
     for labels, ts_ms, value in extra:
         sink.add(labels, ts_ms, value)
     return sink.close()
+
+
+def _bearer(rw: RemoteWriteConfig) -> str | None:
+    if rw.bearer_token_file:
+        try:
+            return Path(rw.bearer_token_file).read_text().strip()
+        except OSError as exc:
+            raise PublishError(f"cannot read remote_write.bearer_token_file: {exc.strerror}") from None
+    if rw.bearer_token_env:
+        return os.environ.get(rw.bearer_token_env)
+    return None
+
+
+@dataclass
+class BackfillResult:
+    """A push with its checks: warnings given before, the delivery, and the read-back after."""
+
+    warnings: list[str]
+    delivery: DeliveryReport
+    readback: ReadbackReport
+    target: Target
+
+
+def backfill(book: CounterBook, rw: RemoteWriteConfig, url: str | None, extra: Iterable[Sample],
+             now_ms: int, readback_timeout_s: float = 15.0) -> BackfillResult:
+    """:func:`push_counters` between a probe of the receiver (warnings naming its settings) and a read-back
+    of every series sent (streams/sinks/backfill.py). The read-back runs only when every sample was
+    delivered (otherwise the delivery report already says what is missing)."""
+    extra = list(extra)
+    target_url = url or rw.url or ""
+    expected = Expected()
+    expected.add_all(counter_samples(book.merged()))
+    expected.add_all(extra)
+    t = target(rw, target_url, _basic_auth(rw), _bearer(rw)) if target_url else Target(None, ReceiverInfo("unknown"))
+    found = prepare(t, expected, now_ms)
+    delivery = push_counters(book, rw, url, extra)
+    readback = confirm(t, expected, readback_timeout_s) if delivery.ok else ReadbackReport(skipped="not delivered")
+    return BackfillResult(found, delivery, readback, t)
