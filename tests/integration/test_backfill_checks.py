@@ -4,8 +4,7 @@
   truesli warns before the push and, reading back, exits 1 naming ``-retentionPeriod``;
 - into a Prometheus that already holds recent data and has no out-of-order window, truesli names
   ``out_of_order_time_window`` and ``promtool tsdb create-blocks-from openmetrics`` before the refused push;
-- every series opens with a 0 sample, so ``increase()`` over the whole backfilled range equals the run's
-  summary exactly, on both receivers; and a normal push reads back every series.
+(``increase()`` over a whole backfill equalling the summary, and a read-back that passes: test_dashboard.py.)
 """
 
 from __future__ import annotations
@@ -20,19 +19,11 @@ import pytest
 
 from streams.core.timeparse import format_rfc3339, parse_rfc3339
 from streams.sinks.remote_write import RemoteWriteSink
-from tests.support.receivers import (  # noqa: F401
-    Prometheus,
-    VictoriaMetrics,
-    prometheus,
-    start_prometheus,
-    start_victoria_metrics,
-    victoria_metrics,
-)
+from tests.support.receivers import start_prometheus, start_victoria_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "truesli.yaml"
 DAY_MS = 86_400_000
-JOURNEYS = 'journey=~"checkout|login|search|browse"'
 
 
 def truesli(*args: str) -> subprocess.CompletedProcess:
@@ -97,37 +88,3 @@ def test_old_samples_into_a_prometheus_with_recent_data_name_the_fix(mix, tmp_pa
         assert "truesli: remote-write could not deliver every sample: dropped rejected_4xx" in r.stderr
     finally:
         prom.stop()
-
-
-def _run(mix: Path, url: str, tmp_path: Path) -> tuple[dict, list[dict], str]:
-    summary, counters = tmp_path / "summary.json", tmp_path / "counters.jsonl"
-    r = truesli("process", "--config", str(EXAMPLE), str(mix), "--summary-json", str(summary),
-                "--counters", str(counters), "--remote-write", url)
-    assert r.returncode == 0, r.stderr
-    return (orjson.loads(summary.read_bytes()), [orjson.loads(x) for x in counters.read_bytes().splitlines()],
-            r.stdout)
-
-
-def _increase_matches_summary(server, mix: Path, tmp_path: Path) -> None:
-    summary, counters, stdout = _run(mix, server.write_url, tmp_path)
-    assert "Read-back: all " in stdout and " series hold their newest sample" in stdout
-    start = min(parse_rfc3339(c["window_start"]) for c in counters)
-    end = max(parse_rfc3339(c["window_end"]) for c in counters)
-    span = f"{(end - start) // 60_000 + 1}m"  # reaches back past every series' 0 sample
-    got = server.query(f"sum by (journey, slo, result) (increase(truesli_sli_events_total{{{JOURNEYS}}}[{span}]))",
-                       end)
-    want = {}
-    for journey, doc in summary["journeys"].items():
-        for slo, t in doc["slos"].items():
-            want[(("journey", journey), ("result", "bad"), ("slo", slo))] = float(t["total"] - t["good"])
-            want[(("journey", journey), ("result", "good"), ("slo", slo))] = float(t["good"])
-    assert got == want
-
-
-def test_increase_over_the_backfill_equals_the_summary_in_prometheus(mix, prometheus: Prometheus, tmp_path):
-    _increase_matches_summary(prometheus, mix, tmp_path)
-
-
-def test_increase_over_the_backfill_equals_the_summary_in_victoria_metrics(mix, victoria_metrics: VictoriaMetrics,
-                                                                           tmp_path):
-    _increase_matches_summary(victoria_metrics, mix, tmp_path)
