@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
 from streams.config import Config
 from streams.core.merge import CounterBook
@@ -29,32 +29,10 @@ from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
 from streams.runs.embedded import EmbeddedResult, run_embedded
 from streams.kafka.clients import client_conf, preflight, topic_partitions
+from streams.sources.kafka import PartitionReader, offset_ranges
 
 
 MIN_SLACK_MS = 300_000
-
-
-def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms: int | None, to_ms: int | None,
-            timeout: float) -> dict[int, tuple[int, int]]:
-    """partition → [start offset, stop offset) for the time range (stop capped at today's end)."""
-    out: dict[int, tuple[int, int]] = {}
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
-            for p in partitions}
-
-    def lookup(ms: int | None, default: Callable[[int], int]) -> dict[int, int]:
-        if ms is None:
-            return {p: default(p) for p in partitions}
-        found = consumer.offsets_for_times([TopicPartition(topic, p, ms) for p in partitions], timeout=timeout)
-        # -1 (OFFSET_END): no record at or after ms in that partition → use the end
-        return {tp.partition: (ends[tp.partition][1] if tp.offset in (-1, OFFSET_END) else tp.offset)
-                for tp in found}
-
-    starts = lookup(from_ms, lambda p: ends[p][0])
-    stops = lookup(to_ms, lambda p: ends[p][1])
-    for p in partitions:
-        stop = min(stops[p], ends[p][1])
-        out[p] = (starts[p], max(starts[p], stop))
-    return out
 
 
 def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_ms: int | None = None,
@@ -71,31 +49,19 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
     try:
         slack = max(config.windows.allowed_lateness_s * 1000, MIN_SLACK_MS)
         ranges = offset_ranges(consumer, topic, partitions, None if from_ms is None else from_ms - slack,
-                         None if to_ms is None else to_ms + slack, k.connect_timeout_s)
+                               None if to_ms is None else to_ms + slack, k.connect_timeout_s)
         lo = from_ms if from_ms is not None else -(1 << 62)
         hi = to_ms if to_ms is not None else 1 << 62
         total = sum(stop - start for start, stop in ranges.values())
         pipelines = {p: Pipeline(config, partition=p) for p in partitions}
-        todo = {p for p, (start, stop) in ranges.items() if stop > start}
-        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in sorted(todo)])
+        reader = PartitionReader.bounded(consumer, topic, ranges)
         done = 0
-        while todo:
+        for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
             batch: dict[int, tuple[list[bytes], list[int]]] = {}
-            for m in consumer.consume(num_messages=k.batch_max_messages, timeout=1.0):
-                err = m.error()
-                p = m.partition()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        todo.discard(p)  # the end moved below what we captured (deleted records)
-                        continue
-                    raise KafkaException(err)
-                if p not in todo or m.offset() >= ranges[p][1]:
-                    continue
-                if m.offset() + 1 >= ranges[p][1]:
-                    todo.discard(p)
+            for m in msgs:
                 if not lo <= m.timestamp()[1] < hi:
                     continue
-                values, offsets = batch.setdefault(p, ([], []))
+                values, offsets = batch.setdefault(m.partition(), ([], []))
                 values.append(m.value() if m.value() is not None else b"")
                 offsets.append(m.offset())
             for p, (values, offsets) in sorted(batch.items()):

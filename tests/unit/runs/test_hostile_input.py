@@ -641,13 +641,13 @@ def test_nothing_in_truesli_evaluates_or_unpickles_anything() -> None:
         for line in path.read_text().splitlines():
             if forbidden.search(line):
                 hits[str(path.relative_to(ROOT))] = hits.get(str(path.relative_to(ROOT)), 0) + 1
-    # config.py parses status specs of the (trusted) config; remote_write.py checks truesli's own metric and
-    # label names; decode.py's one pattern is the Combined Log Format line (possessive, linear);
-    # kafka_security.py reads Kafka clients' own error and debug messages (broker address, SASL payload to
-    # redact) — never request logs. Nothing else. (Counted per file, not by line number: unrelated edits
-    # must not break this test.)
-    assert hits == {"streams/config.py": 3, "streams/core/decode.py": 1, "streams/kafka/security.py": 2,
-                    "streams/sinks/remote_write.py": 2}, hits
+    # config/sli.py parses status specs of the (trusted) config; config/secrets.py spots secret-looking header
+    # and query names in the (trusted) config; remote_write/encode.py checks truesli's own metric and label
+    # names; decode.py's one pattern is the Combined Log Format line (possessive, linear); kafka/security.py
+    # reads Kafka clients' own error and debug messages (broker address, SASL payload to redact) — never
+    # request logs. Nothing else. (Counted per file, not by line number: unrelated edits must not break this.)
+    assert hits == {"streams/config/sli.py": 3, "streams/config/secrets.py": 2, "streams/core/decode.py": 1,
+                    "streams/kafka/security.py": 2, "streams/sinks/remote_write/encode.py": 2}, hits
 
 
 def test_lone_surrogates_in_text_records_and_rows_are_invalid_utf8_not_a_crash() -> None:
