@@ -13,7 +13,6 @@ has no minimum-traffic guard: its alerts are Pyrra's, not the ones in ``promethe
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from streams.config import Config, JourneyConfig, SLOConfig
@@ -21,12 +20,12 @@ from streams.rules import SLI_METRIC, _matchers, _num, alert_name, objective_per
 
 API_VERSION = "pyrra.dev/v1alpha1"
 KIND = "ServiceLevelObjective"
-_DNS_LABEL = re.compile(r"[^a-z0-9-]+")
 
 
 def resource_name(journey: JourneyConfig, slo: SLOConfig) -> str:
     """``checkout``/``availability`` → ``checkout-availability`` (lowercase, ``_`` → ``-``, ≤ 63 chars)."""
-    name = _DNS_LABEL.sub("-", f"{journey.name}-{slo.name}".lower()).strip("-")
+    text = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in f"{journey.name}-{slo.name}".lower())
+    name = "-".join(part for part in text.split("-") if part)
     return name[:63].rstrip("-")
 
 

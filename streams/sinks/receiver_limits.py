@@ -17,7 +17,6 @@ What the receivers do with old samples (Prometheus 2.x, VictoriaMetrics 1.x):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import yaml
@@ -46,31 +45,50 @@ class ReceiverInfo:
 
 def parse_duration_ms(text: str) -> int | None:
     """A Prometheus duration (``30d``, ``1h30m``, ``0s``) → ms; None when unparsable."""
-    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text.strip())
-    if not parts or "".join(n + u for n, u in parts) != text.strip():
+    text, total, i = text.strip(), 0, 0
+    if not text:
         return None
-    return sum(int(n) * _UNITS_MS[u] for n, u in parts)
+    while i < len(text):
+        j = i
+        while j < len(text) and text[j].isdigit():
+            j += 1
+        unit = "ms" if text.startswith("ms", j) else text[j:j + 1]
+        if j == i or unit not in _UNITS_MS:
+            return None
+        total += int(text[i:j]) * _UNITS_MS[unit]
+        i = j + len(unit)
+    return total
 
 
 def parse_vm_retention_ms(text: str) -> int | None:
     """VictoriaMetrics ``-retentionPeriod``: a bare number is months (``1`` = 31 days); else h/d/w/y."""
     text = text.strip().strip('"')
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([hdwy]?)", text)
-    if not m:
+    unit = text[-1:] if text[-1:] in ("h", "d", "w", "y") else ""
+    number = text[: len(text) - len(unit)]
+    try:
+        n = float(number)
+    except ValueError:
         return None
-    n, unit = float(m.group(1)), m.group(2)
+    if not n >= 0 or n == float("inf"):
+        return None
     return int(n * (VM_MONTH_MS if unit == "" else _UNITS_MS[unit]))
+
+
+def _vm_retention_flag(body: bytes) -> str | None:
+    """The value of ``-retentionPeriod`` in VictoriaMetrics' ``/flags`` page, None when absent."""
+    for line in body.decode("utf-8", "replace").splitlines():
+        if line.startswith("-retentionPeriod="):
+            return line[len("-retentionPeriod="):].strip().strip('"')
+    return None
 
 
 def probe(api: QueryApi) -> ReceiverInfo:
     """Ask the receiver what it is; ``unknown`` (never an exception) when it does not say."""
     try:
         status, body = api.get("/flags")
-        if status == 200:
-            m = re.search(rb'^-retentionPeriod="?([^"\n]*)"?$', body, re.MULTILINE)
-            if m:  # only VictoriaMetrics lists its flags there
-                setting = m.group(1).decode()
-                return ReceiverInfo("victoriametrics", parse_vm_retention_ms(setting), f"-retentionPeriod={setting}")
+        setting = _vm_retention_flag(body) if status == 200 else None
+        if setting is not None:  # only VictoriaMetrics lists its flags there
+            return ReceiverInfo("victoriametrics", parse_vm_retention_ms(setting), f"-retentionPeriod={setting}")
         build = api.get_json("/api/v1/status/buildinfo").get("data") or {}
         if not build.get("version"):
             return ReceiverInfo("unknown")

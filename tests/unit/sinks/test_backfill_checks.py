@@ -95,3 +95,10 @@ def test_anomaly_samples_count_per_label_set_and_instant():
         ({"__name__": "truesli_anomaly", "type": "burn_spike", "journey": "checkout", "slo": "availability",
           "severity": "ticket", "state": "resolved"}, 3000, 1.0),
     ]
+
+
+def test_malformed_durations_are_none():
+    assert parse_duration_ms("") is None and parse_duration_ms("5") is None and parse_duration_ms("5q") is None
+    assert parse_duration_ms("100ms") == 100 and parse_duration_ms("2w") == 14 * DAY_MS
+    assert parse_vm_retention_ms("") is None and parse_vm_retention_ms("nan") is None
+    assert parse_vm_retention_ms("24h") == DAY_MS
