@@ -384,3 +384,4 @@ def dump_yaml(doc: dict[str, Any], source: str = "truesli.yaml") -> str:
     """One YAML document (never ``---``-separated documents: Prometheus and promtool read only the first)."""
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
     return HEADER.format(source=source) + body
+

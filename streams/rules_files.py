@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from streams.config import Config
 from streams.rules import RuleOptions, dump_yaml, prometheus_rules, sloth_specs
@@ -28,4 +29,19 @@ def rule_files(config: Config, options: RuleOptions, source: str) -> dict[str, s
         files[f"sloth/{name}"] = dump_yaml(spec, source)
     for name, slo in pyrra_slos(config).items():
         files[f"pyrra/{name}"] = dump_yaml(slo, source)
+    return files
+
+
+def write_rules(config: Config, out: Path, options: RuleOptions, source: str) -> dict[str, str]:
+    """Write :func:`rule_files` under the directory ``out`` (created), headed by ``source`` (the config they
+    were made from); returns them. OutputError when the directory cannot be written."""
+    from streams.sinks.files import OutputError
+
+    files = rule_files(config, options, source)
+    try:
+        for name, text in files.items():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write rules to {out}: {exc.strerror}") from None
     return files

@@ -27,7 +27,8 @@ from streams.config import Config
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
-from streams.runs.embedded import EmbeddedResult, run_embedded
+from streams.runs.embedded import run_embedded
+from streams.runs.result import RunResult
 from streams.kafka.clients import client_conf, preflight, topic_partitions
 from streams.sources.kafka import PartitionReader, offset_ranges
 
@@ -37,14 +38,14 @@ MIN_SLACK_MS = 300_000
 
 def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_ms: int | None = None,
                  on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None,
-                 progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
+                 progress: Callable[[int, int, float], None] | None = None) -> RunResult:
     """Recompute counters from ``topic`` (raises KafkaUnavailable for broker/topic problems)."""
     k = config.kafka
     partitions = topic_partitions(preflight(k), k, topic)
     consumer = Consumer(client_conf(k, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False, "isolation.level": "read_committed",
                                           "enable.partition.eof": True}))
-    result = EmbeddedResult(Tally(), CounterBook(), [f"topic {topic}"], abuse=AbuseCollector(config))
+    result = RunResult(Tally(), CounterBook(), [f"topic {topic}"], abuse=AbuseCollector(config))
     t0 = time.monotonic()
     try:
         slack = max(config.windows.allowed_lateness_s * 1000, MIN_SLACK_MS)
@@ -77,7 +78,7 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
     return result
 
 
-def _publish(result: EmbeddedResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
+def _publish(result: RunResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
     result.collect(out)
     if on_output is not None:
         on_output(out)
@@ -107,13 +108,13 @@ class Progress:
 
 
 def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: int | None = None,
-                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> EmbeddedResult:
+                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> RunResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
     the rows whose ``ts`` is in [from, to)."""
     from streams.sources.files import iter_archive_batches
 
     pipelines: dict[int, Pipeline] = {}
-    result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
+    result = RunResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
     for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms):
         if not items:
             continue
@@ -129,7 +130,7 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
 def replay_history(config: Config, *, topic: str | None = None, parquet: list[str] | None = None,
                    from_ms: int | None = None, to_ms: int | None = None, now_ms: int | None = None,
                    counters_path: str | None = None, dead_letters_path: str | None = None,
-                   progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
+                   progress: Callable[[int, int, float], None] | None = None) -> RunResult:
     """One pass over a topic, a truesli archive, or plain request-log Parquet files (embedded mode, file
     order, no time range); writes counters/dead letters as they come. ``result.inputs`` names what was
     read. Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""
