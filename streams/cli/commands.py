@@ -222,6 +222,12 @@ def cmd_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sniff(args: argparse.Namespace) -> int:
+    from streams.runs.sniff import sniff_main
+
+    return sniff_main(load_config(args.config), args.inputs, args.samples, args.json)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.tools.bench import run_core_bench
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from streams.cli.commands import (cmd_archive, cmd_bench, cmd_demo, cmd_gen, cmd_process, cmd_replay, cmd_report,
-                                  cmd_rules, cmd_run)
+                                  cmd_rules, cmd_run, cmd_sniff)
 from streams.tools.scenarios import SCENARIOS
 
 
@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--to", metavar="T", help="stop before this time (exclusive)")
     a.add_argument("--bootstrap", help="override kafka.bootstrap_servers")
     a.set_defaults(func=cmd_archive)
+
+    sn = sub.add_parser("sniff", help="which log format each line looks like, with counts and mapped samples")
+    sn.add_argument("inputs", nargs="+", metavar="FILE", help="log files ('-' = stdin; .gz ok)")
+    sn.add_argument("--config", help="truesli.yaml: its input section (preset, fields, caps) is used")
+    sn.add_argument("--samples", type=int, default=3, help="decoded records shown per format (default 3)")
+    sn.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
+    sn.set_defaults(func=cmd_sniff)
 
     b = sub.add_parser("bench", help="measure core throughput against a bare orjson.loads loop")
     b.add_argument("--events", type=int, default=1_000_000)

@@ -72,7 +72,7 @@ class FilterChain:
                 rule = check(req)
                 if rule is not None:
                     return reason, rule
-        if self._stateful:
+        if self._stateful and req.client_ip:  # no client address logged: no per-IP evidence to keep
             st = self.store.touch(req.client_ip, req.ts_ms)
             for reason, check in self._stateful:
                 rule = check(req, st, flags)
