@@ -30,8 +30,8 @@ Decisions (see docs/rules.md):
   needs 30 days of recorded history — a backfill has none).
 - **Minimum traffic.** Every alert condition also needs ``truesli:sli_events:increase<long window>``
   ≥ ``min_events`` (page) / ``min_ticket_events`` (ticket) events, so two requests and one error at 3 AM
-  (a 50 % error ratio) cannot page anyone. ``truesli:sli_events:increase<W>`` is truesli's one extra
-  record (it carries the Sloth labels too).
+  (a 50 % error ratio) cannot page anyone. ``truesli:sli_events:increase<W>{journey, slo}`` is
+  truesli's one extra record.
 - Page and ticket alerts of one SLO share the alert name and differ by the ``severity`` label, as in Sloth.
 """
 
@@ -43,14 +43,14 @@ from typing import Any
 
 import yaml
 
-from streams.config import Config, JourneyConfig, SLOConfig, expand_statuses
-from streams.core.burn import BurnCondition, BurnPolicy
+from streams.config import BurnConfig, Config, JourneyConfig, SLOConfig, expand_statuses
+from streams.core.burn import WINDOWS_MS, BurnCondition, BurnPolicy
 
 SLI_METRIC = "truesli_sli_events_total"
 RAW_METRIC = "truesli_raw_events_total"
 FILTERED_METRIC = "truesli_filtered_events_total"
 
-WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+WINDOWS = tuple(WINDOWS_MS)  # the detector's windows: 5m 30m 1h 2h 6h 1d 3d
 RATIO_RECORD = "slo:sli_error:ratio_rate{window}"  # Sloth's name
 EVENTS_RECORD = "truesli:sli_events:increase{window}"  # truesli's extra: the traffic guard and denominator
 SLO_PERIOD_DAYS = 30  # Sloth's default period; the config's detection.slo_period_days overrides it
@@ -58,16 +58,26 @@ SLOTH_SPEC_VERSION = "prometheus/v1"
 SLOTH_MODE = "cli-gen-prom"  # what `sloth generate` stamps on sloth_slo_info; dashboards may filter on it
 
 
+_DEFAULTS = BurnConfig()  # the one definition of the defaults (streams/config/sli.py)
+
+
 @dataclass(frozen=True)
 class RuleOptions:
-    """Burn-rate factors (Google SRE workbook defaults) and the minimum-traffic guards."""
+    """Burn-rate factors and minimum-traffic guards; defaults are ``BurnConfig``'s (what the detector uses).
+    The CLI builds it from ``config.detection.burn`` plus its flags (:meth:`from_config`)."""
 
-    page: float = 14.4         # 1h & 5m
-    page_slow: float = 6.0     # 6h & 30m
-    ticket: float = 3.0        # 1d & 2h
-    ticket_slow: float = 1.0   # 3d & 6h
-    min_events: int = 100          # events in the long window of a page condition (1h, 6h)
-    min_ticket_events: int = 100   # events in the long window of a ticket condition (1d, 3d)
+    page: float = _DEFAULTS.page                 # 1h & 5m
+    page_slow: float = _DEFAULTS.page_slow       # 6h & 30m
+    ticket: float = _DEFAULTS.ticket             # 1d & 2h
+    ticket_slow: float = _DEFAULTS.ticket_slow   # 3d & 6h
+    min_events: int = _DEFAULTS.min_events                # events in a page condition's long window (1h, 6h)
+    min_ticket_events: int = _DEFAULTS.min_ticket_events  # events in a ticket condition's long window (1d, 3d)
+
+    @classmethod
+    def from_config(cls, burn: BurnConfig) -> "RuleOptions":
+        """The options ``truesli rules`` uses when no flag overrides the config."""
+        return cls(page=burn.page, page_slow=burn.page_slow, ticket=burn.ticket, ticket_slow=burn.ticket_slow,
+                   min_events=burn.min_events, min_ticket_events=burn.min_ticket_events)
 
     def __post_init__(self) -> None:
         for name in ("page", "page_slow", "ticket", "ticket_slow"):
@@ -199,7 +209,7 @@ def sloth_specs(config: Config) -> dict[str, dict[str, Any]]:
     One spec per file: ``sloth generate -i DIR -o DIR`` then writes one rule file per spec, each a single
     YAML document (Prometheus and promtool read only the first document of a file). Sloth names an SLO
     ``<service>-<name>``; journeys may share a service, so the SLO name is ``<journey>-<slo>``. Sloth's own
-    windows and factors are the defaults of :class:`RuleOptions` (14.4/6/3/1); the minimum-traffic guard
+    windows and factors are the defaults of :class:`BurnConfig` (14.4/6/3/1); the minimum-traffic guard
     and zero-traffic ratios exist only in ``prometheus-rules.yaml``.
     """
     by_service: dict[str, list[dict[str, Any]]] = {}
