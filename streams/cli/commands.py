@@ -168,7 +168,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from streams.rules import RULE_FILES, RuleOptions, unreachable_alerts, write_rules
+    from streams.rules import RuleOptions, prometheus_rules, unreachable_alerts
+    from streams.rules_files import write_rules
 
     config = load_config(args.config)
     burn = config.detection.burn
@@ -184,10 +185,14 @@ def cmd_rules(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     out = Path(args.out)
-    write_rules(config, out, options, args.config or "the built-in default config")
+    files = write_rules(config, out, options, args.config or "the built-in default config")
     for warning in unreachable_alerts(config, options):
         print(f"truesli: warning: {warning}", file=sys.stderr)
-    print(f"wrote {out / RULE_FILES[0]} and {out / RULE_FILES[1]}", file=sys.stderr)
+    n_sloth = sum(1 for n in files if n.startswith("sloth/"))
+    n_pyrra = sum(1 for n in files if n.startswith("pyrra/"))
+    print(f"wrote {out / 'prometheus-rules.yaml'} ({len(prometheus_rules(config, options)['groups'])} groups), "
+          f"{n_sloth} Sloth specs in {out / 'sloth'}/ and {n_pyrra} Pyrra ServiceLevelObjectives in "
+          f"{out / 'pyrra'}/", file=sys.stderr)
     return 0
 
 

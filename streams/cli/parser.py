@@ -102,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log level (default: info; debug also shows faust's and the Kafka clients' chatter)")
     r.set_defaults(func=cmd_run)
 
-    u = _add(sub, "rules", "write a Sloth spec and Prometheus recording/alert rules for the SLOs")
+    u = _add(sub, "rules", "write Sloth-compatible Prometheus rules, Sloth specs and Pyrra SLOs")
     u.add_argument("--config", help="truesli.yaml (default: the built-in config)")
-    u.add_argument("--out", required=True, help="directory for sloth.yaml and prometheus-rules.yaml")
+    u.add_argument("--out", required=True,
+                   help="directory for prometheus-rules.yaml, sloth/<service>.yaml and pyrra/<journey>-<slo>.yaml")
     # Defaults come from the config's detection.burn (14.4/6/3/1, 100 events): the detectors and the
     # generated rules then share one definition; a flag overrides it for the rules only.
     u.add_argument("--page", type=float, help="page burn-rate factor over 1h and 5m (default: detection.burn)")

@@ -11,10 +11,19 @@ without events has burn 0, an SLO never frozen has no ``seconds_since_freeze`` s
   that is undefined — zero burns, zero spikes, a constant side — has no sample) and
   ``truesli_slo_recommended_objective{journey, slo}``
 Samples carry the event time of the window the detectors evaluated last.
+
+Anomalies (embedded/replay pushes; the Grafana dashboard draws them as annotations):
+- ``truesli_anomaly{type, journey, slo, severity, state}`` — one sample per anomaly event at its event time
+  (``ts_ms``), value = how many anomalies with those labels fired or resolved at that instant (scanner
+  episodes of several networks may share one). ``journey``/``slo`` are absent for program-wide anomalies.
+  Labels come only from the detector's fixed types/severities and configured names (never networks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from streams.core.detect.anomaly import Anomaly
 from streams.sinks.series import Sample
 
 GAUGE_HELP = {
@@ -61,3 +70,14 @@ def gauge_samples(gauges: dict) -> list[Sample]:
                 out.append(({"__name__": "truesli_slo_recommended_objective", "journey": r["journey"],
                              "slo": r["slo"]}, latest, float(r["recommended"])))
     return out
+
+
+def anomaly_samples(anomalies: Iterable[Anomaly]) -> list[Sample]:
+    """``truesli_anomaly`` samples, in time order per series (one per label set and instant)."""
+    counts: dict[tuple[tuple[tuple[str, str], ...], int], int] = {}
+    for a in anomalies:
+        labels = (("__name__", "truesli_anomaly"), ("type", a.type), ("journey", a.journey or ""),
+                  ("slo", a.slo or ""), ("severity", a.severity), ("state", a.state))
+        key = (tuple((k, v) for k, v in labels if v), a.ts_ms)
+        counts[key] = counts.get(key, 0) + 1
+    return [(dict(labels), ts, float(n)) for (labels, ts), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]

@@ -8,12 +8,15 @@ docs/remote-write.md). Secrets are read from files or environment variables name
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from streams.config import RemoteWriteConfig
 from streams.config.secrets import read_secret
 from streams.core.merge import CounterBook
+from streams.sinks.backfill import Target, confirm, prepare, target
+from streams.sinks.readback import Expected, ReadbackReport
 from streams.sinks.remote_write import DeliveryReport, RemoteWriteSink
 from streams.sinks.series import Sample, counter_samples
 
@@ -60,3 +63,39 @@ def push_counters(book: CounterBook, rw: RemoteWriteConfig, url: str | None = No
     for labels, ts_ms, value in extra:
         sink.add(labels, ts_ms, value)
     return sink.close()
+
+
+def _bearer(rw: RemoteWriteConfig) -> str | None:
+    token = read_secret(file=rw.bearer_token_file, env=rw.bearer_token_env, what="remote_write.bearer_token")
+    return None if token is None else token.get_secret_value()
+
+
+@dataclass
+class BackfillResult:
+    """A push with its checks: warnings given before, the delivery, and the read-back after."""
+
+    warnings: list[str]
+    delivery: DeliveryReport
+    readback: ReadbackReport
+    target: Target
+
+
+def backfill(book: CounterBook, rw: RemoteWriteConfig, url: str | None, extra: Iterable[Sample],
+             now_ms: int, readback_timeout_s: float = 15.0) -> BackfillResult:
+    """:func:`push_counters` between a probe of the receiver (warnings naming its settings) and a read-back
+    of every series sent (streams/sinks/backfill.py). The read-back runs only when every sample was
+    delivered (otherwise the delivery report already says what is missing)."""
+    extra = list(extra)
+    sink = make_sink(rw, url)  # validates the URL (and refuses inline credentials) before anything is sent
+    expected = Expected()
+    expected.add_all(counter_samples(book.merged()))
+    expected.add_all(extra)
+    t = target(rw, sink.url, _basic_auth(rw), _bearer(rw))
+    found = prepare(t, expected, now_ms)
+    for labels, ts_ms, value in counter_samples(book.merged()):
+        sink.add(labels, ts_ms, value)
+    for labels, ts_ms, value in extra:
+        sink.add(labels, ts_ms, value)
+    delivery = sink.close()
+    readback = confirm(t, expected, readback_timeout_s) if delivery.ok else ReadbackReport(skipped="not delivered")
+    return BackfillResult(found, delivery, readback, t)

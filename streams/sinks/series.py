@@ -8,6 +8,13 @@ Series (label values come only from configured journeys, SLOs and filter reasons
 Each counter is the running sum over windows in window order, stamped with the window's *end* in event
 time, so a replay backfills history at the times the requests happened. A window with no traffic still
 gets a sample (the sum unchanged): rates over it are 0, never NaN.
+
+Every series *starts with a 0 sample* at the start of its first window: without it the first sample
+already carries the first window's count, and ``increase()``/``rate()`` over the whole range miss that
+window (Prometheus extrapolates from the first sample; VictoriaMetrics counts from it). With it,
+``increase(m[range])`` at the last window end over a range that covers the first window start equals
+the run's total exactly, on both receivers (Prometheus' extrapolation towards the range start is capped
+at the point where the counter was 0).
 """
 
 from __future__ import annotations
@@ -30,13 +37,20 @@ def counter_samples(counters: Iterable[WindowCounter]) -> Iterator[Sample]:
         sums[key] = sums.get(key, 0) + delta
         return sums[key]
 
+    def starts(key: tuple[str, ...]) -> bool:
+        """True the first time a series is seen: its 0 sample goes out at the window start first."""
+        return key not in sums
+
     for c in ordered:
         ts = c.window_end_ms
         for name, good, total in (("truesli_sli_events_total", c.good, c.total),
                                   ("truesli_raw_events_total", c.raw_good, c.raw_total)):
             for result, delta in (("good", good), ("bad", total - good)):
-                value = bump((name, c.journey, c.slo, result), delta)
-                yield {"__name__": name, "journey": c.journey, "slo": c.slo, "result": result}, ts, value
+                key = (name, c.journey, c.slo, result)
+                labels = {"__name__": name, "journey": c.journey, "slo": c.slo, "result": result}
+                if starts(key):
+                    yield dict(labels), c.window_start_ms, 0.0
+                yield labels, ts, bump(key, delta)
         # ``filtered`` is per journey (repeated on each of its SLOs): export it once per window.
         if (c.journey, c.window_start_ms) in filtered_seen:
             continue
@@ -44,5 +58,8 @@ def counter_samples(counters: Iterable[WindowCounter]) -> Iterator[Sample]:
         known = reasons.setdefault(c.journey, set())
         known.update(c.filtered)
         for reason in sorted(known):
-            value = bump(("truesli_filtered_events_total", c.journey, reason), c.filtered.get(reason, 0))
-            yield {"__name__": "truesli_filtered_events_total", "journey": c.journey, "reason": reason}, ts, value
+            key = ("truesli_filtered_events_total", c.journey, reason)
+            labels = {"__name__": "truesli_filtered_events_total", "journey": c.journey, "reason": reason}
+            if starts(key):
+                yield dict(labels), c.window_start_ms, 0.0
+            yield labels, ts, bump(key, c.filtered.get(reason, 0))

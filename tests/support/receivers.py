@@ -70,6 +70,12 @@ class Server:
         except OSError:
             return "(no log)"
 
+    def query(self, expr: str, at_ms: int) -> dict[tuple, float]:
+        """Instant query ``expr`` at ``at_ms``: {sorted labels: value}."""
+        doc = self.get_json("/api/v1/query", query=expr, time=f"{at_ms / 1000:.3f}", nocache="1")
+        assert doc["status"] == "success" and doc["data"]["resultType"] == "vector", doc
+        return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in doc["data"]["result"]}
+
     def get_json(self, path: str, **params: str) -> dict:
         status, body = _get(f"{self.base}{path}?{urllib.parse.urlencode(params)}")
         assert status == 200, f"{self.name} {path} {params}: HTTP {status}: {body[:500]!r}"
@@ -138,31 +144,37 @@ def _start(cls: type[Server], name: str, argv: list[str], port: int, ready_path:
         time.sleep(0.1)
 
 
+def start_prometheus(work: Path, config_text: str | None = None, extra_args: tuple[str, ...] = ()) -> Prometheus:
+    """Prometheus with the remote-write receiver on; ``config_text`` defaults to a 30-day out-of-order
+    window and no scrape jobs."""
+    binary = _binary("prometheus")
+    config = work / "prometheus.yml"
+    config.write_text(config_text if config_text is not None else
+                      f"global: {{}}\nstorage:\n  tsdb:\n    out_of_order_time_window: {OUT_OF_ORDER_WINDOW}\n")
+    port = _free_port()
+    return _start(Prometheus, "prometheus",  # type: ignore[return-value]
+                  [binary, f"--config.file={config}", f"--storage.tsdb.path={work / 'data'}",
+                   f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver", *extra_args],
+                  port, "/-/ready", work)
+
+
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     """Prometheus (``--web.enable-remote-write-receiver``, out-of-order window 30d, no scrapes)."""
-    binary = _binary("prometheus")
-    work = tmp_path_factory.mktemp("prometheus")
-    config = work / "prometheus.yml"
-    config.write_text(f"global: {{}}\nstorage:\n  tsdb:\n    out_of_order_time_window: {OUT_OF_ORDER_WINDOW}\n")
-    port = _free_port()
-    server = _start(Prometheus, "prometheus",
-                    [binary, f"--config.file={config}", f"--storage.tsdb.path={work / 'data'}",
-                     f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver"],
-                    port, "/-/ready", work)
+    server = start_prometheus(tmp_path_factory.mktemp("prometheus"))
     try:
-        yield server  # type: ignore[misc]
+        yield server
     finally:
         server.stop()
 
 
-def start_victoria_metrics(work: Path, port: int | None = None) -> VictoriaMetrics:
+def start_victoria_metrics(work: Path, port: int | None = None, retention: str = "100y") -> VictoriaMetrics:
     """Single-node VictoriaMetrics (retention 100y, dedup 1 ms, no latency offset or query cache)."""
     binary = _binary("victoria-metrics")
     port = port or _free_port()
     return _start(VictoriaMetrics, "victoria-metrics",  # type: ignore[return-value]
                   [binary, f"-storageDataPath={work / 'data'}", f"-httpListenAddr=127.0.0.1:{port}",
-                   "-retentionPeriod=100y", "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s",
+                   f"-retentionPeriod={retention}", "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s",
                    "-search.disableCache"],
                   port, "/health", work)
 

@@ -6,13 +6,15 @@ Both read the same config the way the product does: the detector is ``Detector(c
 ``config.detection.burn``) and the rules are the files ``truesli rules --config`` writes. Checkpoints sit on
 both sides of every crossing: the last minute before a condition holds and the first minute it does.
 
-Traffic is per minute for checkout/availability from t=0. The example config's objective is 99.9% (budget
+Traffic is per minute for checkout/availability from t=0. A third evaluator, at the end: the rules the real Sloth CLI generates from truesli's spec.
+The example config's objective is 99.9% (budget
 0.1%); the exact-boundary cases use 93.75% (budget 0.0625 = 1/16, so 0.9 / 0.0625 is exactly the float 14.4
 and ``burn == factor`` is an equality of floats, not a rounding accident).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,18 @@ from streams.cli import main
 from streams.config import load_config
 from streams.core.detect import Detector
 from streams.core.model import WindowCounter
-from tests.unit.test_rules import ALERT, EXAMPLE, counter, expected, promtool, promtool_test, series  # noqa: F401
+from streams.rules import WINDOWS
+from tests.support.sloth import run_sloth
+from tests.unit.test_rules import (  # noqa: F401
+    ALERT,
+    EXAMPLE,
+    counter,
+    expected,
+    promtool,
+    promtool_test,
+    run_promtool,
+    series,
+)
 
 T0 = 1767225600000  # 2026-01-01T00:00:00Z
 MIN = 60_000
@@ -134,3 +147,60 @@ def test_generated_prometheus_rules_fire_as_the_table_says(case, promtool, tmp_p
     alert_tests = [{"eval_time": f"{m}m", "alertname": ALERT, "exp_alerts": expected(doc, *sorted(sev))}
                    for m, sev in case.checkpoints.items()]
     promtool_test(promtool, tmp_path, rules, inputs, alert_tests, name=case.name)
+
+
+# -- the same table against the rules the real Sloth CLI generates from truesli's spec -----------------------
+# Sloth has no minimum-traffic guard: where only the guard holds truesli's alerts back (one error in two
+# requests an hour; 98 events in the long windows), Sloth's fire. Everywhere else both rule sets fire the
+# same alerts, with the same labels and annotations.
+SLOTH_DIFFERS = {
+    "quiet-night": {196: {"page", "ticket"}, 200: {"page", "ticket"}, 240: {"ticket"}},
+    "exactly-min-events": {49: {"page", "ticket"}, 50: {"page", "ticket"}, 60: {"page", "ticket"}},
+}
+
+
+def sloth_rules_renamed(rules_dir: Path, tmp_path: Path) -> Path:
+    """`sloth generate` on the shop spec `truesli rules` wrote, its records renamed ``slo:`` → ``sloth:``
+    and its alerts prefixed ``Sloth``, so both rule sets run side by side in one promtool test."""
+    spec_dir, out_dir = tmp_path / "sloth-spec", tmp_path / "sloth-rules"
+    spec_dir.mkdir()
+    out_dir.mkdir()
+    (spec_dir / "shop.yaml").write_text((rules_dir / "sloth" / "shop.yaml").read_text())
+    r = run_sloth("generate", "-i", str(spec_dir), "-o", str(out_dir))
+    assert r.returncode == 0, r.stderr
+    text = (out_dir / "shop.yaml").read_text()
+    text = re.sub(r"\bslo:(?=[a-z])", "sloth:", text).replace("alert: Truesli", "alert: SlothTruesli")
+    # Sloth puts recordings and alerts in separate groups, which Prometheus (and promtool) evaluate in no
+    # fixed order: its alerts may read the previous minute's ratios. One group in Sloth's order (SLI, meta,
+    # alerts) compares the rules' logic, not the scheduler's order of the minute a burn crosses a threshold.
+    groups = yaml.safe_load(text)["groups"]
+    one = {"groups": [{"name": "sloth-shop", "rules": [r for g in groups for r in g["rules"]]}]}
+    path = tmp_path / "sloth-renamed.yaml"
+    path.write_text(yaml.safe_dump(one, sort_keys=False, width=1_000_000), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_sloth_generated_rules_fire_the_same_alerts_with_equal_ratios(case, promtool, tmp_path):
+    rules, doc = cli_rules(config_file(case, tmp_path), tmp_path)
+    sloth = sloth_rules_renamed(tmp_path / "rules", tmp_path)
+    inputs = [series("good", counter(case.minutes, case.good)), series("bad", counter(case.minutes, case.bad))]
+    sloth_checkpoints = SLOTH_DIFFERS.get(case.name, case.checkpoints)
+    alert_tests = [{"eval_time": f"{m}m", "alertname": ALERT, "exp_alerts": expected(doc, *sorted(sev))}
+                   for m, sev in case.checkpoints.items()]
+    alert_tests += [{"eval_time": f"{m}m", "alertname": "Sloth" + ALERT, "exp_alerts": expected(doc, *sorted(sev))}
+                    for m, sev in sloth_checkpoints.items()]
+    # Where a window saw events, Sloth's rate ratio and truesli's increase ratio agree to rounding error
+    # (Sloth has NaN where truesli records 0: no events).
+    sel = '{sloth_id="shop-checkout-availability"}'
+    expr_tests = [{"expr": f"abs(slo:sli_error:ratio_rate{w}{sel} - sloth:sli_error:ratio_rate{w}{sel}) > 1e-15",
+                   "eval_time": f"{m}m", "exp_samples": []} for w in WINDOWS for m in case.checkpoints]
+    expr_tests += [{"expr": f"count(sloth:sli_error:ratio_rate{w}{sel} >= 0)", "eval_time": f"{case.minutes}m",
+                    "exp_samples": [{"labels": "{}", "value": 1}]} for w in ("1h", "3d") if case.name != "traffic-stops"]
+    test = {"rule_files": [rules.name, sloth.name], "evaluation_interval": "1m",
+            "tests": [{"name": case.name, "interval": "1m", "input_series": inputs,
+                       "alert_rule_test": alert_tests, "promql_expr_test": expr_tests}]}
+    path = tmp_path / f"{case.name}.test.yaml"
+    path.write_text(yaml.safe_dump(test, sort_keys=False, width=1_000_000), encoding="utf-8")
+    r = run_promtool(promtool, "test", "rules", str(path))
+    assert r.returncode == 0, f"promtool test rules {path.name} failed:\n{r.stdout}\n{r.stderr}"

@@ -1,4 +1,6 @@
-"""`truesli rules`: the Sloth spec and the Prometheus rules, checked structurally and by the real promtool.
+"""`truesli rules`: the Sloth specs and the Sloth-compatible Prometheus rules, checked structurally, by the
+real promtool and by the real Sloth CLI (v0.16.0: `sloth validate`, and `sloth generate` whose rule names,
+labels and annotations the generated rules must carry).
 
 The promtool scenarios feed counters in promtool's expanding notation (``0+1000x120``) to the generated
 rule file and assert which alerts fire: a sustained burst pages, a quiet night with one error does not
@@ -27,6 +29,7 @@ from streams.rules import (
     prometheus_rules,
     sloth_specs,
 )
+from tests.support.sloth import run_sloth
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "truesli.yaml"
@@ -34,6 +37,20 @@ METRIC = "truesli_sli_events_total"
 SEL = '{journey="checkout",slo="availability"}'
 ALERT = "TruesliCheckoutAvailabilityBudgetBurn"
 LABELS = {"journey": "checkout", "slo": "availability"}
+SLOTH = {"sloth_id": "shop-checkout-availability", "sloth_service": "shop", "sloth_slo": "checkout-availability"}
+SSEL = ('{sloth_id="shop-checkout-availability", sloth_service="shop", sloth_slo="checkout-availability"}')
+
+
+def rec(name: str, window: str | None = None, journey: str = "checkout", slo: str = "availability",
+        service: str = "shop") -> str:
+    """A recorded series as a selector with every label: Sloth's ``slo:…`` records carry its ids (and
+    ``sloth_window`` when ``window`` is given); truesli's ``truesli:sli_events:…`` only journey and slo."""
+    labels = {"journey": journey, "slo": slo}
+    if name.startswith("slo:"):
+        labels |= {"sloth_id": f"{service}-{journey}-{slo}", "sloth_service": service, "sloth_slo": f"{journey}-{slo}"}
+        if window is not None:
+            labels["sloth_window"] = window
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 # -- promtool ------------------------------------------------------------------------------------------------
@@ -113,9 +130,15 @@ def generated_alerts(doc: dict, journey: str = "checkout", slo: str = "availabil
 
 
 def expected(doc: dict, *severities: str) -> list[dict]:
+    """The firing alerts as promtool reports them: the rule's labels plus the series' (Sloth's ids), and the
+    annotations with ``{{$labels.…}}`` filled in."""
     alerts = generated_alerts(doc)
-    return [{"exp_labels": dict(alerts[s]["labels"]), "exp_annotations": dict(alerts[s]["annotations"])}
-            for s in severities]
+    out = []
+    for s in severities:
+        ann = {k: v.replace("{{$labels.sloth_service}}", SLOTH["sloth_service"])
+                   .replace("{{$labels.sloth_slo}}", SLOTH["sloth_slo"]) for k, v in alerts[s]["annotations"].items()}
+        out.append({"exp_labels": {**SLOTH, **alerts[s]["labels"]}, "exp_annotations": ann})
+    return out
 
 
 def promtool_test(promtool: str, tmp_path: Path, rules: Path, input_series: list[dict],
@@ -130,24 +153,22 @@ def promtool_test(promtool: str, tmp_path: Path, rules: Path, input_series: list
 
 
 # -- Sloth spec ----------------------------------------------------------------------------------------------
-def test_sloth_spec_exact_for_checkout(config):
+def test_sloth_specs_one_per_service(config):
     specs = sloth_specs(config)
-    assert [(s["version"], s["service"], s["labels"]) for s in specs] == [
-        ("prometheus/v1", "shop", {"journey": "checkout"}),
-        ("prometheus/v1", "auth", {"journey": "login"}),
-        ("prometheus/v1", "catalog", {"journey": "search"}),
-        ("prometheus/v1", "catalog", {"journey": "browse"}),
+    assert list(specs) == ["shop.yaml", "auth.yaml", "catalog.yaml"]
+    assert [(s["version"], s["service"]) for s in specs.values()] == [
+        ("prometheus/v1", "shop"), ("prometheus/v1", "auth"), ("prometheus/v1", "catalog")]
+    assert [[(s["name"], s["objective"], s["labels"]) for s in spec["slos"]] for spec in specs.values()] == [
+        [("checkout-availability", 99.9, LABELS), ("checkout-latency", 99.0, {"journey": "checkout", "slo": "latency"})],
+        [("login-availability", 99.9, {"journey": "login", "slo": "availability"}),
+         ("login-latency", 99.0, {"journey": "login", "slo": "latency"})],
+        [("search-availability", 99.5, {"journey": "search", "slo": "availability"}),
+         ("search-latency", 95.0, {"journey": "search", "slo": "latency"}),
+         ("browse-availability", 99.9, {"journey": "browse", "slo": "availability"}),
+         ("browse-latency", 99.0, {"journey": "browse", "slo": "latency"})],
     ]
-    assert [[(s["name"], s["objective"]) for s in spec["slos"]] for spec in specs] == [
-        [("checkout-availability", 99.9), ("checkout-latency", 99.0)],
-        [("login-availability", 99.9), ("login-latency", 99.0)],
-        [("search-availability", 99.5), ("search-latency", 95.0)],
-        [("browse-availability", 99.9), ("browse-latency", 99.0)],
-    ]
-    assert list(specs[0]) == ["version", "service", "labels", "slos"]
-    slo = specs[0]["slos"][0]
+    slo = specs["shop.yaml"]["slos"][0]
     assert list(slo) == ["name", "objective", "description", "labels", "sli", "alerting"]
-    assert slo["labels"] == {"slo": "availability"}
     assert slo["sli"] == {"events": {
         "error_query": 'sum(rate(truesli_sli_events_total{journey="checkout",slo="availability",result="bad"}'
                        '[{{.window}}]))',
@@ -161,61 +182,109 @@ def test_sloth_spec_exact_for_checkout(config):
     assert alerting["page_alert"] == {"labels": {"severity": "page"}}
     assert alerting["ticket_alert"] == {"labels": {"severity": "ticket"}}
     assert "5xx" in slo["description"]
-    assert "800 ms" in specs[0]["slos"][1]["description"]
+    assert "800 ms" in specs["shop.yaml"]["slos"][1]["description"]
 
 
-def test_sloth_spec_satisfies_sloth_validation(config, promtool, tmp_path):
-    """What Sloth checks on load: names, objective range, {{.window}}, label keys, parseable PromQL."""
-    name_re = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$")  # Sloth's name rule
-    label_re = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-    specs = sloth_specs(config)
-    ids, rendered = set(), []
-    for spec in specs:
-        for slo in spec["slos"]:
-            assert name_re.match(slo["name"]) and 0 < slo["objective"] <= 100
-            ids.add(f'{spec["service"]}-{slo["name"]}')
-            for q in slo["sli"]["events"].values():
-                assert re.search(r"{{ *\.window *}}", q)
-                rendered.append(q.replace("{{.window}}", "5m"))
-            a = slo["alerting"]
-            for labels in (spec["labels"], slo["labels"], a["labels"], a["page_alert"]["labels"],
-                           a["ticket_alert"]["labels"], a["annotations"]):
-                assert all(label_re.match(k) and k != "__name__" for k in labels)
-    assert len(ids) == sum(len(s["slos"]) for s in specs)  # Sloth's SLO IDs are unique: shared services ok
-    # The queries Sloth will template must be valid PromQL: let promtool parse them as recording rules.
-    check = tmp_path / "sloth-queries.yaml"
-    check.write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": [
-        {"record": f"q:{i}", "expr": q} for i, q in enumerate(rendered)]}]}), encoding="utf-8")
-    r = run_promtool(promtool, "check", "rules", str(check))
-    assert r.returncode == 0, r.stdout + r.stderr
+def test_every_file_is_one_yaml_document(config, tmp_path):
+    """Prometheus and promtool read only the first document of a multi-document file."""
+    from streams.rules_files import rule_files
+
+    files = rule_files(config, RuleOptions(), "x.yaml")
+    assert sorted(files) == ["prometheus-rules.yaml", *sorted(f"pyrra/{j.name}-{s.name}.yaml" for j in config.journeys
+                                                              for s in j.slos),
+                             "sloth/auth.yaml", "sloth/catalog.yaml", "sloth/shop.yaml"]
+    for name, text in files.items():
+        assert text.startswith("# Generated by `truesli rules` from x.yaml.")
+        assert not re.search(r"(?m)^---", text), name
+        assert len(list(yaml.safe_load_all(text))) == 1
+    assert yaml.safe_load(files["sloth/shop.yaml"]) == sloth_specs(config)["shop.yaml"]
 
 
-def test_sloth_file_is_multi_document_yaml(config):
-    text = dump_yaml(sloth_specs(config), "x.yaml")
-    assert text.startswith("# Generated by `truesli rules` from x.yaml.")
-    docs = list(yaml.safe_load_all(text))
-    assert docs == sloth_specs(config)
-    # Sloth splits files on lines starting with ---; only the separators may.
-    assert len(re.findall(r"(?m)^---", text)) == len(docs)
+@pytest.fixture(scope="module")
+def sloth_out(config, tmp_path_factory) -> tuple[Path, dict]:
+    """The real Sloth CLI on the specs `truesli rules` wrote: `sloth validate`, then `sloth generate` of the
+    directory (one rule file per spec). Returns the output folder and truesli's own rule file."""
+    from streams.rules_files import rule_files
+
+    root = tmp_path_factory.mktemp("sloth")
+    for name, text in rule_files(config, RuleOptions(), str(EXAMPLE)).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    r = run_sloth("validate", "-i", str(root / "sloth"))
+    assert r.returncode == 0 and 'msg="Validation succeeded" slo-specs=3' in r.stderr, r.stderr
+    (root / "sloth-rules").mkdir()
+    r = run_sloth("generate", "-i", str(root / "sloth"), "-o", str(root / "sloth-rules"))
+    assert r.returncode == 0, r.stderr
+    return root, yaml.safe_load((root / "prometheus-rules.yaml").read_text())
+
+
+def _rules_by_key(docs: list[dict]) -> dict[tuple, dict]:
+    out = {}
+    for doc in docs:
+        for group in doc["groups"]:
+            for r in group["rules"]:
+                lab = r.get("labels", {})
+                out[(r.get("record") or r["alert"], lab.get("sloth_id") or lab["journey"] + "/" + lab["slo"],
+                     lab.get("sloth_window"), lab.get("severity"))] = r
+    return out
+
+
+def test_sloth_generates_one_loadable_file_per_service(sloth_out, promtool):
+    root, _ = sloth_out
+    files = sorted(p.name for p in (root / "sloth-rules").iterdir())
+    assert files == ["auth.yaml", "catalog.yaml", "shop.yaml"]
+    for name, n_slos in (("auth.yaml", 2), ("catalog.yaml", 4), ("shop.yaml", 2)):
+        path = root / "sloth-rules" / name
+        assert len(list(yaml.safe_load_all(path.read_text()))) == 1
+        r = run_promtool(promtool, "check", "rules", str(path))
+        # per SLO: 8 SLI ratios (7 windows + 30d), 7 metadata records, 2 alerts
+        assert r.returncode == 0 and f"SUCCESS: {17 * n_slos} rules found" in r.stdout, r.stdout + r.stderr
+
+
+def test_prometheus_rules_carry_sloths_names_labels_and_annotations(sloth_out):
+    """Every rule `sloth generate` writes for truesli's specs is in prometheus-rules.yaml under the same
+    name, with the same labels and annotations (only sloth_version says who generated it); truesli adds
+    only its event counts (the traffic guard and the ratios' denominator)."""
+    root, ours = sloth_out
+    theirs = _rules_by_key([yaml.safe_load(p.read_text()) for p in sorted((root / "sloth-rules").iterdir())])
+    mine = _rules_by_key([ours])
+    assert len(theirs) == 8 * 17
+    assert set(theirs) <= set(mine)
+    extra = {k[0] for k in set(mine) - set(theirs)}
+    assert extra == {f"truesli:sli_events:increase{w}" for w in (*WINDOWS, "30d")}
+    for key, rule in theirs.items():
+        labels = dict(rule.get("labels", {}))
+        if key[0] == "sloth_slo_info":
+            assert labels.pop("sloth_version") == "dev"
+            assert mine[key]["labels"]["sloth_version"].startswith("truesli")
+            labels["sloth_version"] = mine[key]["labels"]["sloth_version"]
+        assert mine[key].get("labels") == labels, key
+        assert mine[key].get("annotations") == rule.get("annotations"), key
+    assert {k[0] for k in theirs} == {
+        *(f"slo:sli_error:ratio_rate{w}" for w in (*WINDOWS, "30d")), "slo:objective:ratio", "slo:error_budget:ratio",
+        "slo:time_period:days", "slo:current_burn_rate:ratio", "slo:period_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio", "sloth_slo_info", ALERT, "TruesliCheckoutLatencyBudgetBurn",
+        "TruesliLoginAvailabilityBudgetBurn", "TruesliLoginLatencyBudgetBurn", "TruesliSearchAvailabilityBudgetBurn",
+        "TruesliSearchLatencyBudgetBurn", "TruesliBrowseAvailabilityBudgetBurn", "TruesliBrowseLatencyBudgetBurn"}
 
 
 # -- Prometheus rules: structure -----------------------------------------------------------------------------
 def test_prometheus_rules_exact_for_checkout_availability(config):
     doc = prometheus_rules(config)
-    assert [g["name"] for g in doc["groups"]] == [
-        "truesli-checkout-availability", "truesli-checkout-latency", "truesli-login-availability",
-        "truesli-login-latency", "truesli-search-availability", "truesli-search-latency",
-        "truesli-browse-availability", "truesli-browse-latency"]
+    names = [f"truesli-{j}-{s}" for j in ("checkout", "login", "search", "browse") for s in ("availability", "latency")]
+    assert [g["name"] for g in doc["groups"]] == [n + sfx for n in names for sfx in ("", "-meta")]
     rules = doc["groups"][0]["rules"]
+    windows = (*WINDOWS, "30d")
     assert [r.get("record") or r["alert"] for r in rules] == (
-        [f"truesli:sli_events:increase{w}" for w in WINDOWS] + [f"truesli:sli_error_ratio:rate{w}" for w in WINDOWS]
+        [f"truesli:sli_events:increase{w}" for w in windows] + [f"slo:sli_error:ratio_rate{w}" for w in windows]
         + [ALERT, ALERT])
     assert WINDOWS == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-    assert all(r["labels"] == LABELS for r in rules[:14])
+    assert all(r["labels"] == LABELS for r in rules[:8])
+    assert [r["labels"] for r in rules[8:16]] == [{**LABELS, **SLOTH, "sloth_window": w} for w in windows]
     by_name = {r.get("record"): r for r in rules}
     assert by_name["truesli:sli_events:increase1h"]["expr"] == (
         'sum by (journey, slo) (increase(truesli_sli_events_total{journey="checkout",slo="availability"}[1h]))')
-    assert by_name["truesli:sli_error_ratio:rate5m"]["expr"] == (
+    assert by_name["slo:sli_error:ratio_rate5m"]["expr"] == (
         "(\n"
         '  sum by (journey, slo) (increase(truesli_sli_events_total{journey="checkout",slo="availability",'
         'result="bad"}[5m]))\n'
@@ -225,48 +294,52 @@ def test_prometheus_rules_exact_for_checkout_availability(config):
         '/ (truesli:sli_events:increase5m{journey="checkout",slo="availability"} > 0)\n'
         "or\n"
         '0 * truesli:sli_events:increase5m{journey="checkout",slo="availability"}\n')
-    page, ticket = rules[14], rules[15]
-    assert page["labels"] == {"severity": "page", **LABELS}
-    assert ticket["labels"] == {"severity": "ticket", **LABELS}
+    page, ticket = rules[16], rules[17]
+    assert page["labels"] == {"journey": "checkout", "severity": "page", "slo": "availability",
+                              "sloth_severity": "page"}
+    assert ticket["labels"] == {"journey": "checkout", "severity": "ticket", "slo": "availability",
+                                "sloth_severity": "ticket"}
     assert "for" not in page and "for" not in ticket
-    assert page["expr"] == (
-        "(\n"
-        f"    truesli:sli_error_ratio:rate1h{SEL} > (14.4 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_error_ratio:rate5m{SEL} > (14.4 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_events:increase1h{SEL} >= 100\n"
-        ")\n"
-        "or\n"
-        "(\n"
-        f"    truesli:sli_error_ratio:rate6h{SEL} > (6 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_error_ratio:rate30m{SEL} > (6 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_events:increase6h{SEL} >= 100\n"
-        ")\n")
-    assert ticket["expr"] == (
-        "(\n"
-        f"    truesli:sli_error_ratio:rate1d{SEL} > (3 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_error_ratio:rate2h{SEL} > (3 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_events:increase1d{SEL} >= 100\n"
-        ")\n"
-        "or\n"
-        "(\n"
-        f"    truesli:sli_error_ratio:rate3d{SEL} > (1 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_error_ratio:rate6h{SEL} > (1 * 0.001)\n"
-        "  and\n"
-        f"    truesli:sli_events:increase3d{SEL} >= 100\n"
-        ")\n")
-    assert set(page["annotations"]) == {"summary", "description"}
-    assert "14.4x over 1h and 5m" in page["annotations"]["description"]
-    assert "≥ 100 events in 1h" in page["annotations"]["description"]
+
+    def cond(short, long, factor):
+        return ("(\n"
+                f"    max(slo:sli_error:ratio_rate{short}{SSEL} > ({factor} * 0.001)) without (sloth_window)\n"
+                "    and\n"
+                f"    max(slo:sli_error:ratio_rate{long}{SSEL} > ({factor} * 0.001)) without (sloth_window)\n"
+                "    and\n"
+                f"    on(journey, slo) truesli:sli_events:increase{long}{SEL} >= 100\n"
+                ")")
+    assert page["expr"] == cond("5m", "1h", "14.4") + "\nor\n" + cond("30m", "6h", "6") + "\n"
+    assert ticket["expr"] == cond("2h", "1d", "3") + "\nor\n" + cond("6h", "3d", "1") + "\n"
+    assert page["annotations"]["title"] == (
+        "(page) {{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is too fast.")
+    meta = {r["record"]: r for r in doc["groups"][1]["rules"]}
+    assert list(meta) == ["slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days",
+                          "slo:current_burn_rate:ratio", "slo:period_burn_rate:ratio",
+                          "slo:period_error_budget_remaining:ratio", "sloth_slo_info"]
+    assert meta["slo:objective:ratio"]["expr"] == "vector(0.999)"
+    assert meta["slo:error_budget:ratio"]["expr"] == "vector(1-0.999)"
+    assert meta["slo:time_period:days"]["expr"] == "vector(30)"
+    assert meta["slo:period_burn_rate:ratio"]["expr"] == (
+        f"slo:sli_error:ratio_rate30d{SSEL}\n/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
+        f"slo:error_budget:ratio{SSEL}\n")
+    assert meta["sloth_slo_info"]["labels"] == {**LABELS, **SLOTH, "sloth_mode": "cli-gen-prom",
+                                                "sloth_objective": "99.9", "sloth_spec": "prometheus/v1",
+                                                "sloth_version": "truesli"}
     # search/availability: 99.5% → budget 0.005
-    search = doc["groups"][4]["rules"]
-    assert "> (14.4 * 0.005)" in search[14]["expr"]
+    search = doc["groups"][8]["rules"]
+    assert "> (14.4 * 0.005)" in search[16]["expr"]
+
+
+def test_period_follows_detection_slo_period_days(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("journeys:\n  - name: api\n    slos: [{name: availability, kind: availability, objective: 0.99}]\n"
+                   "detection: {slo_period_days: 28}\n")
+    doc = prometheus_rules(load_config(cfg))
+    records = [r.get("record") for g in doc["groups"] for r in g["rules"]]
+    assert "slo:sli_error:ratio_rate28d" in records and "slo:sli_error:ratio_rate30d" not in records
+    meta = {r["record"]: r["expr"] for r in doc["groups"][1]["rules"]}
+    assert meta["slo:time_period:days"] == "vector(28)"
 
 
 def test_options_change_factors_and_guards(config):
@@ -288,7 +361,7 @@ def test_generated_rules_pass_promtool_check(config, promtool, tmp_path):
     r = run_promtool(promtool, "check", "rules", str(path))
     n = sum(len(g["rules"]) for g in doc["groups"])
     assert r.returncode == 0 and f"SUCCESS: {n} rules found" in r.stdout, r.stdout + r.stderr
-    assert n == 8 * (2 * len(WINDOWS) + 2)
+    assert n == 8 * (2 * (len(WINDOWS) + 1) + 2 + 7)  # events, ratios (+ the 30d period), 2 alerts, 7 meta
 
 
 # -- Prometheus rules: behaviour under the real rule engine --------------------------------------------------
@@ -310,13 +383,16 @@ def test_sustained_burst_pages_with_exact_labels(config, promtool, tmp_path):
         {"eval_time": "180m", "alertname": "TruesliCheckoutLatencyBudgetBurn", "exp_alerts": []},
     ]
     expr_tests = [
-        {"expr": f"truesli:sli_error_ratio:rate5m{SEL}", "eval_time": "180m",
-         "exp_samples": [{"labels": f"truesli:sli_error_ratio:rate5m{SEL}", "value": 0.05}]},
+        {"expr": f"slo:sli_error:ratio_rate5m{SEL}", "eval_time": "180m",
+         "exp_samples": [{"labels": rec("slo:sli_error:ratio_rate5m", "5m"), "value": 0.05}]},
+        {"expr": f"slo:current_burn_rate:ratio{SEL}", "eval_time": "180m",
+         # Sloth's division keeps the 5m ratio's sloth_window; the budget is vector(1-0.999), as in Sloth
+         "exp_samples": [{"labels": rec("slo:current_burn_rate:ratio", "5m"), "value": 0.05 / (1 - 0.999)}]},
         {"expr": f"truesli:sli_events:increase1h{SEL}", "eval_time": "180m",
          "exp_samples": [{"labels": f"truesli:sli_events:increase1h{SEL}", "value": 60_000}]},
     ]
     assert alert_name(config.journeys[0], config.journeys[0].slos[0]) == ALERT
-    assert expected(doc, "page")[0]["exp_labels"] == {"severity": "page", **LABELS}
+    assert expected(doc, "page")[0]["exp_labels"] == {"severity": "page", "sloth_severity": "page", **LABELS, **SLOTH}
     promtool_test(promtool, tmp_path, rules, inputs, alert_tests, expr_tests, name="burst")
 
 
@@ -336,8 +412,8 @@ def test_quiet_night_with_one_error_does_not_alert(config, promtool, tmp_path):
     evals = sorted({*range(10, 481, 10), 196, 197, 198, 200, 205})
     alert_tests = [{"eval_time": f"{t}m", "alertname": ALERT, "exp_alerts": []} for t in evals]
     expr_tests = [  # the error is seen (ratio 1 over 5m) — only the traffic guard holds the page back
-        {"expr": f"truesli:sli_error_ratio:rate5m{SEL}", "eval_time": "197m",
-         "exp_samples": [{"labels": f"truesli:sli_error_ratio:rate5m{SEL}", "value": 1}]},
+        {"expr": f"slo:sli_error:ratio_rate5m{SEL}", "eval_time": "197m",
+         "exp_samples": [{"labels": rec("slo:sli_error:ratio_rate5m", "5m"), "value": 1}]},
     ]
     promtool_test(promtool, tmp_path, rules, _quiet_night(), alert_tests, expr_tests, name="quiet-night")
 
@@ -363,28 +439,32 @@ def test_zero_traffic_records_zero_never_nan(config, promtool, tmp_path):
     ]
     expr_tests = []
     lat = '{journey="checkout",slo="latency"}'
+    login = '{journey="login",slo="availability"}'
+    search = '{journey="search",slo="availability"}'
     for w in WINDOWS:
-        rec = f"truesli:sli_error_ratio:rate{w}"
-        expr_tests.append({"expr": f"{rec}{lat}", "eval_time": "240m",
-                           "exp_samples": [{"labels": f"{rec}{lat}", "value": 0}]})
+        ratio = f"slo:sli_error:ratio_rate{w}"
+        expr_tests.append({"expr": f"{ratio}{lat}", "eval_time": "240m",
+                           "exp_samples": [{"labels": rec(ratio, w, slo="latency"), "value": 0}]})
         expr_tests.append({"expr": f"truesli:sli_events:increase{w}{lat}", "eval_time": "240m",
                            "exp_samples": [{"labels": f"truesli:sli_events:increase{w}{lat}", "value": 0}]})
-        login = '{journey="login",slo="availability"}'
-        expr_tests.append({"expr": f"{rec}{login}", "eval_time": "240m",
-                           "exp_samples": [{"labels": f"{rec}{login}", "value": 0}]})
-        search = '{journey="search",slo="availability"}'
-        expr_tests.append({"expr": f"{rec}{search}", "eval_time": "240m", "exp_samples": []})
+        expr_tests.append({"expr": f"{ratio}{login}", "eval_time": "240m",
+                           "exp_samples": [{"labels": rec(ratio, w, journey="login", service="auth"), "value": 0}]})
+        expr_tests.append({"expr": f"{ratio}{search}", "eval_time": "240m", "exp_samples": []})
     for w in ("5m", "30m", "1h", "2h"):  # no events of checkout/availability in these windows at 4 h
-        rec = f"truesli:sli_error_ratio:rate{w}"
-        expr_tests.append({"expr": f"{rec}{SEL}", "eval_time": "240m",
-                           "exp_samples": [{"labels": f"{rec}{SEL}", "value": 0}]})
-    for w in ("6h", "1d", "3d"):  # the first hour is still inside: 0.05%
-        rec = f"truesli:sli_error_ratio:rate{w}"
-        expr_tests.append({"expr": f"{rec}{SEL}", "eval_time": "240m",
-                           "exp_samples": [{"labels": f"{rec}{SEL}", "value": 0.0005}]})
-    for w in WINDOWS:  # no NaN (the only value not equal to itself) in any recorded ratio, at any time
-        rec = f"truesli:sli_error_ratio:rate{w}"
-        expr_tests += [{"expr": f"{rec} != {rec}", "eval_time": f"{t}m", "exp_samples": []} for t in (30, 90, 240)]
+        ratio = f"slo:sli_error:ratio_rate{w}"
+        expr_tests.append({"expr": f"{ratio}{SEL}", "eval_time": "240m",
+                           "exp_samples": [{"labels": rec(ratio, w), "value": 0}]})
+    for w in ("6h", "1d", "3d", "30d"):  # the first hour is still inside: 0.05%
+        ratio = f"slo:sli_error:ratio_rate{w}"
+        expr_tests.append({"expr": f"{ratio}{SEL}", "eval_time": "240m",
+                           "exp_samples": [{"labels": rec(ratio, w), "value": 0.0005}]})
+    # the period's budget: 0.05% errors of a 0.1% budget → half of it left, from the counters (no history)
+    expr_tests.append({"expr": f"slo:period_error_budget_remaining:ratio{SEL}", "eval_time": "240m",
+                       "exp_samples": [{"labels": rec("slo:period_error_budget_remaining:ratio", "30d"),
+                                        "value": 1 - 0.0005 / (1 - 0.999)}]})
+    for w in (*WINDOWS, "30d"):  # no NaN (the only value not equal to itself) in any recorded ratio, at any time
+        ratio = f"slo:sli_error:ratio_rate{w}"
+        expr_tests += [{"expr": f"{ratio} != {ratio}", "eval_time": f"{t}m", "exp_samples": []} for t in (30, 90, 240)]
     alert_tests = [{"eval_time": "240m", "alertname": n, "exp_alerts": []}
                    for n in (ALERT, "TruesliCheckoutLatencyBudgetBurn", "TruesliLoginAvailabilityBudgetBurn")]
     promtool_test(promtool, tmp_path, rules, inputs, alert_tests, expr_tests, name="zero-traffic")
@@ -405,7 +485,7 @@ def test_six_hour_burn_pages_through_the_slow_page_condition(config, promtool, t
     rules, doc = write_rules(tmp_path, config)
     inputs = [series("good", counter(420, lambda m: 992)), series("bad", counter(420, lambda m: 8))]
     alert_tests = [{"eval_time": "400m", "alertname": ALERT, "exp_alerts": expected(doc, "page", "ticket")}]
-    expr_tests = [{"expr": f"truesli:sli_error_ratio:rate1h{SEL} > (14.4 * 0.001)", "eval_time": "400m",
+    expr_tests = [{"expr": f"slo:sli_error:ratio_rate1h{SEL} > (14.4 * 0.001)", "eval_time": "400m",
                    "exp_samples": []}]
     promtool_test(promtool, tmp_path, rules, inputs, alert_tests, expr_tests, name="six-hour-burn")
 
@@ -416,14 +496,19 @@ def truesli(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_cli_writes_both_files(config, tmp_path):
+def test_cli_writes_rules_sloth_specs_and_pyrra_slos(config, tmp_path):
+    from streams.rules_pyrra import pyrra_slos
+
     out = tmp_path / "rules"
     r = truesli("rules", "--config", str(EXAMPLE), "--out", str(out), "--page", "14.4", "--min-events", "250")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["prometheus-rules.yaml", "sloth.yaml"]
-    assert list(yaml.safe_load_all((out / "sloth.yaml").read_text())) == sloth_specs(config)
+    assert sorted(p.name for p in out.iterdir()) == ["prometheus-rules.yaml", "pyrra", "sloth"]
+    assert {p.name: yaml.safe_load(p.read_text()) for p in (out / "sloth").iterdir()} == sloth_specs(config)
+    assert {p.name: yaml.safe_load(p.read_text()) for p in (out / "pyrra").iterdir()} == pyrra_slos(config)
+    from streams.rules_files import truesli_version
     assert yaml.safe_load((out / "prometheus-rules.yaml").read_text()) == prometheus_rules(
-        config, RuleOptions(min_events=250, min_ticket_events=250))
+        config, RuleOptions(min_events=250, min_ticket_events=250), truesli_version())
+    assert r.stderr.strip().endswith("8 Pyrra ServiceLevelObjectives in " + str(out / "pyrra") + "/")
 
 
 def test_cli_user_errors_are_one_line(tmp_path):
