@@ -19,7 +19,7 @@ from streams.config.base import NAME_PATTERN, ConfigError, Finite, Strict
 from streams.config.sli import (
     RouteMatch, expand_statuses, SLOConfig, JourneyConfig, ExclusionRule, SyntheticFilter, IpDenyFilter,
     BotUaFilter, RateLimitFilter, DEFAULT_SCANNER_UAS, DEFAULT_PROBE_PATHS, ScannerFilter,
-    CredentialStuffingFilter, FiltersConfig, StateConfig, WindowsConfig, FIELD_NAMES, InputConfig,
+    CredentialStuffingFilter, FiltersConfig, SiteProfile, StateConfig, TRAFFIC_CLASSES, WindowsConfig, FIELD_NAMES, InputConfig,
     BurnConfig, BotSurgeConfig, CalibrationConfig, DetectionConfig, DEFAULT_EXCLUSIONS, DEFAULT_JOURNEYS,
 )
 from streams.config.transport import (
@@ -31,7 +31,8 @@ __all__ = [
     "CredentialStuffingFilter", "DEFAULT_EXCLUSIONS", "DEFAULT_JOURNEYS", "DEFAULT_PROBE_PATHS",
     "DEFAULT_SCANNER_UAS", "DetectionConfig", "ExclusionRule", "FIELD_NAMES", "FiltersConfig", "Finite",
     "InputConfig", "IpDenyFilter", "JourneyConfig", "KafkaConfig", "KafkaSecurityConfig", "NAME_PATTERN",
-    "RateLimitFilter", "RemoteWriteConfig", "RouteMatch", "SLOConfig", "ScannerFilter", "StateConfig",
+    "RateLimitFilter", "RemoteWriteConfig", "RouteMatch", "SLOConfig", "ScannerFilter", "SiteProfile",
+    "StateConfig", "TRAFFIC_CLASSES",
     "Strict", "SyntheticFilter", "TopicsConfig", "WindowsConfig", "WorkerConfig", "config_from_dict",
     "expand_statuses", "load_config",
 ]
@@ -42,6 +43,7 @@ class Config(Strict):
     journeys: tuple[JourneyConfig, ...] = Field(default=DEFAULT_JOURNEYS, min_length=1)
     exclusions: tuple[ExclusionRule, ...] = DEFAULT_EXCLUSIONS
     filters: FiltersConfig = FiltersConfig()
+    site: SiteProfile = SiteProfile()
     state: StateConfig = StateConfig()
     windows: WindowsConfig = WindowsConfig()
     kafka: KafkaConfig = KafkaConfig()

@@ -10,10 +10,12 @@ Layers, in order (the first that answers wins):
 
 1. scanner evidence — exploit payloads, typo-squatted browser tokens, attack tools (word-bounded);
 2. human apps (built-in table + ``bot_ua.allow``) — never dropped past this point;
-3. ``bot_ua.patterns`` (class ``crawler``) and truesli's class table (names its class);
+3. ``bot_ua.patterns`` (class ``crawler``);
 4. the maintained lists (crawler-user-agents, CrawlerDetect with its exclusions), with guards for
-   entries that also hit device models or build ids; the class comes from the text the entry matched;
-5. shape: a UA with no browser or platform token at all is a script (class ``automation``).
+   entries that also hit device models or build ids; the class comes from truesli's class table
+   (every entry, "hint" ones too) or else from the text the entry matched, else ``crawler``;
+5. truesli's class table (its non-"hint" entries) for what the lists miss;
+6. shape: a UA with no browser or platform token at all is a script (class ``automation``).
 
 All matching is RE2 (linear time on hostile input); each table is one alternation, searched once, and
 only on a hit are its entries searched one by one to name the rule.
@@ -114,13 +116,13 @@ class UaClassifier:
     """Builds the tables once; :meth:`classify` per distinct user agent."""
 
     __slots__ = ("_payload", "_typo", "_tools", "_human", "_user", "_classes", "_lists", "_hints", "_class_hints", "_browser",
-                 "_shape", "_scanner_on")
+                 "_shape")
 
     def __init__(self, *, lists: tuple[str, ...] = LISTS, patterns: tuple[str, ...] = (),
-                 allow: tuple[str, ...] = (), scanner_tools: tuple[str, ...] = T.SCANNER_TOOLS,
-                 shape_rule: bool = True) -> None:
-        self._payload = _Table([(f"payload:{p}", p) for p in T.SCANNER_PAYLOADS])
-        self._typo = _Table([(f"typo:{p}", p) for p in T.SCANNER_TYPOS])
+                 allow: tuple[str, ...] = (), scanner_tools: tuple[str, ...] = (),
+                 scanner_heuristics: bool = True, shape_rule: bool = True) -> None:
+        self._payload = _Table([(f"payload:{p}", p) for p in T.SCANNER_PAYLOADS] if scanner_heuristics else [])
+        self._typo = _Table([(f"typo:{p}", p) for p in T.SCANNER_TYPOS] if scanner_heuristics else [])
         # word-bounded needles: "hydra" must not fire inside "...Hydrangea..." or a build id
         self._tools = _Table([(f"user_agent:{n}", rf"(?:^|[^a-z0-9]){_escape(n)}(?:$|[^a-z0-9])")
                               for n in scanner_tools]) if scanner_tools else None
@@ -142,7 +144,6 @@ class UaClassifier:
         self._hints = _Table([(cls, p) for cls, p in T.LIST_HINTS])
         self._browser = compile_re2(T.BROWSER_SHAPE, ignore_case=True)
         self._shape = shape_rule
-        self._scanner_on = scanner_tools is not None
 
     def scanner(self, ua: str) -> str | None:
         """The scanner rule ``ua`` trips (payload, typo-squat, tool), or None."""
@@ -163,15 +164,15 @@ class UaClassifier:
             rule = self._user.first(ua)
             if rule is not None:
                 return "crawler", rule
-        hit = self._classes.first(ua)
-        if hit is not None:
-            return hit
         for lst in self._lists:
             found = lst.hit(ua)
             if found is not None:
                 pattern, text = found
                 cls = self._class_hints.first(ua) or self._hints.first(text) or "crawler"
                 return cls, f"{lst.name}:{pattern}"
+        hit = self._classes.first(ua)
+        if hit is not None:
+            return hit
         if self._shape and not self._browser.search(ua):
             return "automation", "truesli:no-browser-token"
         return None

@@ -13,7 +13,7 @@ Why each table exists:
   "bot"; the class decides whether a journey may keep it).
 - ``GUARDS``: list patterns that also hit device models, build ids or version numbers. A guarded list
   pattern only counts when the UA still matches once the guard's text is blanked out.
-- ``SCANNER_*``: attack tools, typo-squatted browser tokens, exploit payloads.
+- ``SCANNER_*``: typo-squatted browser tokens and exploit payloads (the tool names are configuration).
 """
 
 from __future__ import annotations
@@ -52,12 +52,6 @@ HUMAN_APPS: tuple[tuple[str, str], ...] = (
 # (class, name, pattern[, "hint"]): an entry marked "hint" never drops a request by itself, it only names
 # the class of a request a maintained list already caught.
 CLASS_PATTERNS: tuple[tuple, ...] = (
-    # crawler shapes: no platform inside "compatible", a bare token after Mozilla, contact addresses
-    ("crawler", "bot-shapes", r"^mozilla/\d\.\d \(compatible(?:; ?[^;()]*[a-z][\w-]*/v?[\d.]+[\w.-]*)?"
-                              r"(?:; ?(?:\+|https?:|[\w.-]+@|[\w-]+\.[a-z]{2,})[^;()]*)*\)$|"
-                              r"^mozilla/5\.0 [\w.-]+(?:/[\w.-]+)?$|^mozilla/\d\.\d \([^()]*@[^()]*\)$|"
-                              r"^[\w ]+, mozilla/|\btime/\d{10,}|https?://[^ ;)]*(?:bot|crawl|spider|robot)|"
-                              r"pageburst|adsenseinfeed|amazon-kendra|jobhunter"),
     # AI crawlers and agent fetchers (kept apart: sites often decide about them separately)
     ("ai_crawler", "openai", r"\bgptbot|chatgpt-user|oai-searchbot|openai/"),
     ("ai_crawler", "anthropic", r"claudebot|claude-web|claude-user|claude-searchbot|anthropic-ai|"
@@ -147,6 +141,12 @@ CLASS_PATTERNS: tuple[tuple, ...] = (
                                           r"lwp::simple/|www-mechanize/|urlgrabber/|aws-sdk-[a-z]+/|"
                                           r"botocore/|boto3/|google-api-[a-z]+-client/|azsdk-|"
                                           r"microsoft-flow/|logic-apps/|postmanruntime/|go-http-client/)"),
+    # crawler shapes: no platform inside "compatible", a bare token after Mozilla, contact addresses
+    ("crawler", "bot-shapes", r"^mozilla/\d\.\d \(compatible(?:; ?[^;()]*[a-z][\w-]*/v?[\d.]+[\w.-]*)?"
+                              r"(?:; ?(?:\+|https?:|[\w.-]+@|[\w-]+\.[a-z]{2,})[^;()]*)*\)$|"
+                              r"^mozilla/5\.0 [\w.-]+(?:/[\w.-]+)?$|^mozilla/\d\.\d \([^()]*@[^()]*\)$|"
+                              r"^[\w ]+, mozilla/|\btime/\d{10,}|https?://[^ ;)]*(?:bot|crawl|spider|robot)|"
+                              r"pageburst|adsenseinfeed|amazon-kendra|jobhunter"),
 )
 
 # Maps a maintained list's verdict to a class when CLASS_PATTERNS named none: the matched text decides.
@@ -155,7 +155,7 @@ LIST_HINTS: tuple[tuple[str, str], ...] = (
     ("monitoring", r"monitor|uptime|check|ping|status|health|watch"),
     ("preview", r"preview|embed|unfurl|externalhit|share|card|thumbnail|link"),
     ("headless", r"headless|phantom|selenium|webdriver|render|screenshot"),
-    ("automation", r"^(?:java|python|php|ruby|perl|curl|wget|go |go-|node|okhttp|libwww|lwp|http)|"
+    ("automation", r"^(?:java|python|php|ruby|perl|curl|wget|go |go-|node|okhttp|libwww|lwp|http)|cron|\bjobs?\b|worker|scheduler|"
                    r"http[-_ ]?client|library|sdk|\bapi\b|fetch|download|request|urllib"),
 )
 
@@ -192,19 +192,7 @@ GUARDS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 # --- scanners --------------------------------------------------------------------------------------------
-# Attack tools. Word-bounded: "hydra" must not fire inside an ordinary token of a browser UA.
-SCANNER_TOOLS = (
-    "sqlmap", "nikto", "nuclei", "zgrab", "masscan", "nmap", "wpscan", "acunetix", "dirbuster", "gobuster",
-    "fuzz faster u fool", "ffuf", "nessus", "openvas", "w3af", "jaeles", "wfuzz", "netsparker", "qualys",
-    "censysinspect", "hydra", "arachni", "burpcollaborator", "burp", "owasp", "appscan", "webinspect",
-    "skipfish", "whatweb", "wapiti", "dirb", "feroxbuster", "httpx-toolkit", "interactsh", "oast",
-    "projectdiscovery", "commix", "joomscan", "droopescan", "cmsmap", "paros", "grabber",
-    "havij", "pangolin", "medusa", "zmeu", "morfeus", "muieblackcat", "l9explore", "l9tcpid", "leakix",
-    "internet-measurement", "censys", "shodan", "binaryedge", "netcraft", "stretchoid",
-    "onyphe", "securitytrails", "recon", "scanner", "scan", "exploit", "payload", "pentest", "vuln",
-    "hack", "cyberscan", "ducks.party", "reaver", "phpmyadmin", "fingerprint", "probe", "research",
-)
-
+# Attack tools: the list is configuration (``filters.scanner.user_agents``, streams/config/sli.py).
 # Browser tokens misspelt by scanner kits (real browsers never misspell their own UA).
 SCANNER_TYPOS = (
     r"\bmozlila/", r"\bmozila/", r"\bmozilla/\d+\.\d+\s*\(\s*\)", r"\bmoblie\b", r"\bbulid/",
