@@ -77,8 +77,7 @@ PROBE_FRAGMENTS = (
     "allow_url_include", "auto_prepend_file", "php://input", "php://filter", "data://", "expect://",
     "base64_decode", "${jndi:", "<script", "union select", "union all select", "../..",
     "/.%2e/", "cmd=", "die(md5", "md5(", "onerror=", "javascript:", "xdebug_session_start", "index.php/module",
-    "think\\app", "vendor/phpunit", "/wp-content/plugins/revslider", "/wp-file-manager", "/civicrm/",
-    "/timthumb.php", "/uploadify", "/jquery-file-upload", "/ueditor", "/kindeditor", "/.well-known/acme-challenge/../",
+    "think\\app", "vendor/phpunit",
 )
 _SCRIPT_EXTS = {"php": (".php", ".php3", ".php4", ".php5", ".php7", ".phtml", ".phar"),
                 "asp": (".asp", ".aspx", ".ashx", ".asmx", ".axd"),
