@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -312,3 +313,21 @@ def dump_yaml(doc: dict[str, Any] | list[dict[str, Any]], source: str = "truesli
     else:
         body = yaml.dump(doc, **kw)
     return HEADER.format(source=source) + body
+
+
+RULE_FILES = ("sloth.yaml", "prometheus-rules.yaml")
+
+
+def write_rules(config: Config, out: Path, options: RuleOptions, source: str) -> None:
+    """Write ``sloth.yaml`` and ``prometheus-rules.yaml`` into the directory ``out`` (created), headed by
+    ``source`` (the config they were made from); OutputError when the directory cannot be written."""
+    from streams.sinks.files import OutputError
+
+    files = {RULE_FILES[0]: dump_yaml(sloth_specs(config), source),
+             RULE_FILES[1]: dump_yaml(prometheus_rules(config, options), source)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write rules to {out}: {exc.strerror}") from None

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from streams.core.regex import compile_re2
 from streams.config.base import NAME_PATTERN, Cidr, Finite, Regex, Strict, _check_regex, _cidrs, _regexes
 
 class RouteMatch(Strict):
@@ -276,12 +277,18 @@ class WindowsConfig(Strict):
     emit_empty: bool = True
 
 
-DurationUnit = Literal["ms", "s", "us"]
+DurationUnit = Literal["ms", "s", "us", "µs", "ns"]
 
 FIELD_NAMES = (
     "ts", "client_ip", "method", "host", "path", "status", "duration_ms", "user_agent", "bytes", "route",
     "service", "request_id", "rate_limited", "synthetic", "bot_score", "asn", "country", "forwarded_for",
 )
+
+
+LINE_GROUPS = ("ts", "client_ip", "method", "path", "request", "host", "status", "duration", "user_agent",
+               "forwarded_for")
+"""Named groups ``input.line_regex`` may use: truesli fields, ``request`` for a whole request line and
+``duration`` (in ``input.duration_unit``, default ms, unless the text carries its own unit)."""
 
 
 class InputConfig(Strict):
@@ -296,8 +303,26 @@ class InputConfig(Strict):
     max_user_agent_chars: int = Field(default=512, ge=16)
     max_path_chars: int = Field(default=2048, ge=64)
     trusted_proxies: tuple[Cidr, ...] = ()
+    line_regex: Regex | None = None
 
     _v_proxies = field_validator("trusted_proxies")(classmethod(lambda cls, v: _cidrs(v)))
+
+    @field_validator("line_regex")
+    @classmethod
+    def _line_groups(cls, v: str | None) -> str | None:
+        """A custom text format: an RE2 pattern whose named groups are truesli fields (LINE_GROUPS)."""
+        if v is None:
+            return v
+        _check_regex(v)
+        groups = set(compile_re2(v).groupindex)
+        unknown = sorted(groups - set(LINE_GROUPS))
+        if unknown:
+            raise ValueError(f"unknown named group(s) {unknown}; known: {', '.join(LINE_GROUPS)}")
+        missing = [g for g in ("ts", "status") if g not in groups]
+        if missing or not ("request" in groups or {"method", "path"} <= groups):
+            raise ValueError("line_regex needs the named groups ts, status and either request or method and path "
+                             f"(missing: {', '.join(missing) or 'request / method+path'})")
+        return v
 
     @field_validator("fields")
     @classmethod

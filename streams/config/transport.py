@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from streams.config.base import Strict
+from streams.config.secrets import looks_like_credential, looks_secret, redact_url
 
 class TopicsConfig(Strict):
     """Topic names. ``requests`` and ``changes`` are inputs; the rest are written by truesli."""
@@ -163,20 +165,96 @@ class WorkerConfig(Strict):
     data_dir: str = ".truesli-data"
 
 
+# Set by the sink on every request (remote-write 1.0); a configured header must not override them.
+PROTOCOL_HEADERS = ("Content-Encoding", "Content-Type", "X-Prometheus-Remote-Write-Version", "User-Agent")
+_RW_SECRETS_INSTEAD = ("bearer_token_file/bearer_token_env or basic_auth_username with "
+                       "basic_auth_password_file/basic_auth_password_env")
+
+
+def check_remote_write_url(url: str) -> str:
+    """``url`` if it can be a remote-write target: http(s) with a host, no credentials in it (user info or a
+    secret-looking query parameter). Messages show the URL redacted, never a secret from it."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"not a URL: {redact_url(url)}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be http(s)://host[:port]/path, got {redact_url(url)}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"credentials are not accepted in the URL ({redact_url(url)}) — use {_RW_SECRETS_INSTEAD}")
+    secret = sorted({n for n, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if looks_secret(n)})
+    if secret:
+        raise ValueError(f"query parameter {', '.join(secret)} looks like a secret and secrets are not accepted in "
+                         f"the config or on the command line ({redact_url(url)}) — use {_RW_SECRETS_INSTEAD}")
+    return url
+
+
 class RemoteWriteConfig(Strict):
     """Where cleaned SLIs are pushed (Prometheus remote-write 1.0). Secrets come from files or environment
-    variables, never from this file."""
+    variables, never from this file: credential-bearing headers and URL query secrets are rejected at load.
+    Everything the sink needs to be true of its settings is validated here, once."""
 
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    basic_auth_username: str | None = None
-    basic_auth_password_file: str | None = None
-    basic_auth_password_env: str | None = None
-    bearer_token_file: str | None = None
-    bearer_token_env: str | None = None
-    ca_file: str | None = None
+    basic_auth_username: str | None = Field(default=None, min_length=1)
+    basic_auth_password_file: str | None = Field(default=None, min_length=1)
+    basic_auth_password_env: str | None = Field(default=None, min_length=1)
+    bearer_token_file: str | None = Field(default=None, min_length=1)
+    bearer_token_env: str | None = Field(default=None, min_length=1)
+    ca_file: str | None = Field(default=None, min_length=1)
     insecure_skip_verify: bool = False
     max_samples_per_request: int = Field(default=2_000, ge=1)
     max_retries: int = Field(default=8, ge=0)
     deadline_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else check_remote_write_url(v)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        # Messages name the header only, never its value.
+        reserved = {h.lower() for h in PROTOCOL_HEADERS}
+        problems = []
+        for name, value in v.items():
+            if name.lower() in reserved:
+                problems.append(f"{name} is set by the protocol and cannot be overridden")
+            elif looks_secret(name) or looks_like_credential(value):
+                problems.append(f"{name} carries a credential and secrets are not accepted in the config file — "
+                                f"put it in a file or an environment variable named by {_RW_SECRETS_INSTEAD}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RemoteWriteConfig":
+        problems = []
+        auths = [k for k in ("basic_auth_username", "bearer_token_file", "bearer_token_env")
+                 if getattr(self, k) is not None]
+        if len(auths) > 1:
+            problems.append(f"{' and '.join(auths)}: configure at most one of basic_auth_username, "
+                            "bearer_token_file, bearer_token_env")
+        passwords = [k for k in ("basic_auth_password_file", "basic_auth_password_env") if getattr(self, k) is not None]
+        if self.basic_auth_username is not None and len(passwords) != 1:
+            problems.append("basic_auth_username needs exactly one of basic_auth_password_file or "
+                            "basic_auth_password_env")
+        if self.basic_auth_username is None and passwords:
+            problems.append(f"{' and '.join(passwords)}: needs basic_auth_username")
+        if self.url is not None and urllib.parse.urlsplit(self.url).scheme != "https":
+            tls = [k for k in ("ca_file", "insecure_skip_verify") if getattr(self, k)]
+            if tls:
+                problems.append(f"{' and '.join(tls)}: TLS options need an https:// url")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def with_url(self, url: str | None) -> "RemoteWriteConfig":
+        """These settings aimed at ``url`` (the command line's ``--remote-write``), validated like the file's
+        (so a secret in a command-line URL is refused too); ``None`` keeps ``self.url``."""
+        if url is None:
+            return self
+        return RemoteWriteConfig.model_validate({**self.model_dump(), "url": url})

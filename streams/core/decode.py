@@ -3,29 +3,41 @@
 Accepted input, per record:
 - a JSON object (one line of JSONL, or a Kafka message value), whose keys are mapped to truesli's
   request fields by a preset (truesli, nginx ``escape=json``, envoy, ALB-like) plus per-field overrides;
-- a Common/Combined Log Format line as nginx and Apache write it (an optional trailing number is read as
-  the request time in seconds, as in nginx's common ``combined + $request_time`` layouts);
+- a JSON object of a known access-log family (Envoy/Istio, nginx JSON, Traefik, Caddy, Cloudflare, Google
+  Cloud LB, ALB-like), recognised by its keys when the configured mapping does not find its fields
+  (``streams.core.formats.jsonlogs``);
+- a text line of a known format: Common/Combined Log Format and its nginx/Apache/Traefik/ingress-nginx
+  layouts, HAProxy ``httplog``, AWS ALB/classic ELB, Envoy/Istio default text
+  (``streams.core.formats``), inside a Docker-JSON, CRI or syslog envelope or not;
 - an already-parsed mapping: rows of Parquet files, which always use truesli's own field names (the
   Arrow schemas in schemas/), whatever preset the config names for JSON logs.
+
+Formats are recognised per record (a file may mix them) in a fixed order whose first steps are the
+common cases: the configured JSON mapping, then the plain CLF layout; the rest is tried only when those
+do not apply. :meth:`Decoder.classify` also names the format that read a record (``truesli sniff``).
 
 Failures come back as ``DecodeFailure(reason, error)``. Reasons are stable identifiers meant for
 dashboards: ``oversized``, ``empty``, ``invalid_utf8``, ``malformed_json``, ``not_an_object``,
 ``missing_field:<name>``, ``bad_type:<name>``, ``bad_timestamp``, ``unparseable_line``, ``future_timestamp``.
+When a record looked like a known format but was broken, the error starts with that format's name
+(``haproxy: …``, ``syslog > haproxy: …``).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import math
-import re
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
-from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE, parse_clf,
+from streams.core.formats import aws, clf, envelope, envoy, haproxy, jsonlogs
+from streams.core.formats.custom import LineRegex
+from streams.core.formats.common import DecodeFailure, split_target as _split_target
+from streams.core.formats.units import UNIT_MS, duration_text_ms
+from streams.core.timeparse import (MAX_TS_MS, MILLIS_OF, MIN_TS_MS, SECOND_MS_CACHE,
                                     parse_epoch, parse_rfc3339)
 from streams.core.model import Request
 
@@ -49,15 +61,10 @@ PRESETS: dict[str, dict[str, str]] = {
     },
 }
 PRESET_DURATION_UNITS = {"truesli": "ms", "nginx": "s", "envoy": "ms", "alb": "s"}
-_UNIT_FACTOR = {"ms": 1.0, "s": 1000.0, "us": 0.001}
+_UNIT_FACTOR = UNIT_MS
 
 RAW_LIMIT = 4096
 """Dead letters keep at most this many characters of the original record."""
-
-
-class DecodeFailure(NamedTuple):
-    reason: str
-    error: str
 
 
 _INF = float("inf")
@@ -128,13 +135,12 @@ def _is_canonical_ipv4(text: str) -> bool:
     return True
 
 
-# Quoted strings with possessive quantifiers: the engine keeps no backtracking state per character, so a
-# 64 KB line of quotes and backslashes costs milliseconds, not a growing multiple of its length (measured
-# in docs/benchmarks.md, "Hostile input"), and ordinary lines parse ~3× faster than with a plain ``*``.
-_Q = r'"((?:[^"\\]++|\\.)*+)"'
-_COMBINED = re.compile(
-    r'^(\S+) \S+ \S+ \[([^\]]{1,40})\] ' + _Q + r' (\d{3}) (\S+)(?: ' + _Q + r' ' + _Q + r')?(.*)$',
-    re.DOTALL)
+_PLAIN_CLF = clf.PLAIN.match
+_MAX_DEPTH = 2  # envelopes inside envelopes (syslog inside CRI); deeper nesting is not a log format
+_TEXT_FAMILIES = (("haproxy", haproxy.parse), ("aws", aws.parse), ("envoy", envoy.parse))
+_UNPARSEABLE = DecodeFailure(
+    "unparseable_line", "not JSON and not a known access-log format (combined, haproxy, aws_alb, aws_elb, "
+    "envoy; also inside docker_json, cri or syslog envelopes)")
 
 
 def _strict_bool(value: Any) -> bool | None:
@@ -151,7 +157,7 @@ class Decoder:
     """Turns one raw record into a Request. Stateless apart from bounded caches; safe to share."""
 
     __slots__ = ("_cfg", "_keys", "_k", "_nested", "_duration_factor", "_max_bytes", "_ua_cap", "_path_cap",
-                 "_format")
+                 "_format", "_json_name", "_custom")
 
     def __init__(self, cfg: InputConfig) -> None:
         self._cfg = cfg
@@ -166,66 +172,185 @@ class Decoder:
         self._ua_cap = cfg.max_user_agent_chars
         self._path_cap = cfg.max_path_chars
         self._format = cfg.format
+        self._json_name = f"json:{cfg.preset}" + ("+fields" if cfg.fields else "")
+        # A custom text format's bare durations are in duration_unit, else ms (not the JSON preset's unit).
+        self._custom = (LineRegex(cfg.line_regex, _UNIT_FACTOR[cfg.duration_unit or "ms"])
+                        if cfg.line_regex else None)
 
-    # -- entry point -------------------------------------------------------------------------------
+    # -- entry points ------------------------------------------------------------------------------
     def decode(self, item: bytes | str | dict) -> Request | DecodeFailure:
-        if type(item) is dict:
-            return self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
-        if len(item) > self._max_bytes:
-            size = getattr(item, "size", len(item))  # a file reader's OverlongLine knows the full length
-            return DecodeFailure("oversized", f"record is {size} bytes; the cap is {self._max_bytes}")
-        fmt = self._format
-        if type(item) is bytes:
+        """One record → Request or DecodeFailure (never raises). The two common shapes — a JSON line the
+        configured mapping reads, a plain CLF line — are inlined; everything else goes through
+        :meth:`classify`."""
+        if type(item) is bytes and len(item) <= self._max_bytes:
             head = item[:1]
-            if head == b"{" and fmt != "combined":
-                # The common case, inlined (one call less per record); errors go the general way.
+            if head == b"{" and self._format != "combined":
                 try:
                     obj = _loads(item)
                 except orjson.JSONDecodeError:
-                    return self._from_json(item)
-                if type(obj) is not dict:
-                    return self._from_json(item)
-                if self._nested:
-                    obj = self._flatten(obj)
-                return self._from_mapping(obj, self._k, self._duration_factor, False)
+                    return self.classify(item)[1]
+                if type(obj) is dict:
+                    if self._nested:
+                        obj = self._flatten(obj)
+                    out = self._from_mapping(obj, self._k, self._duration_factor, False)
+                    if type(out) is DecodeFailure and out[0].startswith("missing_field:"):
+                        return self._json_fallback(obj, out, 0)[1]
+                    return out
+            elif head != b"{" and self._format == "auto" and head and not head.isspace() and self._custom is None:
+                try:
+                    text = item.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return DecodeFailure("invalid_utf8", str(exc))
+                m = _PLAIN_CLF(text.rstrip("\r\n"))
+                if m is not None:
+                    return self._from_clf(clf.parse_plain(m))
+                return self._text(text, 0)[1]
+        return self.classify(item)[1]
+
+    def classify(self, item: bytes | str | dict) -> tuple[str, Request | DecodeFailure]:
+        """(name of the format that read the record — or that it looked like, for a failure —, result).
+        Names: ``json:<preset>``, a JSON family, ``combined/<layout>``, ``haproxy``, ``aws_alb``,
+        ``aws_elb``, ``envoy``, prefixed ``<envelope> > `` when unwrapped; ``-`` for no format at all."""
+        if type(item) is dict:
+            return "row", self._from_mapping(item, _CANONICAL_KEYS, 1.0, True)
+        if isinstance(item, (bytearray, memoryview)):
+            return self.classify(bytes(item))
+        if isinstance(item, dict):  # a subclass: copy, so lookups behave exactly as on a plain dict
+            return "row", self._from_mapping(dict(item), _CANONICAL_KEYS, 1.0, True)
+        if len(item) > self._max_bytes:
+            size = getattr(item, "size", len(item))  # a file reader's OverlongLine knows the full length
+            return "-", DecodeFailure("oversized", f"record is {size} bytes; the cap is {self._max_bytes}")
+        fmt = self._format
+        if type(item) is bytes:
+            head = item[:1]
             if head.isspace():
                 head = item.lstrip()[:1]
             if not head:
-                return DecodeFailure("empty", "empty record")
+                return "-", DecodeFailure("empty", "empty record")
             if head == b"{" and fmt != "combined" or fmt == "jsonl":
-                return self._from_json(item)
+                return self._from_json(item, 0)
             try:
                 text = item.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return DecodeFailure("invalid_utf8", str(exc))
-            return self._from_combined(text)
-        if isinstance(item, (bytearray, memoryview)):
-            return self.decode(bytes(item))
-        if isinstance(item, dict):  # a subclass: copy, so lookups behave exactly as on a plain dict
-            return self._from_mapping(dict(item), _CANONICAL_KEYS, 1.0, True)
+                return "-", DecodeFailure("invalid_utf8", str(exc))
+            return self._text(text, 0)
         text = item.lstrip()
         if not text:
-            return DecodeFailure("empty", "empty record")
+            return "-", DecodeFailure("empty", "empty record")
         if not text.isascii() and not _encodable(text):
-            return DecodeFailure("invalid_utf8", "lone surrogate in the record (not valid Unicode)")
+            return "-", DecodeFailure("invalid_utf8", "lone surrogate in the record (not valid Unicode)")
         if text[0] == "{" and fmt != "combined" or fmt == "jsonl":
-            return self._from_json(text)
-        return self._from_combined(text)
+            return self._from_json(text, 0)
+        return self._text(text, 0)
 
     # -- JSON ------------------------------------------------------------------------------------------
-    def _from_json(self, raw: bytes | str) -> Request | DecodeFailure:
+    def _from_json(self, raw: bytes | str, depth: int) -> tuple[str, Request | DecodeFailure]:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             msg = str(exc)
             if "UTF-8" in msg or "surrogate" in msg:
-                return DecodeFailure("invalid_utf8", msg)
-            return DecodeFailure("malformed_json", msg)
+                return "-", DecodeFailure("invalid_utf8", msg)
+            return "-", DecodeFailure("malformed_json", msg)
         if not isinstance(obj, dict):
-            return DecodeFailure("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+            return "-", DecodeFailure("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
         if self._nested:
             obj = self._flatten(obj)
-        return self._from_mapping(obj, self._k, self._duration_factor, False)
+        out = self._from_mapping(obj, self._k, self._duration_factor, False)
+        if type(out) is DecodeFailure and out[0].startswith("missing_field:"):
+            return self._json_fallback(obj, out, depth)
+        return self._json_name, out
+
+    def _json_fallback(self, obj: dict, primary: DecodeFailure,
+                       depth: int) -> tuple[str, Request | DecodeFailure]:
+        """The configured mapping found no fields in ``obj``: a known JSON family, or the line inside a
+        container-log envelope; otherwise the configured mapping's own failure."""
+        found = jsonlogs.recognise(obj)
+        if found is not None:
+            name, rec = found
+            return name, self._canonical(rec, name)
+        inner = envelope.json_payload(obj)
+        if inner is not None and depth < _MAX_DEPTH:
+            return self._wrapped(envelope.DOCKER, inner, depth)
+        return self._json_name, primary
+
+    def _wrapped(self, env: str, inner: str, depth: int) -> tuple[str, Request | DecodeFailure]:
+        stripped = inner.lstrip()
+        if not stripped:
+            return env, DecodeFailure("empty", f"{env}: empty line inside the envelope")
+        if stripped[0] == "{":
+            name, out = self._from_json(stripped, depth + 1)
+        else:
+            name, out = self._text(stripped, depth + 1)
+        if type(out) is DecodeFailure:
+            out = DecodeFailure(out[0], f"{env} > {out[1]}")
+        return f"{env} > {name}", out
+
+    # -- text formats ----------------------------------------------------------------------------------
+    def _text(self, line: str, depth: int) -> tuple[str, Request | DecodeFailure]:
+        """A non-JSON line: plain CLF, then envelopes (CRI, syslog), then the other layouts and formats;
+        the first that claims the line decides. ``format: combined`` allows the CLF family only."""
+        line = line.rstrip("\r\n")
+        if self._custom is not None:
+            rec = self._custom.parse(line)
+            if rec is not None:
+                return "custom", self._canonical(rec, "custom")
+        m = _PLAIN_CLF(line)
+        if m is not None:
+            rec = clf.parse_plain(m)
+            return _clf_name(rec), self._from_clf(rec)
+        if self._format == "combined":
+            rec = clf.parse_variant(line, normalize_ip)
+            if rec is None:
+                return "-", DecodeFailure("unparseable_line", "not Common/Combined Log Format")
+            return _clf_name(rec), self._from_clf(rec)
+        if depth < _MAX_DEPTH:
+            wrapped = envelope.unwrap_text(line)
+            if wrapped is not None:
+                return self._wrapped(wrapped[0], wrapped[1], depth)
+        variant = clf.parse_variant(line, normalize_ip)
+        if type(variant) is tuple:
+            return _clf_name(variant), self._from_clf(variant)
+        for name, parse in _TEXT_FAMILIES:
+            rec = parse(line)
+            if rec is not None:
+                if name == "aws":
+                    name = aws.ALB if line.startswith(aws.TYPES) else aws.ELB
+                return name, self._canonical(rec, name)
+        if variant is not None:  # only CLF claimed the line (a bracketed CLF time): that is the closest
+            return clf.NAME, variant
+        return "-", _UNPARSEABLE
+
+    def _from_clf(self, rec: tuple | DecodeFailure) -> Request | DecodeFailure:
+        """A CLF-family record (:data:`streams.core.formats.clf.Record`: types already checked, path
+        already split) → Request, with the rules of :meth:`_from_mapping` that still apply: the address,
+        the path/user-agent caps, the host cleaning, the X-Forwarded-For cap."""
+        if type(rec) is not tuple:
+            return rec
+        ts, peer, method, host, path, status, duration, ua, fwd, _layout = rec
+        client_ip = normalize_ip(peer)
+        if client_ip is None:
+            return DecodeFailure("bad_type:client_ip", f"{clf.NAME}: not an IP address")
+        if len(path) > self._path_cap:
+            path = path[: self._path_cap]
+        if host:
+            clean = _HOST_CACHE.get(host)
+            host = clean if clean is not None else _clean_host_remembered(host)
+        if len(ua) > self._ua_cap:
+            ua = ua[: self._ua_cap]
+        req = Request(ts, client_ip, method.upper(), host, path, status, duration, ua)
+        if fwd is not None:
+            req.forwarded_for = fwd[:1024]
+        return req
+
+    def _canonical(self, rec: dict | DecodeFailure, name: str) -> Request | DecodeFailure:
+        """A parser's canonical record through the one set of field rules; failures name the format."""
+        if type(rec) is DecodeFailure:
+            return rec
+        out = self._from_mapping(rec, _CANONICAL_KEYS, 1.0, False)
+        if type(out) is DecodeFailure:
+            return DecodeFailure(out[0], f"{name}: {out[1]}")
+        return out
 
     def _flatten(self, obj: dict) -> dict:
         """Lift dotted (nested) keys to the top level so the fast path needs plain lookups."""
@@ -240,7 +365,9 @@ class Decoder:
     def _from_mapping(self, obj: dict, keys: _KeySpec, duration_factor: float,
                       check_text: bool) -> Request | DecodeFailure:
         """``check_text``: the strings did not come from orjson (which rejects lone surrogates), so make
-        sure the ones that reach RE2 — which cannot encode them — are valid Unicode."""
+        sure the ones that reach RE2 — which cannot encode them — are valid Unicode. An empty client IP
+        (``""``) is a request whose log has no client address (HAProxy ``-``, a UNIX socket, Envoy text
+        without X-Forwarded-For), not a missing field: it decodes, and per-IP filters skip it."""
         # Absent and JSON null are the same thing for every field.
         (fetch, k_ts, k_ip, k_method, k_host, k_path, k_status, k_duration, k_ua, k_rate_limited, k_synthetic,
          k_forwarded) = keys
@@ -275,13 +402,16 @@ class Decoder:
                     return DecodeFailure("bad_type:ts", f"timestamp of type {tt.__name__}")
             except (ValueError, OverflowError) as exc:
                 return DecodeFailure("bad_timestamp", str(exc))
-        if ip is None or ip == "" or ip == "-":
+        if ip == "":
+            client_ip = ""
+        elif ip is None or ip == "" or ip == "-":
             return DecodeFailure("missing_field:client_ip", "no client IP")
-        if type(ip) is not str:
+        elif type(ip) is not str:
             return DecodeFailure("bad_type:client_ip", f"client IP of type {type(ip).__name__}")
-        client_ip = normalize_ip(ip)
-        if client_ip is None:
-            return DecodeFailure("bad_type:client_ip", "not an IP address")
+        else:
+            client_ip = normalize_ip(ip)
+            if client_ip is None:
+                return DecodeFailure("bad_type:client_ip", "not an IP address")
         if method is None or method == "":
             return DecodeFailure("missing_field:method", "no HTTP method")
         if type(method) is not str or len(method) > 16:
@@ -324,11 +454,17 @@ class Decoder:
         if dt is not float and dt is not int and (duration is None or duration == "-" or duration == ""):
             duration_ms = None
         else:
+            factor = duration_factor
             if dt is str:
                 try:
                     duration = float(duration)
                 except ValueError:
-                    return DecodeFailure("bad_type:duration_ms", "duration is not a number")
+                    # Text with its own unit ("0.123s", "2ms", "250µs") keeps that unit, whatever the
+                    # configured one: the value says what it is.
+                    try:
+                        duration, factor = duration_text_ms(duration), 1.0
+                    except ValueError:
+                        return DecodeFailure("bad_type:duration_ms", "duration is not a number")
             elif dt is not float and dt is not int:
                 return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
             if duration == -1:
@@ -339,9 +475,11 @@ class Decoder:
                 return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
             else:
                 try:
-                    duration_ms = float(duration) * duration_factor
+                    duration_ms = float(duration) * factor
                 except OverflowError:
                     return DecodeFailure("bad_type:duration_ms", "duration must be a finite number ≥ 0")
+        if type(ua) is list and ua and type(ua[0]) is str:
+            ua = ua[0]  # a header logged as its list of values (Caddy): the first one
         if ua is None or ua == "-":
             ua = ""
         elif type(ua) is not str:
@@ -365,44 +503,17 @@ class Decoder:
             req.synthetic = value
         fwd = get(k_forwarded)
         if fwd is not None and fwd != "-":
+            if type(fwd) is list and all(type(v) is str for v in fwd):
+                fwd = ", ".join(fwd)  # one header logged as a list: the values in order, as one list
             if type(fwd) is not str:
                 return DecodeFailure("bad_type:forwarded_for", "forwarded_for must be a string")
             req.forwarded_for = fwd[:1024]
         return req
 
-    # -- Combined Log Format -------------------------------------------------------------------------
-    def _from_combined(self, line: str) -> Request | DecodeFailure:
-        m = _COMBINED.match(line.rstrip("\r\n"))
-        if m is None:
-            return DecodeFailure("unparseable_line", "not JSON and not Common/Combined Log Format")
-        ip_text, time_text, request_line, status_text, _bytes, _referer, ua, rest = m.groups()
-        client_ip = normalize_ip(ip_text)
-        if client_ip is None:
-            return DecodeFailure("bad_type:client_ip", "not an IP address")
-        try:
-            ts_ms = parse_clf(time_text)
-        except (ValueError, OverflowError) as exc:
-            return DecodeFailure("bad_timestamp", str(exc))
-        parts = request_line.split(" ")
-        if len(parts) not in (2, 3) or not parts[0].isalpha() or len(parts[0]) > 16:
-            return DecodeFailure("unparseable_line", "request line is not 'METHOD target [protocol]'")
-        path, host = _split_target(parts[1])
-        if len(path) > self._path_cap:
-            path = path[: self._path_cap]
-        duration_ms = None
-        if rest:
-            first = rest.split(None, 1)[0] if rest.strip() else ""
-            try:
-                value = float(first)
-                if math.isfinite(value) and value >= 0:
-                    duration_ms = value * 1000.0
-            except ValueError:
-                pass
-        ua = "" if ua is None or ua == "-" else ua.replace('\\"', '"')
-        if len(ua) > self._ua_cap:
-            ua = ua[: self._ua_cap]
-        return Request(ts_ms, client_ip, parts[0].upper(), _clean_host(host) if host else "", path,
-                       int(status_text), duration_ms, ua)
+
+
+def _clf_name(rec: tuple | DecodeFailure) -> str:
+    return f"{clf.NAME}/{rec[9]}" if type(rec) is tuple else clf.NAME
 
 
 def _encodable(*texts: str) -> bool:
@@ -417,20 +528,6 @@ def _encodable(*texts: str) -> bool:
 
 def _looks_numeric(text: str) -> bool:
     return bool(text) and (text[0].isdigit() or text[0] in "+-.") and text[4:5] != "-"
-
-
-def _split_target(target: str) -> tuple[str, str]:
-    """Request target → (path without query, host from an absolute URL or '')."""
-    host = ""
-    if target.startswith(("http://", "https://")):
-        rest = target.split("://", 1)[1]
-        end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=-1)
-        host, target = (rest, "/") if end < 0 else (rest[:end], rest[end:])
-    for sep in ("?", "#"):
-        cut = target.find(sep)
-        if cut >= 0:
-            target = target[:cut]
-    return (target or "/"), host
 
 
 def _clean_host(host: str) -> str:

@@ -1,7 +1,18 @@
-"""Stage B's bookkeeping: latest revision per counter key, partials summed per window.
+"""The one partial-counter merge, for finite runs (CounterBook) and the live worker's Stage B.
 
-Counters are commutative sums, so merging per-partition partials is addition; re-emissions (late
-records) replace the earlier revision of the same key instead of adding to it.
+A *partial* is the counter of one (journey, slo, window) from one input partition (``partition`` set);
+the *merged* counter is the sum over partitions (``partition`` None). Counters are commutative sums, so
+merging is addition and the order partitions report in does not matter. A re-emission (late records)
+replaces the earlier revision of the same partial instead of adding to it: that is the caller's
+bookkeeping (CounterBook keeps the latest revision per partial key, Stage B's table the latest message
+per partition); :func:`merge_window` sums one window's current partials.
+
+**Revision rule.** ``merged.revision = Σ over partials (partial.revision + 1) − 1``: the number of
+partial emissions the merged value reflects, minus one. A single partial keeps its own revision (so a
+one-partition run — ``truesli process``, ``truesli demo`` — reports the revisions its windows had), and
+every update of any partial — a re-emission or a first partial from another partition — raises the
+merged revision, so successive merged messages of one key carry increasing revisions and the newest
+message of a key (offset order) also has the highest revision (docs/design.md §6).
 """
 
 from __future__ import annotations
@@ -18,6 +29,31 @@ def _add_into(target: dict[str, int], source: dict[str, int]) -> None:
         target[k] = target.get(k, 0) + v
 
 
+def merge_window(partials: Iterable[WindowCounter]) -> WindowCounter:
+    """Sum the current partials of one (journey, slo, window) into the merged counter (``partition`` None).
+
+    All partials must share journey, slo and window; there must be at least one. ``networks`` is cut back
+    to the top networks (core.networks.top_networks); the partials are not modified."""
+    parts = list(partials)
+    first = parts[0]
+    m = WindowCounter(first.journey, first.slo, first.window_start_ms, first.window_end_ms)
+    emissions = 0
+    for c in parts:
+        m.good += c.good
+        m.total += c.total
+        m.raw_good += c.raw_good
+        m.raw_total += c.raw_total
+        m.late += c.late
+        emissions += c.revision + 1
+        _add_into(m.filtered, c.filtered)
+        _add_into(m.skipped, c.skipped)
+        _add_into(m.networks, c.networks)
+    m.revision = emissions - 1
+    if m.networks:
+        m.networks = top_networks(m.networks)
+    return m
+
+
 @dataclass(slots=True)
 class SloTotals:
     good: int = 0
@@ -32,7 +68,7 @@ class SloTotals:
 
 
 class CounterBook:
-    """Holds the latest revision of every counter key it has seen."""
+    """Holds the latest revision of every counter key it has seen (a finite run's Stage B)."""
 
     __slots__ = ("_latest",)
 
@@ -50,26 +86,13 @@ class CounterBook:
         return len(self._latest)
 
     def merged(self) -> list[WindowCounter]:
-        """One counter per (journey, slo, window): the sum over partitions, ordered by window then name."""
-        out: dict[tuple[str, str, int], WindowCounter] = {}
+        """One counter per (journey, slo, window): :func:`merge_window` of its latest partials, ordered by
+        window then name."""
+        groups: dict[tuple[str, str, int], list[WindowCounter]] = {}
         for c in self._latest.values():
-            key = (c.journey, c.slo, c.window_start_ms)
-            m = out.get(key)
-            if m is None:
-                out[key] = m = WindowCounter(c.journey, c.slo, c.window_start_ms, c.window_end_ms)
-            m.good += c.good
-            m.total += c.total
-            m.raw_good += c.raw_good
-            m.raw_total += c.raw_total
-            m.late += c.late
-            m.revision = max(m.revision, c.revision)
-            _add_into(m.filtered, c.filtered)
-            _add_into(m.skipped, c.skipped)
-            _add_into(m.networks, c.networks)
-        for m in out.values():
-            if m.networks:
-                m.networks = top_networks(m.networks)
-        return sorted(out.values(), key=lambda c: (c.window_start_ms, c.journey, c.slo))
+            groups.setdefault((c.journey, c.slo, c.window_start_ms), []).append(c)
+        out = [merge_window(parts) for parts in groups.values()]
+        return sorted(out, key=lambda c: (c.window_start_ms, c.journey, c.slo))
 
     def totals(self) -> dict[tuple[str, str], SloTotals]:
         """Whole-run sums per (journey, slo), in first-seen order."""

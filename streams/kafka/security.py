@@ -19,38 +19,19 @@ Contract:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import ssl
-from pathlib import Path
 
 from pydantic import SecretStr
 
 from streams.config import ConfigError, KafkaSecurityConfig
+from streams.config.secrets import read_secret
 
 
 def _read_secret(sec: KafkaSecurityConfig, name: str) -> SecretStr | None:
     """The secret ``name`` (``password`` or ``key_password``) from its file or environment variable."""
-    path: str | None = getattr(sec, f"{name}_file")
-    env: str | None = getattr(sec, f"{name}_env")
-    if path is not None:
-        try:
-            value = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(f"kafka.security.{name}_file: cannot read {path}: {reason}") from None
-        value = value.rstrip("\r\n")  # a file written by `echo` or an editor ends with a newline
-        if not value:
-            raise ConfigError(f"kafka.security.{name}_file: {path} is empty")
-        return SecretStr(value)
-    if env is not None:
-        value = os.environ.get(env)
-        if value is None:
-            raise ConfigError(f"kafka.security.{name}_env: environment variable {env} is not set")
-        if not value:
-            raise ConfigError(f"kafka.security.{name}_env: environment variable {env} is empty")
-        return SecretStr(value)
-    return None
+    return read_secret(file=getattr(sec, f"{name}_file"), env=getattr(sec, f"{name}_env"),
+                       what=f"kafka.security.{name}")
 
 
 def _check_files(sec: KafkaSecurityConfig) -> None:

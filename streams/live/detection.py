@@ -7,7 +7,8 @@
   has been idle for ``windows.idle_timeout_s`` (so the tail of a burst is not held back forever).
 - ``ChangeFeed`` reads the whole ``ops.changes`` topic (every worker needs every change: a deploy of any
   service may explain a burn) on its own confluent-kafka consumer thread, without a consumer group, from
-  the beginning; records that are not change events come back as dead letters.
+  the beginning (``streams.sources.kafka.PartitionReader`` in follow mode); records that are not change
+  events come back as dead letters.
 
 Delivery: anomalies are sent to ``sli.anomalies`` keyed by their stable id. After a restart the detector
 is rebuilt from the partials table, and re-evaluating it re-sends anomalies with the same ids; consumers
@@ -22,13 +23,14 @@ import time
 import uuid
 from collections import Counter, deque
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException
 
 from streams.kafka.health import LIBRDKAFKA_LOGGER
 from streams.config import Config
 from streams.core.detect import Anomaly, ChangeEvent, Detector, parse_change
 from streams.kafka.clients import client_conf
 from streams.core.model import DeadLetter, WindowCounter
+from streams.sources.kafka import PartitionReader
 
 log = logging.getLogger("truesli.detection")
 
@@ -139,40 +141,21 @@ class ChangeFeed:
                 if parts:
                     break
                 self._stop.wait(self.RETRY_S)  # created by ensure_topics; may not be visible yet
-            pending: dict[int, int] = {}  # partition → end offset still to reach before `ready`
-            tps = []
-            for p in parts:
-                low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, p),
-                                                           timeout=k.connect_timeout_s)
-                if high > low:
-                    pending[p] = high
-                tps.append(TopicPartition(self.topic, p, OFFSET_BEGINNING))
-            consumer.assign(tps)
-            if not pending:
+            reader = PartitionReader.follow(consumer, self.topic, parts, timeout=k.connect_timeout_s)
+            if reader.at_ends:
                 self.ready.set()
-            while not self._stop.is_set():
-                msg = consumer.poll(0.5)
-                if msg is None:
-                    if pending:  # the end may be a transaction marker or a compacted-away record
-                        for tp in consumer.position([TopicPartition(self.topic, p) for p in pending]):
-                            if tp.offset >= pending[tp.partition]:
-                                del pending[tp.partition]
-                        if not pending:
-                            self.ready.set()
-                    continue
-                if msg.error() is not None:
-                    continue  # transport trouble: librdkafka reconnects; its log lines are rate-limited
-                raw = msg.value() or b""
-                ev = parse_change(raw)
-                if isinstance(ev, str):
-                    self._items.append(DeadLetter("bad_change_event", ev, raw[:4096].decode("utf-8", "backslashreplace"),
-                                                  self.topic, msg.partition(), msg.offset(), None))
-                else:
-                    self._items.append(ev)
-                end = pending.get(msg.partition())
-                if end is not None and msg.offset() + 1 >= end:
-                    del pending[msg.partition()]
-                    if not pending:
-                        self.ready.set()
+            for msgs in reader.batches(k.batch_max_messages, timeout=0.5, stop=self._stop):
+                for msg in msgs:
+                    raw = msg.value() or b""
+                    ev = parse_change(raw)
+                    if isinstance(ev, str):
+                        self._items.append(DeadLetter("bad_change_event", ev,
+                                                      raw[:4096].decode("utf-8", "backslashreplace"),
+                                                      self.topic, msg.partition(), msg.offset(), None))
+                    else:
+                        self._items.append(ev)
+                # Set only once the records up to the ends are queued: the worker drains after reading it.
+                if reader.at_ends:
+                    self.ready.set()
         finally:
             consumer.close()

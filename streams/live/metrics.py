@@ -1,4 +1,5 @@
-"""The worker's /metrics: Prometheus text built from Stage A's tallies and stats (prometheus_client).
+"""The worker's /metrics: Prometheus text built from Stage A's tallies and stats and Stage B's counters
+(prometheus_client).
 
 Labels come only from fixed names and configured reasons — never from raw input — so the series count
 is bounded by configuration (invariant 5). Values are cumulative per input partition and survive
@@ -15,14 +16,18 @@ from prometheus_client.exposition import generate_latest
 
 from streams.sinks.detection_series import GAUGE_HELP, gauge_samples
 from streams.live.stage_a import StageAStats
+from streams.live.stage_b import StageBStats
 
 
-class StageACollector:
-    def __init__(self, stats: StageAStats) -> None:
-        self.stats = stats
+class WorkerCollector:
+    """Stage A's tallies and transport counters and Stage B's counters, in one fixed family order."""
+
+    def __init__(self, stage_a: StageAStats, stage_b: StageBStats) -> None:
+        self.stage_a = stage_a
+        self.stage_b = stage_b
 
     def collect(self):
-        s = self.stats
+        s, b = self.stage_a, self.stage_b
         tallies = list(s.tallies.values())
 
         def total(attr: str) -> int:
@@ -75,11 +80,11 @@ class StageACollector:
                                   "transactional producers replaced after they stopped responding",
                                   value=s.producer_replacements)
         yield CounterMetricFamily("truesli_stage_b_skipped", "partials Stage B could not parse (skipped)",
-                                  value=s.stage_b_skipped)
+                                  value=b.skipped)
         yield CounterMetricFamily("truesli_change_dead_letters", "ops.changes records that are not change events",
-                                  value=s.change_dead_letters)
+                                  value=b.change_dead_letters)
         yield CounterMetricFamily("truesli_detection_errors", "detection steps that failed (see the log)",
-                                  value=s.detection_errors)
+                                  value=b.detection_errors)
         yield CounterMetricFamily("truesli_abuse_anomalies", "scanner / credential-stuffing anomalies published",
                                   value=s.anomalies)
         yield CounterMetricFamily("truesli_remote_write_samples_sent", "remote-write samples delivered",
@@ -125,9 +130,10 @@ class DetectionCollector:
         yield from families.values()
 
 
-def render(stats: StageAStats, detection=None) -> bytes:  # noqa: ANN001
+def render(stage_a: StageAStats, stage_b: StageBStats | None = None, detection=None) -> bytes:  # noqa: ANN001
+    """/metrics of one worker; without ``stage_b`` its counters read 0 (a Stage A-only view, for tests)."""
     registry = CollectorRegistry()
-    registry.register(StageACollector(stats))
+    registry.register(WorkerCollector(stage_a, stage_b if stage_b is not None else StageBStats()))
     if detection is not None:
         registry.register(DetectionCollector(detection))
     return generate_latest(registry)

@@ -1,38 +1,152 @@
-"""Stage B's pure logic: per-partition partial counters of one window → the merged ``sli_counter``.
+"""Stage B of the live worker: per-partition partial counters → the merged ``sli_counter``, and detection.
 
-Partials are keyed journey|slo|window_start|partition; the latest one per partition is kept (last write
-wins, in the order the partials partition delivers them), and the merged counter is their sum. Counters
-are commutative sums, so the order partitions report in does not matter. The merged revision grows with
-every partial update, so a compacted ``sli.counters`` always ends with the complete value.
+Partials are keyed journey|slo|window_start|partition; the table holds, per merged key
+(journey|slo|window_start), the latest partial of every partition (last write wins, in the order the
+partials partition delivers them). The merged counter is ``streams.core.merge.merge_window`` of them —
+the same merge, revision rule included, as a finite run's CounterBook — so a compacted ``sli.counters``
+always ends with the complete value, under a revision that grew with every partial update.
+
+:class:`StageB` owns the logic and its state; ``streams.live.worker.build_app`` wires faust to it (the
+agent over the partials topic, a timer, the table) and does the sends. It is driven from faust's event
+loop only, so it needs no lock. Transport-free: the faust table is any mutable mapping whose missing keys
+read as ``{}``, and the partials-partition assignment comes from a callable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass
 
-from streams.core.networks import top_networks
+import orjson
+
+from streams.config import Config
+from streams.core.detect import Anomaly
+from streams.core.merge import merge_window
+from streams.core.model import DeadLetter, WindowCounter
+from streams.live.detection import ChangeFeed, LiveDetection
+from streams.live.stage_a import partial_partition
+from streams.sinks.serialize import counter_from_dict
+
+log = logging.getLogger("truesli.app")
+
+Table = MutableMapping[str, dict[str, dict]]
+"""merged key → {str(partition): partial document}; a missing key reads as ``{}`` (faust Table default)."""
+
+
+@dataclass(slots=True)
+class StageBStats:
+    """What /metrics shows about Stage B. Written and read on faust's event loop (the web pages too)."""
+
+    skipped: int = 0  # partials that could not be parsed (skipped, never stored)
+    change_dead_letters: int = 0  # ops.changes records that were not change events
+    detection_errors: int = 0  # detection steps that raised (logged; Stage B goes on)
 
 
 def merged_key(partial: dict) -> str:
     return f"{partial['journey']}|{partial['slo']}|{partial['window_start']}"
 
 
-def merge_partials(partials: Iterable[dict], emitted_at: str) -> dict:
-    """Sum the partials of one (journey, slo, window); all must share that key."""
-    parts = list(partials)
-    first = parts[0]
-    out = {"journey": first["journey"], "slo": first["slo"], "window_start": first["window_start"],
-           "window_end": first["window_end"], "good": 0, "total": 0, "raw_good": 0, "raw_total": 0,
-           "filtered": {}, "skipped": {}, "networks": {}, "late": 0, "emitted_at": emitted_at, "revision": 0}
-    for p in parts:
-        for k in ("good", "total", "raw_good", "raw_total", "late"):
-            out[k] += p[k]
-        out["revision"] += p["revision"] + 1
-        for field in ("filtered", "skipped", "networks"):
-            for reason, n in p.get(field, {}).items():
-                out[field][reason] = out[field].get(reason, 0) + n
-    out["revision"] -= 1
-    out["filtered"] = dict(sorted(out["filtered"].items()))
-    out["skipped"] = dict(sorted(out["skipped"].items()))
-    out["networks"] = top_networks(out["networks"])
-    return out
+def merge_partials(partials: Iterable[dict]) -> WindowCounter:
+    """The merged counter of one window's partial documents (all of one merged key)."""
+    return merge_window(counter_from_dict(p) for p in partials)
+
+
+class StageB:
+    """Merges partials into counters and drives the detectors.
+
+    ``assignment()`` returns this worker's partials partitions, or None while faust rebalances or recovers
+    the table (nothing may be judged on a half-restored history). With detection off, ``detection`` and
+    ``feed`` are None and only the merge runs."""
+
+    def __init__(self, config: Config, table: Table, *, partials_partitions: int,
+                 assignment: Callable[[], set[int] | None]) -> None:
+        self.table = table
+        self.partials_partitions = partials_partitions
+        self.assignment = assignment
+        self.stats = StageBStats()
+        self.feed = ChangeFeed(config) if config.detection.enabled else None
+        self.detection = LiveDetection(config, caught_up=False) if self.feed is not None else None
+        self._owned: set[int] | None = None  # partials partitions the detector was last built for
+
+    # -- merge -----------------------------------------------------------------------------------------
+    def accept(self, value: bytes) -> tuple[str, WindowCounter] | None:
+        """Store one partials message and return (merged key, merged counter) to publish; None (counted
+        in ``stats.skipped``) for a message that is not a valid partial — skipped, never crashing."""
+        try:
+            partial = orjson.loads(value)
+            key = merged_key(partial)
+            counter_from_dict(partial)  # all fields present and typed: never store what cannot merge
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.stats.skipped += 1  # not ours: skip, never crash
+            log.warning("Stage B skipped a malformed partial: %s", exc)
+            return None
+        entry = dict(self.table[key])
+        entry[str(partial.get("partition"))] = partial
+        self.table[key] = entry
+        return key, merge_partials(entry.values())
+
+    # -- detection -------------------------------------------------------------------------------------
+    def observe(self, counter: WindowCounter) -> list[Anomaly]:
+        """Feed a published merged counter to the detectors; anomalies to send (none with detection off)."""
+        if self.detection is None:
+            return []
+        detection = self.detection
+        return self._detect(lambda: detection.observe(counter))
+
+    def drain_changes(self) -> list[DeadLetter]:
+        """Move the change events read so far into the detectors; the records that were not change events
+        come back as dead letters to publish. Marks the detectors caught up once the feed is ready."""
+        if self.detection is None:
+            return []
+        # Read before draining: once the feed is ready, everything up to its end is already queued.
+        caught_up = self.feed.ready.is_set()
+        bad = []
+        for item in self.feed.drain():
+            if isinstance(item, DeadLetter):
+                self.stats.change_dead_letters += 1
+                bad.append(item)
+            else:
+                self.detection.observe_change(item)
+        if caught_up:
+            self.detection.caught_up = True
+        return bad
+
+    def tick(self) -> list[Anomaly]:
+        """The idle-stream evaluation (called by a timer after :meth:`drain_changes`)."""
+        if self.detection is None:
+            return []
+        return self._detect(self.detection.tick)
+
+    def _detect(self, step: Callable[[], list[Anomaly]]) -> list[Anomaly]:
+        """Run one detection step; a detector failure is logged and counted, never stops Stage B."""
+        try:
+            if not self._sync_assignment():
+                return []  # the table is being restored; what arrives meanwhile is in it for the rebuild
+            return step()
+        except Exception:
+            self.stats.detection_errors += 1
+            log.exception("detection step failed")
+            return []
+
+    def _sync_assignment(self) -> bool:
+        """(Re)build the detector when this worker's partials partitions change (start, restart, rebalance):
+        it holds exactly the SLOs whose partials this worker owns, from the recovered table. False while
+        faust is rebalancing or recovering the table (the next call after recovery rebuilds)."""
+        current = self.assignment()
+        if current is None:
+            self._owned = None
+            return False
+        if current == self._owned:
+            return True
+        self._owned = current
+        rows = []
+        for entry in self.table.values():
+            if not entry:
+                continue
+            merged = merge_partials(entry.values())
+            if partial_partition(merged.journey, merged.slo, self.partials_partitions) in current:
+                rows.append(merged)
+        self.detection.rebuild(sorted(rows, key=lambda c: c.window_start_ms))
+        log.info("detectors rebuilt for partials partitions %s (%d windows)", sorted(current), len(rows))
+        return True

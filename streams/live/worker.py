@@ -27,15 +27,12 @@ import orjson
 
 from streams.kafka.health import install_rate_limit
 from streams.config import Config
-from streams.core.timeparse import format_rfc3339
 from streams.kafka.clients import ensure_topics, preflight
 from streams.kafka.security import faust_credentials, redact_client_logs
-from streams.live.detection import ChangeFeed, LiveDetection
 from streams.live.metrics import render
-from streams.core.model import DeadLetter
-from streams.sinks.serialize import counter_from_dict, dead_letter_to_dict
-from streams.live.stage_a import StageA, partial_partition
-from streams.live.stage_b import merge_partials, merged_key
+from streams.live.stage_a import StageA
+from streams.live.stage_b import StageB
+from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
 
 log = logging.getLogger("truesli.app")
 
@@ -88,83 +85,39 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
                           value_serializer="raw")
     deadletter = app.topic(k.topics.deadletter, key_type=bytes, value_type=bytes, key_serializer="raw",
                            value_serializer="raw")
-    feed = ChangeFeed(config) if config.detection.enabled else None
-    detection = LiveDetection(config, caught_up=False) if feed is not None else None
-    owned: set[int] | None = None  # partials partitions the detector was last built for
 
-    def sync_assignment() -> bool:
-        """(Re)build the detector when this worker's partials partitions change (start, restart, rebalance):
-        it holds exactly the SLOs whose partials this worker owns, from the recovered table. False while
-        faust is rebalancing or recovering the table (nothing may be judged on a half-restored history;
-        the next call after recovery rebuilds)."""
-        nonlocal owned
+    def assignment() -> set[int] | None:
         if app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
-            owned = None
-            return False
-        current = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == k.topics.partials}
-        if current == owned:
-            return True
-        owned = current
-        rows = []
-        for entry in table.values():
-            if not entry:
-                continue
-            doc = merge_partials(entry.values(), "")
-            if partial_partition(doc["journey"], doc["slo"], parts[k.topics.partials]) in current:
-                rows.append(counter_from_dict(doc))
-        detection.rebuild(sorted(rows, key=lambda c: c.window_start_ms))
-        log.info("detectors rebuilt for partials partitions %s (%d windows)", sorted(current), len(rows))
-        return True
+            return None
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == k.topics.partials}
 
-    async def detect(step) -> None:  # noqa: ANN001
-        """Run one detection step; a detector failure is logged and counted, never stops Stage B."""
-        try:
-            if not sync_assignment():
-                return  # the table is being restored; what arrives meanwhile is in it for the rebuild
-            found = step()
-        except Exception:
-            stage_a.stats.detection_errors += 1
-            log.exception("detection step failed")
-            return
+    b = StageB(config, table, partials_partitions=parts[k.topics.partials], assignment=assignment)
+    feed = b.feed
+
+    async def send_anomalies(found: list) -> None:
         for a in found:
             await anomalies.send(key=a.id.encode(), value=orjson.dumps(a.to_dict()))
 
     @app.agent(partials)
-    async def stage_b(stream):  # noqa: ANN001 - faust's stream type
+    async def stage_b(stream):  # noqa: ANN001 - faust's stream type; the agent's name is its function's
         async for value in stream:
-            try:
-                partial = orjson.loads(value)
-                key = merged_key(partial)
-                counter_from_dict(partial)  # all fields present and typed: never store what cannot merge
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                stage_a.stats.stage_b_skipped += 1  # not ours: skip, never crash
-                log.warning("Stage B skipped a malformed partial: %s", exc)
+            accepted = b.accept(value)
+            if accepted is None:
                 continue
-            entry = dict(table[key])
-            entry[str(partial.get("partition"))] = partial
-            table[key] = entry
-            merged = merge_partials(entry.values(), format_rfc3339(int(time.time() * 1000)))
-            await counters.send(key=key.encode(), value=orjson.dumps(merged))
-            if detection is not None:
-                await detect(lambda: detection.observe(counter_from_dict(merged)))
+            key, merged = accepted
+            await counters.send(key=key.encode(),
+                                value=orjson.dumps(counter_to_dict(merged, int(time.time() * 1000))))
+            await send_anomalies(b.observe(merged))
 
     @app.timer(interval=2.0)
     async def detection_tick() -> None:
-        if detection is None:
+        if b.detection is None:
             return
         now = int(time.time() * 1000)
-        # Read before draining: once the feed is ready, everything up to its end is already queued.
-        caught_up = feed.ready.is_set()
-        for item in feed.drain():
-            if isinstance(item, DeadLetter):
-                stage_a.stats.change_dead_letters += 1
-                await deadletter.send(key=f"changes|{item.partition}|{item.offset}".encode(),
-                                      value=orjson.dumps(dead_letter_to_dict(item, now)))
-            else:
-                detection.observe_change(item)
-        if caught_up:
-            detection.caught_up = True
-        await detect(detection.tick)
+        for item in b.drain_changes():
+            await deadletter.send(key=f"changes|{item.partition}|{item.offset}".encode(),
+                                  value=orjson.dumps(dead_letter_to_dict(item, now)))
+        await send_anomalies(b.tick())
 
     class StageAService(faust.Service):
         """Owns the Stage A thread; a crash there stops the worker with an error."""
@@ -197,7 +150,8 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
 
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ANN001
-        return web.bytes(render(stage_a.stats, detection), content_type="text/plain; version=0.0.4")
+        return web.bytes(render(stage_a.stats, b.stats, b.detection),
+                         content_type="text/plain; version=0.0.4")
 
     @app.page("/health")
     async def health(web, request):  # noqa: ANN001

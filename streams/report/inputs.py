@@ -1,19 +1,20 @@
-"""Read the report's file inputs: ``sli_counter``, ``anomaly`` and ``change_event`` JSON lines.
+"""Read the report's file inputs: ``sli_counter`` and ``anomaly`` JSON lines (``change_event`` lines are
+read by the one change-event reader, ``streams.sources.change_files.read_changes(..., strict=True)``).
 
 Every line must parse; a bad line is an :class:`InputError` naming ``file:line`` and the fix — a report
 that silently skipped history would draw a wrong picture. Counters go through a CounterBook, so the newest
 revision of each key wins and per-partition partials are summed, exactly as Stage B merges them.
+Anomalies are read into the detectors' own record, ``streams.core.detect.Anomaly``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from streams.core.detect.changes import ChangeEvent, parse_change
+from streams.core.detect import Anomaly
 from streams.core.merge import CounterBook
 from streams.core.timeparse import parse_epoch, parse_rfc3339
 from streams.core.model import WindowCounter
@@ -22,21 +23,6 @@ from streams.sources.files import InputError
 
 ANOMALY_TYPES = frozenset({"burn_spike", "security_suspect", "bot_surge", "scanner", "credential_stuffing",
                            "no_traffic", "burn_too_tight", "burn_too_loose", "policy_not_enforced"})
-
-
-@dataclass(frozen=True, slots=True)
-class Anomaly:
-    """One ``anomaly`` message, reduced to what the report shows. ``ts_ms`` places the marker."""
-
-    id: str
-    type: str
-    journey: str | None
-    slo: str | None
-    severity: str
-    state: str
-    ts_ms: int
-    window_start_ms: int
-    window_end_ms: int
 
 
 def _lines(path: str, what: str) -> Iterator[tuple[int, dict]]:
@@ -155,7 +141,9 @@ def read_counters(path: str) -> list[WindowCounter]:
 
 
 def read_anomalies(path: str) -> list[Anomaly]:
-    """``anomaly`` JSON lines (schemas/anomaly.schema.json), in file order."""
+    """``anomaly`` JSON lines (schemas/anomaly.schema.json), in file order. Each keeps its published id
+    (``message_id``); ``burn_rates``, ``evidence`` and ``correlated_changes`` are kept when they have the
+    schema's type (the report draws none of them)."""
     out: list[Anomaly] = []
     for n, doc in _lines(path, "anomalies"):
         where = f"{path}:{n}"
@@ -169,24 +157,17 @@ def read_anomalies(path: str) -> list[Anomaly]:
         if state not in ("firing", "resolved"):
             raise InputError(f"{where}: state must be firing or resolved, got {state!r}")
         journey, slo = doc.get("journey"), doc.get("slo")
-        out.append(Anomaly(id=str(doc.get("id", "")), type=kind,
+        burn_rates, evidence, changes = doc.get("burn_rates"), doc.get("evidence"), doc.get("correlated_changes")
+        ts = _time(doc.get("ts"), where, "ts")
+        start = _time(window.get("start"), where, "window.start")
+        end = _time(window.get("end"), where, "window.end")
+        out.append(Anomaly(type=kind, state=state,
                            journey=journey if isinstance(journey, str) else None,
                            slo=slo if isinstance(slo, str) else None,
-                           severity=str(doc.get("severity", "info")), state=state,
-                           ts_ms=_time(doc.get("ts"), where, "ts"),
-                           window_start_ms=_time(window.get("start"), where, "window.start"),
-                           window_end_ms=_time(window.get("end"), where, "window.end")))
-    return out
-
-
-def read_changes(path: str) -> list[ChangeEvent]:
-    """``change_event`` JSON lines (schemas/change_event.schema.json), sorted by time. Each line goes
-    through ``streams.core.detect.changes.parse_change`` — the detectors' parser, one for the contract."""
-    out: list[ChangeEvent] = []
-    for n, doc in _lines(path, "changes"):
-        ev = parse_change(doc)
-        if isinstance(ev, str):
-            raise InputError(f"{path}:{n}: {ev}")
-        out.append(ev)
-    out.sort(key=lambda e: e.ts_ms)
+                           severity=str(doc.get("severity", "info")),
+                           window_start_ms=start, window_end_ms=end, ts_ms=ts, episode_ms=start,
+                           burn_rates=burn_rates if isinstance(burn_rates, dict) else {},
+                           evidence=evidence if isinstance(evidence, dict) else {},
+                           correlated_changes=changes if isinstance(changes, list) else [],
+                           message_id=str(doc.get("id", ""))))
     return out

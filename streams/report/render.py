@@ -13,7 +13,7 @@ from html import escape
 
 from streams.core.timeparse import format_rfc3339
 from streams.report import svg
-from streams.report.model import DAY_MS, REAL_USERS, ReportModel, SloView
+from streams.report.view_model import DAY_MS, REAL_USERS, ReportModel, SloView
 from streams.report.verdict import CALIBRATED, NO_TRAFFIC, POLICY_NOT_ENFORCED, TOO_LOOSE, TOO_TIGHT
 
 VERDICT_COLORS = {CALIBRATED: "#2e7d32", TOO_TIGHT: "#c62828", TOO_LOOSE: "#ef6c00",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from streams.core.timeparse import format_rfc3339
-from streams.report.inputs import Anomaly
+from streams.core.detect import Anomaly
 
 CALIBRATED = "calibrated"
 TOO_TIGHT = "too_tight"

@@ -19,13 +19,13 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
 from streams.sources.archive_schema import ARCHIVE_ARROW_SCHEMA
 from streams.config import Config
 from streams.core.decode import DecodeFailure, Decoder
 from streams.kafka.clients import KafkaUnavailable, client_conf, preflight, topic_partitions
-from streams.runs.replay import offset_ranges
+from streams.sources.kafka import PartitionReader, offset_ranges
 
 CHECKPOINT = "_checkpoint.json"
 
@@ -82,20 +82,10 @@ def archive_topic(config: Config, topic: str, out_dir: str, *, from_ms: int | No
             done = {int(p): int(o) for p, o in checkpoint["next_offsets"].items()}
             ranges = {p: (done.get(p, start), max(done.get(p, start), stop)) for p, (start, stop) in ranges.items()}
         result.next_offsets = {p: start for p, (start, _) in ranges.items()}
-        todo = {p for p, (start, stop) in ranges.items() if stop > start}
-        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in sorted(todo)])
         pending: dict[int, list[dict]] = {p: [] for p in partitions}
-        while todo:
-            for m in consumer.consume(num_messages=k.batch_max_messages, timeout=1.0):
-                err = m.error()
+        for msgs in PartitionReader.bounded(consumer, topic, ranges).batches(k.batch_max_messages, timeout=1.0):
+            for m in msgs:
                 p = m.partition()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        todo.discard(p)
-                        continue
-                    raise KafkaException(err)
-                if p not in todo or m.offset() >= ranges[p][1]:
-                    continue
                 value = m.value() or b""
                 req = decoder.decode(value)
                 if type(req) is DecodeFailure:
@@ -107,8 +97,6 @@ def archive_topic(config: Config, topic: str, out_dir: str, *, from_ms: int | No
                 pending[p].append(row)
                 result.records += 1
                 result.next_offsets[p] = m.offset() + 1
-                if m.offset() + 1 >= ranges[p][1]:
-                    todo.discard(p)
                 if len(pending[p]) >= chunk_rows:
                     result.files.append(_write(out, p, pending[p]))
                     pending[p] = []

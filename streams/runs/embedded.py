@@ -9,35 +9,14 @@ of input, never by the clock, so the same files always give the same counters.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 from streams.config import Config
 from streams.core.merge import CounterBook
+from streams.core.pipeline import Origin, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
-from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
+from streams.runs.result import RunResult
 from streams.sinks.files import OutputFiles
 from streams.sources.files import InputError, iter_line_batches, iter_parquet_batches, sniff_format
-
-
-@dataclass(slots=True)
-class EmbeddedResult:
-    tally: Tally
-    book: CounterBook
-    inputs: list[str]
-    first_ts_ms: int | None = None
-    last_ts_ms: int | None = None
-    dead_letter_samples: list = field(default_factory=list)
-    abuse: AbuseCollector | None = None
-
-    def collect(self, out: Outputs) -> None:
-        """Keep a core output: newest counter revisions, tallies, the first few dead letters, the
-        filter flags (abuse episodes)."""
-        self.book.add(out.counters)
-        self.tally.add(out.tally)
-        if self.abuse is not None and out.flags:
-            self.abuse.add(out.flags)
-        if out.dead_letters and len(self.dead_letter_samples) < 5:
-            self.dead_letter_samples.extend(out.dead_letters[: 5 - len(self.dead_letter_samples)])
 
 
 def iter_input_batches(paths: Sequence[str], fmt: str,
@@ -51,10 +30,10 @@ def iter_input_batches(paths: Sequence[str], fmt: str,
 
 def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, fmt: str = "auto",
                  counters_path: str | None = None, dead_letters_path: str | None = None,
-                 verdicts_path: str | None = None) -> EmbeddedResult:
+                 verdicts_path: str | None = None) -> RunResult:
     """Process ``inputs`` in order; raises InputError/OutputError for unreadable/unwritable paths."""
     pipeline = Pipeline(config, collect_verdicts=verdicts_path is not None)
-    result = EmbeddedResult(Tally(), CounterBook(), list(inputs), abuse=AbuseCollector(config))
+    result = RunResult(Tally(), CounterBook(), list(inputs), abuse=AbuseCollector(config))
     files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0)
     try:
         for batch, origin in iter_input_batches(inputs, fmt, config.input.max_line_bytes):
@@ -84,4 +63,4 @@ def run_records(config: Config, records: Sequence[bytes | str | dict], batch: in
     return book
 
 
-__all__ = ["EmbeddedResult", "InputError", "run_embedded", "run_records", "iter_input_batches"]
+__all__ = ["InputError", "run_embedded", "run_records", "iter_input_batches"]

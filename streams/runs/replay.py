@@ -21,81 +21,48 @@ import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
 from streams.config import Config
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
-from streams.runs.embedded import EmbeddedResult, run_embedded
+from streams.runs.embedded import run_embedded
+from streams.runs.result import RunResult
 from streams.kafka.clients import client_conf, preflight, topic_partitions
+from streams.sources.kafka import PartitionReader, offset_ranges
 
 
 MIN_SLACK_MS = 300_000
 
 
-def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms: int | None, to_ms: int | None,
-            timeout: float) -> dict[int, tuple[int, int]]:
-    """partition → [start offset, stop offset) for the time range (stop capped at today's end)."""
-    out: dict[int, tuple[int, int]] = {}
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
-            for p in partitions}
-
-    def lookup(ms: int | None, default: Callable[[int], int]) -> dict[int, int]:
-        if ms is None:
-            return {p: default(p) for p in partitions}
-        found = consumer.offsets_for_times([TopicPartition(topic, p, ms) for p in partitions], timeout=timeout)
-        # -1 (OFFSET_END): no record at or after ms in that partition → use the end
-        return {tp.partition: (ends[tp.partition][1] if tp.offset in (-1, OFFSET_END) else tp.offset)
-                for tp in found}
-
-    starts = lookup(from_ms, lambda p: ends[p][0])
-    stops = lookup(to_ms, lambda p: ends[p][1])
-    for p in partitions:
-        stop = min(stops[p], ends[p][1])
-        out[p] = (starts[p], max(starts[p], stop))
-    return out
-
-
 def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_ms: int | None = None,
                  on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None,
-                 progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
+                 progress: Callable[[int, int, float], None] | None = None) -> RunResult:
     """Recompute counters from ``topic`` (raises KafkaUnavailable for broker/topic problems)."""
     k = config.kafka
     partitions = topic_partitions(preflight(k), k, topic)
     consumer = Consumer(client_conf(k, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False, "isolation.level": "read_committed",
                                           "enable.partition.eof": True}))
-    result = EmbeddedResult(Tally(), CounterBook(), [f"topic {topic}"], abuse=AbuseCollector(config))
+    result = RunResult(Tally(), CounterBook(), [f"topic {topic}"], abuse=AbuseCollector(config))
     t0 = time.monotonic()
     try:
         slack = max(config.windows.allowed_lateness_s * 1000, MIN_SLACK_MS)
         ranges = offset_ranges(consumer, topic, partitions, None if from_ms is None else from_ms - slack,
-                         None if to_ms is None else to_ms + slack, k.connect_timeout_s)
+                               None if to_ms is None else to_ms + slack, k.connect_timeout_s)
         lo = from_ms if from_ms is not None else -(1 << 62)
         hi = to_ms if to_ms is not None else 1 << 62
         total = sum(stop - start for start, stop in ranges.values())
         pipelines = {p: Pipeline(config, partition=p) for p in partitions}
-        todo = {p for p, (start, stop) in ranges.items() if stop > start}
-        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in sorted(todo)])
+        reader = PartitionReader.bounded(consumer, topic, ranges)
         done = 0
-        while todo:
+        for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
             batch: dict[int, tuple[list[bytes], list[int]]] = {}
-            for m in consumer.consume(num_messages=k.batch_max_messages, timeout=1.0):
-                err = m.error()
-                p = m.partition()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        todo.discard(p)  # the end moved below what we captured (deleted records)
-                        continue
-                    raise KafkaException(err)
-                if p not in todo or m.offset() >= ranges[p][1]:
-                    continue
-                if m.offset() + 1 >= ranges[p][1]:
-                    todo.discard(p)
+            for m in msgs:
                 if not lo <= m.timestamp()[1] < hi:
                     continue
-                values, offsets = batch.setdefault(p, ([], []))
+                values, offsets = batch.setdefault(m.partition(), ([], []))
                 values.append(m.value() if m.value() is not None else b"")
                 offsets.append(m.offset())
             for p, (values, offsets) in sorted(batch.items()):
@@ -111,7 +78,7 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
     return result
 
 
-def _publish(result: EmbeddedResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
+def _publish(result: RunResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
     result.collect(out)
     if on_output is not None:
         on_output(out)
@@ -141,13 +108,13 @@ class Progress:
 
 
 def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: int | None = None,
-                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> EmbeddedResult:
+                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> RunResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
     the rows whose ``ts`` is in [from, to)."""
     from streams.sources.files import iter_archive_batches
 
     pipelines: dict[int, Pipeline] = {}
-    result = EmbeddedResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
+    result = RunResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
     for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms):
         if not items:
             continue
@@ -163,7 +130,7 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
 def replay_history(config: Config, *, topic: str | None = None, parquet: list[str] | None = None,
                    from_ms: int | None = None, to_ms: int | None = None, now_ms: int | None = None,
                    counters_path: str | None = None, dead_letters_path: str | None = None,
-                   progress: Callable[[int, int, float], None] | None = None) -> EmbeddedResult:
+                   progress: Callable[[int, int, float], None] | None = None) -> RunResult:
     """One pass over a topic, a truesli archive, or plain request-log Parquet files (embedded mode, file
     order, no time range); writes counters/dead letters as they come. ``result.inputs`` names what was
     read. Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""

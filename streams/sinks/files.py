@@ -1,4 +1,5 @@
-"""JSON-lines file sinks: counters, dead letters, verdicts. ``add`` collects, ``close`` flushes."""
+"""JSON-lines file sinks: counters, dead letters, verdicts (``add`` collects, ``close`` flushes); and
+``write_json`` for one pretty JSON document (summaries, comparisons)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,19 @@ class OutputFiles:
         for sink in (self._counters, self._dead, self._verdicts):
             if sink is not None:
                 sink.close()
+
+
+def write_json(path: str, doc: dict) -> None:
+    """One pretty-printed JSON document (2-space indent, trailing newline) to ``path`` ('-' = stdout),
+    creating its directory; OutputError when it cannot be written."""
+    import sys
+
+    data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None

@@ -7,49 +7,47 @@ docs/remote-write.md). Secrets are read from files or environment variables name
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from pathlib import Path
+
+from pydantic import ValidationError
 
 from streams.config import RemoteWriteConfig
+from streams.config.secrets import read_secret
 from streams.core.merge import CounterBook
 from streams.sinks.remote_write import DeliveryReport, RemoteWriteSink
 from streams.sinks.series import Sample, counter_samples
 
 
 class PublishError(Exception):
-    """Remote-write settings that cannot work (missing secret file/env, bad URL…); message names the fix."""
+    """Remote-write settings that cannot work (no URL, a bad ``--remote-write`` URL…); message names the fix.
+    A missing or unreadable secret is a :class:`~streams.config.ConfigError` (from ``read_secret``)."""
 
 
 def _basic_auth(rw: RemoteWriteConfig) -> tuple[str, str] | None:
     if rw.basic_auth_username is None:
         return None
-    if rw.basic_auth_password_file:
-        try:
-            return rw.basic_auth_username, Path(rw.basic_auth_password_file).read_text().strip()
-        except OSError as exc:
-            raise PublishError(f"cannot read remote_write.basic_auth_password_file: {exc.strerror}") from None
-    if rw.basic_auth_password_env:
-        value = os.environ.get(rw.basic_auth_password_env)
-        if value is None:
-            raise PublishError(f"environment variable {rw.basic_auth_password_env} "
-                               "(remote_write.basic_auth_password_env) is not set")
-        return rw.basic_auth_username, value
-    raise PublishError("remote_write.basic_auth_username needs basic_auth_password_file or _env")
+    # RemoteWriteConfig guarantees exactly one of the password file or variable.
+    password = read_secret(file=rw.basic_auth_password_file, env=rw.basic_auth_password_env,
+                           what="remote_write.basic_auth_password")
+    assert password is not None
+    return rw.basic_auth_username, password.get_secret_value()
 
 
 def make_sink(rw: RemoteWriteConfig, url: str | None = None) -> RemoteWriteSink:
-    target = url or rw.url
-    if not target:
-        raise PublishError("no remote-write URL: pass --remote-write URL or set remote_write.url")
+    """A sink for ``rw``, aimed at ``url`` (``--remote-write``) when given — validated like the config's."""
     try:
-        return RemoteWriteSink(
-            target, max_samples_per_request=rw.max_samples_per_request, max_retries=rw.max_retries,
-            deadline_s=rw.deadline_s, timeout_s=rw.timeout_s, headers=rw.headers, basic_auth=_basic_auth(rw),
-            bearer_token_file=rw.bearer_token_file, bearer_token_env=rw.bearer_token_env, ca_file=rw.ca_file,
-            insecure_skip_verify=rw.insecure_skip_verify)
-    except ValueError as exc:
-        raise PublishError(f"remote-write: {exc}") from None
+        rw = rw.with_url(url)
+    except ValidationError as exc:
+        # The problems only, never str(exc): pydantic would repeat the input, URL secrets included.
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise PublishError(f"--remote-write: {problems}") from None
+    if not rw.url:
+        raise PublishError("no remote-write URL: pass --remote-write URL or set remote_write.url")
+    return RemoteWriteSink(
+        rw.url, max_samples_per_request=rw.max_samples_per_request, max_retries=rw.max_retries,
+        deadline_s=rw.deadline_s, timeout_s=rw.timeout_s, headers=rw.headers, basic_auth=_basic_auth(rw),
+        bearer_token_file=rw.bearer_token_file, bearer_token_env=rw.bearer_token_env, ca_file=rw.ca_file,
+        insecure_skip_verify=rw.insecure_skip_verify)
 
 
 def push_counters(book: CounterBook, rw: RemoteWriteConfig, url: str | None = None,

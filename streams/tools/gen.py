@@ -72,15 +72,26 @@ seeded with ``seed``; no wall clock, no ``hash()``).
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from statistics import NormalDist
 from typing import BinaryIO
 
 import orjson
+
+from streams.tools.catalog import (
+    _REAL, _CRAWL, _SCAN, _STUFF, _RL, _HEALTH, _BG, _SYN, _J_BROWSE, _J_SEARCH, _J_LOGIN, _J_CHECKOUT, _J_ASSETS,
+    HOST, CGNAT_IP, DEFAULT_START_MS, JITTER_MS, EVENTS_PER_MINUTE, BURST_LENGTH_MS, CGNAT_SHARE,
+    CGNAT_MAX_AVG_PER_MIN, TRUTH_LATENCY_THRESHOLDS_MS, TRUTH_JOURNEYS, LABELS, _NONREAL_WEIGHTS,
+    _JOURNEY_NAMES, _JOURNEY_SHARES, _JOURNEY_ERR, _LOGIN_401, _5XX, BROWSER_UAS, _CRAWLER_SPECS,
+    CRAWLER_UAS, _SCANNER_TOOL_UAS, _SCANNER_TOOL_IPS, _SCANNER_TOOL_PATHS, _SCANNER_PROBE_IPS,
+    _SCANNER_PROBE_PATHS, _SCANNER_ENUM_IP, _STUFFING_IPS, _HEALTH_UA, _HEALTH_IPS, _BG_UA, _BG_IPS,
+    _BG_PATHS, _SYN_DD_UA, _SYN_DD_IPS, _SYN_FLAG_IPS, _SYN_PATHS, _RESERVED_OCTETS, _CATEGORIES,
+    _SEARCH_WORDS, _CSS_NAMES, _JS_HASHES,
+)
 
 __all__ = [
     "BROWSER_UAS",
@@ -92,177 +103,8 @@ __all__ = [
     "burst_window_ms",
     "default_duration_s",
     "generate",
-    "main_gen",
+    "write_mix",
 ]
-
-HOST = "shop.example.com"
-CGNAT_IP = "100.64.12.34"
-DEFAULT_START_MS = 1767225600000  # 2026-01-01T00:00:00Z
-JITTER_MS = 2000
-EVENTS_PER_MINUTE = 2000
-BURST_LENGTH_MS = 5 * 60 * 1000
-CGNAT_SHARE = 0.03
-CGNAT_MAX_AVG_PER_MIN = 30
-
-TRUTH_LATENCY_THRESHOLDS_MS: dict[str, int] = {
-    "checkout": 800,
-    "login": 300,
-    "search": 500,
-    "browse": 400,
-}
-TRUTH_JOURNEYS = ("checkout", "login", "search", "browse")
-
-LABELS = (
-    "real_user",
-    "crawler",
-    "scanner",
-    "credential_stuffing",
-    "edge_rate_limited",
-    "health_check",
-    "background_job",
-    "synthetic",
-)
-# label index constants (order of LABELS)
-_REAL, _CRAWL, _SCAN, _STUFF, _RL, _HEALTH, _BG, _SYN = range(8)
-
-# shares within the non-real traffic (sum 100)
-_NONREAL_WEIGHTS = {
-    _CRAWL: 80,
-    _HEALTH: 6,
-    _BG: 3,
-    _SYN: 2,
-    _RL: 4,
-    _SCAN: 3,
-    _STUFF: 2,
-}
-
-# real-user journeys: (name, share, 5xx rate)
-_J_BROWSE, _J_SEARCH, _J_LOGIN, _J_CHECKOUT, _J_ASSETS = range(5)
-_JOURNEY_NAMES = ("browse", "search", "login", "checkout", "assets")
-_JOURNEY_SHARES = (0.45, 0.15, 0.12, 0.10, 0.18)
-_JOURNEY_ERR = (0.010, 0.005, 0.010, 0.020, 0.002)
-_LOGIN_401 = 0.03
-_5XX = (500, 502, 503)
-
-BROWSER_UAS: tuple[str, ...] = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36",
-    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.6167.101 Mobile Safari/537.36",
-    "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.210 Mobile Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:122.0) Gecko/20100101 Firefox/122.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0",
-    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
-    "Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36 Edg/121.0.0.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
-    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 EdgA/120.0.2210.115",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 OPR/106.0.0.0",
-    "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
-)
-
-# (UA, weight, IP /24 prefixes it crawls from)
-_CRAWLER_SPECS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
-    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 14, ("66.249.66", "66.249.68")),
-    ("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/120.0.6099.129 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 12, ("66.249.79",)),
-    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 12, ("40.77.167", "157.55.39", "207.46.13")),
-    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", 10, ("54.36.148", "54.36.149")),
-    ("Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", 9, ("85.208.96", "185.191.171")),
-    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)", 7, ("20.171.207",)),
-    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)", 6, ("160.79.104",)),
-    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 5, ("31.13.115", "69.171.249")),
-    ("python-requests/2.31.0", 5, ("34.141.22", "35.204.11")),
-    ("Go-http-client/1.1", 4, ("18.208.54", "3.91.170")),
-    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", 3, ("5.255.231",)),
-    ("Mozilla/5.0 (compatible; Applebot/0.1; +http://www.apple.com/go/applebot)", 3, ("17.241.75",)),
-    ("Mozilla/5.0 (compatible; Bytespider; spider-feedback@bytedance.com)", 3, ("110.249.201",)),
-    ("Mozilla/5.0 (compatible; DotBot/1.2; +https://opensiteexplorer.org/dotbot; help@moz.com)", 2, ("216.244.66",)),
-    ("Mozilla/5.0 (compatible; PetalBot;+https://webmaster.petalsearch.com/site/petalbot)", 2, ("114.119.145",)),
-    ("Mozilla/5.0 (compatible; Amazonbot/0.1; +https://developer.amazon.com/support/amazonbot)", 2, ("52.70.240",)),
-    ("Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)", 1, ("46.4.89",)),
-    ("curl/8.4.0", 1, ("13.48.211",)),
-    ("Scrapy/2.11.0 (+https://scrapy.org)", 1, ("47.76.99",)),
-    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.109 Safari/537.36", 1, ("44.201.13",)),
-)
-CRAWLER_UAS: tuple[str, ...] = tuple(s[0] for s in _CRAWLER_SPECS)
-
-_SCANNER_TOOL_UAS = (
-    "sqlmap/1.7.2#stable (https://sqlmap.org)",
-    "Mozilla/5.0 (compatible; Nikto/2.5.0)",
-    "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)",
-)
-_SCANNER_TOOL_IPS = ("91.92.240.17", "91.92.241.3", "91.92.245.120")
-_SCANNER_TOOL_PATHS = (
-    ("/search?q=1%27%20OR%20%271%27%3D%271", 200),
-    ("/products/1%20UNION%20SELECT%20NULL--", 404),
-    ("/login?redirect=..%2F..%2F..%2Fetc%2Fpasswd", 400),
-    ("/admin", 404),
-    ("/admin/config.php", 404),
-    ("/server-status", 403),
-    ("/.DS_Store", 404),
-    ("/config.php.bak", 404),
-    ("/api/v1/users?id=1%27", 404),
-    ("/?s=%3Cscript%3Ealert(1)%3C%2Fscript%3E", 200),
-    ("/actuator/env", 404),
-    ("/backup.zip", 404),
-    ("/WEB-INF/web.xml", 404),
-    ("/console", 404),
-)
-_SCANNER_PROBE_IPS = ("185.220.101.12", "185.220.101.34", "185.220.101.45", "185.220.101.56")
-_SCANNER_PROBE_PATHS = (
-    "/.env",
-    "/wp-login.php",
-    "/phpmyadmin/index.php",
-    "/.git/config",
-    "/cgi-bin/test.cgi",
-    "/wp-admin/setup.php",
-)
-_SCANNER_ENUM_IP = "185.220.101.77"
-
-_STUFFING_IPS = ("203.0.113.7", "203.0.113.23", "203.0.113.89", "203.0.113.150")
-_HEALTH_UA = "kube-probe/1.29"
-_HEALTH_IPS = tuple(f"10.0.{n}.{h}" for n, h in ((1, 11), (1, 12), (2, 21), (2, 22), (3, 31), (3, 32)))
-_BG_UA = "acme-cron/2.3"
-_BG_IPS = ("10.1.4.20", "10.1.4.21")
-_BG_PATHS = ("/internal/jobs/reindex", "/internal/jobs/send-emails")
-_SYN_DD_UA = "Datadog/Synthetics"
-_SYN_DD_IPS = ("3.233.144.201", "3.233.144.202", "3.233.144.203")
-_SYN_FLAG_IPS = ("34.82.77.10", "34.82.77.11")
-_SYN_PATHS = ("/", "/search?q=probe")
-
-# first octets that real-user addresses never use (reserved / private or used
-# by non-user pools above)
-_RESERVED_OCTETS = frozenset(
-    {10, 100, 127, 169, 172, 192, 198, 203, 185}
-    | {int(p.split(".")[0]) for s in _CRAWLER_SPECS for p in s[2]}
-    | {3, 34, 35, 45, 91}
-)
-
-_CATEGORIES = (
-    "shoes", "jackets", "shirts", "trousers", "dresses", "bags", "hats",
-    "watches", "sunglasses", "socks", "outdoor", "kids", "sale", "new-in",
-    "accessories", "sportswear",
-)
-_SEARCH_WORDS = (
-    "red+shoes", "winter+jacket", "linen+shirt", "running", "sneakers",
-    "rain+coat", "wool+socks", "gift", "backpack", "sale", "leather+bag",
-    "sunglasses", "hoodie", "jeans", "boots", "scarf", "watch", "dress",
-    "swimwear", "yoga+pants", "cap", "gloves", "belt", "wallet",
-)
-_CSS_NAMES = ("main", "vendor", "checkout", "theme", "print")
-_JS_HASHES = ("3f9a2c1b", "8d41e0a7", "c07b55e2")
-
 
 def default_duration_s(events: int) -> int:
     """About 2,000 events per minute of event time, at least ten minutes."""
@@ -415,6 +257,210 @@ _ASSET_PATHS = tuple(f"/static/app.{h}.js" for h in _JS_HASHES) * 2 + tuple(
     f"/static/{c}.css" for c in _CSS_NAMES)
 
 
+def _journey_request(rnd: Callable[[], float], j: int) -> tuple[str, str, int]:
+    """(method, path, bytes) for a real-user-shaped request of journey j."""
+    if j == _J_BROWSE:
+        r = rnd()
+        if r < 0.25:
+            path = _HOME_PATHS[int(rnd() * len(_HOME_PATHS))]
+        elif r < 0.75:
+            path = _PRODUCT_PATHS[int(rnd() * len(_PRODUCT_PATHS))]
+        else:
+            path = _CATEGORY_PATHS[int(rnd() * len(_CATEGORY_PATHS))]
+        return "GET", path, 18000 + int(rnd() * 60000)
+    if j == _J_SEARCH:
+        return "GET", _SEARCH_PATHS[int(rnd() * len(_SEARCH_PATHS))], 9000 + int(rnd() * 30000)
+    if j == _J_LOGIN:
+        return "POST", "/login", 400 + int(rnd() * 1200)
+    if j == _J_CHECKOUT:
+        if rnd() < 0.4:
+            return "POST", "/checkout", 1500 + int(rnd() * 3000)
+        return "POST", "/cart/items", 300 + int(rnd() * 900)
+    path = _ASSET_PATHS[int(rnd() * len(_ASSET_PATHS))]
+    if path.endswith(".js"):
+        return "GET", path, 80000 + int(rnd() * 220000)
+    return "GET", path, 4000 + int(rnd() * 40000)
+
+
+def _request_pool(rng: random.Random, shares: tuple[tuple[int, float], ...]) -> list[tuple[int, str, str, int]]:
+    """``_POOL_SIZE`` request templates (journey, method, path, bytes), journeys in exact proportion to
+    ``shares`` (padded with browse), shuffled: one getrandbits() per event then picks one."""
+    pool: list[tuple[int, str, str, int]] = []
+    for j, share in shares:
+        pool.extend((j, *_journey_request(rng.random, j)) for _ in range(round(share * _POOL_SIZE)))
+    del pool[_POOL_SIZE:]
+    while len(pool) < _POOL_SIZE:
+        pool.append((_J_BROWSE, *_journey_request(rng.random, _J_BROWSE)))
+    rng.shuffle(pool)
+    return pool
+
+
+Request = tuple[int, str, str, str, str, int, int, float, int]
+"""What one traffic kind decides for one line: (ts offset, ip, ua, method, path, status, bytes, duration,
+extra); extra 1 marks ``rate_limited``, 2 ``synthetic``. The ts offset comes in uniform and jittered;
+only credential stuffing replaces it."""
+
+
+class _Traffic:
+    """One generator run's random source, client tables, request pools and truth tallies; one method per
+    traffic kind draws one line of that kind.
+
+    Determinism: every method makes the same RNG calls in the same order as the single loop it was cut
+    from, so a seed's bytes never change (tests/unit/tools/test_gen.py pins them).
+    """
+
+    def __init__(self, rng: random.Random, events: int, bot_share: float, start_ms: int, duration_s: int) -> None:
+        self.rnd = rng.random
+        self.getrandbits = rng.getrandbits
+        # The order of these RNG uses is part of the output: clients, labels, then request pools.
+        self.real_clients = _build_real_clients(rng)
+        self.crawler_clients = _build_crawler_clients(rng)
+        self.rl_clients = _build_rl_clients(rng)
+        self.seq = seq = _label_sequence(rng, events, bot_share, start_ms, duration_s)
+        self.start_ms, self.duration_s = start_ms, duration_s
+        # stuffing burst as offsets from start_ms (the loop works in offsets)
+        self.burst_lo, self.burst_hi = (t - start_ms for t in burst_window_ms(start_ms, duration_s))
+        self.n_stuff = seq.count(_STUFF)
+        self.stuff_seen = 0
+        n_real = seq.count(_REAL)
+        minutes = duration_s / 60.0
+        self.p_cgnat = min(CGNAT_SHARE, CGNAT_MAX_AVG_PER_MIN * minutes / n_real) if n_real else 0.0
+        self.cgnat_n = 0
+        # [avail_good, avail_total, lat_good, lat_total] per journey index
+        self.jstats = [[0, 0, 0, 0] for _ in range(5)]
+        self.thresholds = [TRUTH_LATENCY_THRESHOLDS_MS["browse"], TRUTH_LATENCY_THRESHOLDS_MS["search"],
+                           TRUTH_LATENCY_THRESHOLDS_MS["login"], TRUTH_LATENCY_THRESHOLDS_MS["checkout"], 1e18]
+        self.real_pool = _request_pool(rng, tuple(enumerate(_JOURNEY_SHARES)))
+        self.crawl_pool = [r[1:] for r in _request_pool(rng, ((_J_BROWSE, 0.7), (_J_SEARCH, 0.1), (_J_ASSETS, 0.2)))]
+        self.by_label = {_REAL: self.real_user, _CRAWL: self.crawler, _SCAN: self.scanner,
+                         _STUFF: self.credential_stuffing, _RL: self.rate_limited, _HEALTH: self.health_check,
+                         _BG: self.background_job, _SYN: self.synthetic}
+
+    def crawler(self, ts: int) -> Request:
+        rnd, getrandbits = self.rnd, self.getrandbits
+        ip, ua = self.crawler_clients[getrandbits(8)]
+        method, path, nbytes = self.crawl_pool[getrandbits(_POOL_BITS)]
+        if rnd() < 0.001:
+            status = _5XX[int(rnd() * 3)]
+            nbytes = 200 + int(rnd() * 400)
+        else:
+            status = 200
+        return ts, ip, ua, method, path, status, nbytes, _FAST_DUR[getrandbits(_QTABLE_BITS)], 0
+
+    def real_user(self, ts: int) -> Request:
+        rnd, getrandbits = self.rnd, self.getrandbits
+        j, method, path, nbytes = self.real_pool[getrandbits(_POOL_BITS)]
+        if rnd() < self.p_cgnat:
+            ip = CGNAT_IP
+            ua = BROWSER_UAS[int(rnd() * len(BROWSER_UAS))]
+            self.cgnat_n += 1
+        else:
+            ip, ua = self.real_clients[int(rnd() * len(self.real_clients))]
+        r = rnd()
+        err = _JOURNEY_ERR[j]
+        if r < err:
+            status = _5XX[int(rnd() * 3)]
+            nbytes = 200 + int(rnd() * 400)
+        elif j == _J_LOGIN and r < err + _LOGIN_401:
+            status = 401
+        else:
+            status = 200
+        dur = _USER_DUR[getrandbits(_QTABLE_BITS)]
+        st = self.jstats[j]
+        st[1] += 1
+        st[3] += 1
+        if status < 500:
+            st[0] += 1
+        if dur <= self.thresholds[j]:
+            st[2] += 1
+        return ts, ip, ua, method, path, status, nbytes, dur, 0
+
+    def scanner(self, ts: int) -> Request:
+        rnd = self.rnd
+        kind = int(rnd() * 3)
+        if kind == 0:  # a scanning tool under its own name
+            t = int(rnd() * 3)
+            ua = _SCANNER_TOOL_UAS[t]
+            ip = _SCANNER_TOOL_IPS[t]
+            path, status = _SCANNER_TOOL_PATHS[int(rnd() * len(_SCANNER_TOOL_PATHS))]
+            method = "GET" if rnd() < 0.85 else "POST"
+        elif kind == 1:  # a browser UA probing well-known paths
+            ip = _SCANNER_PROBE_IPS[int(rnd() * len(_SCANNER_PROBE_IPS))]
+            ua = BROWSER_UAS[int(rnd() * len(BROWSER_UAS))]
+            path = _SCANNER_PROBE_PATHS[int(rnd() * len(_SCANNER_PROBE_PATHS))]
+            method, status = "GET", 404
+        else:  # one IP enumerating random paths
+            ip = _SCANNER_ENUM_IP
+            ua = BROWSER_UAS[0]
+            path = f"/old/{self.getrandbits(40):010x}.html"
+            method, status = "GET", 404
+        nbytes = 150 + int(rnd() * 350)
+        return ts, ip, ua, method, path, status, nbytes, _FAST_DUR[self.getrandbits(_QTABLE_BITS)], 0
+
+    def credential_stuffing(self, ts: int) -> Request:
+        """Its own timeline: the k-th stuffing line sits at the k-th base time of the burst window."""
+        rnd = self.rnd
+        ip = _STUFFING_IPS[int(rnd() * 4)]
+        ua = BROWSER_UAS[int(rnd() * len(BROWSER_UAS))]
+        status = 200 if rnd() < 0.02 else 401
+        nbytes = 400 + int(rnd() * 400)
+        dur = _USER_DUR[self.getrandbits(_QTABLE_BITS)]
+        ts = (_stuffing_base_ms(self.stuff_seen, self.n_stuff, self.start_ms, self.duration_s)
+              + int(rnd() * (2 * JITTER_MS + 1)) - JITTER_MS)
+        self.stuff_seen += 1
+        if ts < self.burst_lo:
+            ts = self.burst_lo
+        elif ts >= self.burst_hi:
+            ts = self.burst_hi - 1
+        return ts, ip, ua, "POST", "/login", status, nbytes, dur, 0
+
+    def rate_limited(self, ts: int) -> Request:
+        rnd = self.rnd
+        ip, ua = self.rl_clients[int(rnd() * 20)]
+        _, method, path, _ = self.real_pool[self.getrandbits(_POOL_BITS)]
+        nbytes = 120 + int(rnd() * 60)
+        return ts, ip, ua, method, path, 429, nbytes, round(0.3 + rnd() * 2.5, 1), 1
+
+    def health_check(self, ts: int) -> Request:
+        rnd = self.rnd
+        ip = _HEALTH_IPS[int(rnd() * len(_HEALTH_IPS))]
+        path = "/healthz" if rnd() < 0.5 else "/readyz"
+        return ts, ip, _HEALTH_UA, "GET", path, 200, 2, round(0.5 + rnd() * 3.0, 1), 0
+
+    def background_job(self, ts: int) -> Request:
+        rnd = self.rnd
+        ip = _BG_IPS[int(rnd() * 2)]
+        path = _BG_PATHS[int(rnd() * 2)]
+        status = 500 if rnd() < 0.10 else 200
+        nbytes = 60 + int(rnd() * 200)
+        return ts, ip, _BG_UA, "POST", path, status, nbytes, _BG_DUR[self.getrandbits(_QTABLE_BITS)], 0
+
+    def synthetic(self, ts: int) -> Request:
+        rnd = self.rnd
+        if rnd() < 0.5:  # a monitoring product under its own name
+            ip = _SYN_DD_IPS[int(rnd() * len(_SYN_DD_IPS))]
+            ua, extra = _SYN_DD_UA, 0
+        else:  # a browser-like probe that flags itself
+            ip = _SYN_FLAG_IPS[int(rnd() * len(_SYN_FLAG_IPS))]
+            ua, extra = BROWSER_UAS[int(rnd() * len(BROWSER_UAS))], 2
+        path = _SYN_PATHS[int(rnd() * 2)]
+        status = _5XX[int(rnd() * 3)] if rnd() < 0.02 else 200
+        nbytes = 9000 + int(rnd() * 20000)
+        return ts, ip, ua, "GET", path, status, nbytes, _USER_DUR[self.getrandbits(_QTABLE_BITS)], extra
+
+    def truth_journeys(self) -> dict[str, dict]:
+        """The ``journeys`` part of the truth (real users only)."""
+        jstats = self.jstats
+        journeys: dict[str, dict] = {}
+        for name in TRUTH_JOURNEYS:
+            ag, at, lg, lt = jstats[_JOURNEY_NAMES.index(name)]
+            journeys[name] = {"slos": {"availability": {"good": ag, "total": at},
+                                       "latency": {"good": lg, "total": lt}}}
+        journeys["all"] = {"slos": {"availability": {"good": sum(s[0] for s in jstats),
+                                                     "total": sum(s[1] for s in jstats)}}}
+        return journeys
+
+
 def generate(
     out: BinaryIO,
     *,
@@ -440,214 +486,51 @@ def generate(
         raise ValueError("duration_s must be > 0")
 
     rng = random.Random(seed)
-    real_clients = _build_real_clients(rng)
-    crawler_clients = _build_crawler_clients(rng)
-    rl_clients = _build_rl_clients(rng)
-    seq = _label_sequence(rng, events, bot_share, start_ms, duration_s)
+    traffic = _Traffic(rng, events, bot_share, start_ms, duration_s)
+    seq = traffic.seq
+    _write_lines(out, rng, traffic, seq, events, start_ms, duration_s)
+    if labels_out is not None:
+        labels_out.extend(LABELS[k] for k in seq)
+    labels = {name: seq.count(k) for k, name in enumerate(LABELS)}
+    labels["cgnat_real_user"] = traffic.cgnat_n
+    return {
+        "seed": seed,
+        "events": events,
+        "bot_share": bot_share,
+        "start_ms": start_ms,
+        "duration_s": duration_s,
+        "cgnat_ip": CGNAT_IP,
+        "labels": labels,
+        "journeys": traffic.truth_journeys(),
+    }
 
-    dur_ms = duration_s * 1000
-    # stuffing burst as offsets from start_ms (the loop works in offsets)
-    burst_lo, burst_hi = (t - start_ms for t in burst_window_ms(start_ms, duration_s))
-    n_real = seq.count(_REAL)
-    n_stuff = seq.count(_STUFF)
-    n_uniform = max(1, events - n_stuff)  # lines on the uniform timeline
-    stuff_seen = 0
-    minutes = duration_s / 60.0
-    p_cgnat = min(CGNAT_SHARE, CGNAT_MAX_AVG_PER_MIN * minutes / n_real) if n_real else 0.0
 
-    # local bindings for speed
+def _write_lines(out: BinaryIO, rng: random.Random, traffic: _Traffic, seq: list[int], events: int,
+                 start_ms: int, duration_s: int) -> None:
+    """The lines in file order, ``_CHUNK`` per write: each label's traffic kind decides the request, this
+    loop its time (uniform base + jitter, clamped), request id and serialisation."""
     rnd = rng.random
-    getrandbits = rng.getrandbits
     randbytes = rng.randbytes
     dumps = orjson.dumps
     OPT = orjson.OPT_APPEND_NEWLINE
     gmtime = time.gmtime
     strftime = time.strftime
     ms_suffix = _MS_SUFFIX
-    QB = _QTABLE_BITS
-    user_dur, fast_dur, bg_dur = _USER_DUR, _FAST_DUR, _BG_DUR
-    home_paths, product_paths = _HOME_PATHS, _PRODUCT_PATHS
-    category_paths, search_paths, asset_paths = _CATEGORY_PATHS, _SEARCH_PATHS, _ASSET_PATHS
-    n_home, n_prod, n_cat = len(home_paths), len(product_paths), len(category_paths)
-    n_search, n_asset = len(search_paths), len(asset_paths)
-    n_rc = len(real_clients)
-    browser_uas = BROWSER_UAS
-    n_bua = len(browser_uas)
+    by_label = traffic.by_label
+    dur_ms = duration_s * 1000
+    n_uniform = max(1, events - traffic.n_stuff)  # lines on the uniform timeline
     jitter_span = 2 * JITTER_MS + 1
-    journey_err = _JOURNEY_ERR
-    five_xx = _5XX
-
-    cgnat_n = 0
-    # [avail_good, avail_total, lat_good, lat_total] per journey index
-    jstats = [[0, 0, 0, 0] for _ in range(5)]
-    thresholds = [
-        TRUTH_LATENCY_THRESHOLDS_MS["browse"],
-        TRUTH_LATENCY_THRESHOLDS_MS["search"],
-        TRUTH_LATENCY_THRESHOLDS_MS["login"],
-        TRUTH_LATENCY_THRESHOLDS_MS["checkout"],
-        1e18,
-    ]
-
     sec_cache: dict[int, str] = {}
     buf: list[bytes] = []
     write = out.write
-    want_labels = labels_out is not None
     rid_hex = ""
     rid_pos = 0
     rid_chunk = 4096
-
-    def journey_request(j: int) -> tuple[str, str, int]:
-        """(method, path, bytes) for a real-user-shaped request of journey j."""
-        if j == _J_BROWSE:
-            r = rnd()
-            if r < 0.25:
-                path = home_paths[int(rnd() * n_home)]
-            elif r < 0.75:
-                path = product_paths[int(rnd() * n_prod)]
-            else:
-                path = category_paths[int(rnd() * n_cat)]
-            return "GET", path, 18000 + int(rnd() * 60000)
-        if j == _J_SEARCH:
-            return "GET", search_paths[int(rnd() * n_search)], 9000 + int(rnd() * 30000)
-        if j == _J_LOGIN:
-            return "POST", "/login", 400 + int(rnd() * 1200)
-        if j == _J_CHECKOUT:
-            if rnd() < 0.4:
-                return "POST", "/checkout", 1500 + int(rnd() * 3000)
-            return "POST", "/cart/items", 300 + int(rnd() * 900)
-        path = asset_paths[int(rnd() * n_asset)]
-        if path.endswith(".js"):
-            return "GET", path, 80000 + int(rnd() * 220000)
-        return "GET", path, 4000 + int(rnd() * 40000)
-
-    # Request templates (journey, method, path, bytes): journeys in exact
-    # proportion, one getrandbits() per event picks one.
-    real_pool: list[tuple[int, str, str, int]] = []
-    for j, share in enumerate(_JOURNEY_SHARES):
-        real_pool.extend((j, *journey_request(j)) for _ in range(round(share * _POOL_SIZE)))
-    del real_pool[_POOL_SIZE:]
-    while len(real_pool) < _POOL_SIZE:
-        real_pool.append((_J_BROWSE, *journey_request(_J_BROWSE)))
-    rng.shuffle(real_pool)
-    crawl_pool: list[tuple[str, str, int]] = []
-    for j, share in ((_J_BROWSE, 0.7), (_J_SEARCH, 0.1), (_J_ASSETS, 0.2)):
-        crawl_pool.extend(journey_request(j) for _ in range(round(share * _POOL_SIZE)))
-    del crawl_pool[_POOL_SIZE:]
-    while len(crawl_pool) < _POOL_SIZE:
-        crawl_pool.append(journey_request(_J_BROWSE))
-    rng.shuffle(crawl_pool)
-    PB = _POOL_BITS
-
     for c0 in range(0, events, _CHUNK):
-        c1 = min(events, c0 + _CHUNK)
-        for i in range(c0, c1):
-            lab = seq[i]
+        for i in range(c0, min(events, c0 + _CHUNK)):
             # offset from start_ms; uniform base (stuffing lines override it)
-            ts = (i - stuff_seen) * dur_ms // n_uniform + int(rnd() * jitter_span) - JITTER_MS
-            extra = 0  # 1: rate_limited, 2: synthetic
-            if lab == _CRAWL:
-                ip, ua = crawler_clients[getrandbits(8)]
-                method, path, nbytes = crawl_pool[getrandbits(PB)]
-                if rnd() < 0.001:
-                    status = five_xx[int(rnd() * 3)]
-                    nbytes = 200 + int(rnd() * 400)
-                else:
-                    status = 200
-                dur = fast_dur[getrandbits(QB)]
-            elif lab == _REAL:
-                j, method, path, nbytes = real_pool[getrandbits(PB)]
-                if rnd() < p_cgnat:
-                    ip = CGNAT_IP
-                    ua = browser_uas[int(rnd() * n_bua)]
-                    cgnat_n += 1
-                else:
-                    ip, ua = real_clients[int(rnd() * n_rc)]
-                r = rnd()
-                err = journey_err[j]
-                if r < err:
-                    status = five_xx[int(rnd() * 3)]
-                    nbytes = 200 + int(rnd() * 400)
-                elif j == _J_LOGIN and r < err + _LOGIN_401:
-                    status = 401
-                else:
-                    status = 200
-                dur = user_dur[getrandbits(QB)]
-                st = jstats[j]
-                st[1] += 1
-                st[3] += 1
-                if status < 500:
-                    st[0] += 1
-                if dur <= thresholds[j]:
-                    st[2] += 1
-            elif lab == _SCAN:
-                kind = int(rnd() * 3)
-                if kind == 0:
-                    t = int(rnd() * 3)
-                    ua = _SCANNER_TOOL_UAS[t]
-                    ip = _SCANNER_TOOL_IPS[t]
-                    path, status = _SCANNER_TOOL_PATHS[int(rnd() * len(_SCANNER_TOOL_PATHS))]
-                    method = "GET" if rnd() < 0.85 else "POST"
-                elif kind == 1:
-                    ip = _SCANNER_PROBE_IPS[int(rnd() * len(_SCANNER_PROBE_IPS))]
-                    ua = browser_uas[int(rnd() * n_bua)]
-                    path = _SCANNER_PROBE_PATHS[int(rnd() * len(_SCANNER_PROBE_PATHS))]
-                    method, status = "GET", 404
-                else:
-                    ip = _SCANNER_ENUM_IP
-                    ua = browser_uas[0]
-                    path = f"/old/{getrandbits(40):010x}.html"
-                    method, status = "GET", 404
-                nbytes = 150 + int(rnd() * 350)
-                dur = fast_dur[getrandbits(QB)]
-            elif lab == _STUFF:
-                ip = _STUFFING_IPS[int(rnd() * 4)]
-                ua = browser_uas[int(rnd() * n_bua)]
-                method, path = "POST", "/login"
-                status = 200 if rnd() < 0.02 else 401
-                nbytes = 400 + int(rnd() * 400)
-                dur = user_dur[getrandbits(QB)]
-                ts = (_stuffing_base_ms(stuff_seen, n_stuff, start_ms, duration_s)
-                      + int(rnd() * jitter_span) - JITTER_MS)
-                stuff_seen += 1
-                if ts < burst_lo:
-                    ts = burst_lo
-                elif ts >= burst_hi:
-                    ts = burst_hi - 1
-            elif lab == _RL:
-                ip, ua = rl_clients[int(rnd() * 20)]
-                _, method, path, _ = real_pool[getrandbits(PB)]
-                status, nbytes = 429, 120 + int(rnd() * 60)
-                dur = round(0.3 + rnd() * 2.5, 1)
-                extra = 1
-            elif lab == _HEALTH:
-                ip = _HEALTH_IPS[int(rnd() * len(_HEALTH_IPS))]
-                ua = _HEALTH_UA
-                method = "GET"
-                path = "/healthz" if rnd() < 0.5 else "/readyz"
-                status, nbytes = 200, 2
-                dur = round(0.5 + rnd() * 3.0, 1)
-            elif lab == _BG:
-                ip = _BG_IPS[int(rnd() * 2)]
-                ua = _BG_UA
-                method = "POST"
-                path = _BG_PATHS[int(rnd() * 2)]
-                status = 500 if rnd() < 0.10 else 200
-                nbytes = 60 + int(rnd() * 200)
-                dur = bg_dur[getrandbits(QB)]
-            else:  # _SYN
-                if rnd() < 0.5:
-                    ip = _SYN_DD_IPS[int(rnd() * len(_SYN_DD_IPS))]
-                    ua = _SYN_DD_UA
-                else:
-                    ip = _SYN_FLAG_IPS[int(rnd() * len(_SYN_FLAG_IPS))]
-                    ua = browser_uas[int(rnd() * n_bua)]
-                    extra = 2
-                method = "GET"
-                path = _SYN_PATHS[int(rnd() * 2)]
-                status = five_xx[int(rnd() * 3)] if rnd() < 0.02 else 200
-                nbytes = 9000 + int(rnd() * 20000)
-                dur = user_dur[getrandbits(QB)]
-
+            ts = (i - traffic.stuff_seen) * dur_ms // n_uniform + int(rnd() * jitter_span) - JITTER_MS
+            ts, ip, ua, method, path, status, nbytes, dur, extra = by_label[seq[i]](ts)
             if ts < 0:
                 ts = 0
             elif ts >= dur_ms:
@@ -680,43 +563,13 @@ def generate(
             buf.append(dumps(rec, option=OPT))
         write(b"".join(buf))
         buf.clear()
-    if want_labels:
-        labels_out.extend(LABELS[k] for k in seq)  # type: ignore[union-attr]
-    label_counts = [seq.count(k) for k in range(len(LABELS))]
-
-    labels = {name: label_counts[k] for k, name in enumerate(LABELS)}
-    labels["cgnat_real_user"] = cgnat_n
-    journeys: dict[str, dict] = {}
-    for name in TRUTH_JOURNEYS:
-        ag, at, lg, lt = jstats[_JOURNEY_NAMES.index(name)]
-        journeys[name] = {
-            "slos": {
-                "availability": {"good": ag, "total": at},
-                "latency": {"good": lg, "total": lt},
-            }
-        }
-    journeys["all"] = {
-        "slos": {
-            "availability": {
-                "good": sum(s[0] for s in jstats),
-                "total": sum(s[1] for s in jstats),
-            }
-        }
-    }
-    return {
-        "seed": seed,
-        "events": events,
-        "bot_share": bot_share,
-        "start_ms": start_ms,
-        "duration_s": duration_s,
-        "cgnat_ip": CGNAT_IP,
-        "labels": labels,
-        "journeys": journeys,
-    }
 
 
-def main_gen(events: int, seed: int, bot_share: float, out_path: str, truth_path: str | None) -> dict:
-    """Generate to ``out_path`` ('-' = stdout); write truth as pretty JSON if asked."""
+def write_mix(out_path: str, *, events: int, seed: int, bot_share: float = 0.9,
+              truth_path: str | None = None) -> dict:
+    """Generate to ``out_path`` ('-' = stdout) and return the truth; with ``truth_path`` ('-' = stdout)
+    also write the truth there as pretty JSON. OSError when a file cannot be written (``truesli gen``
+    is the command line)."""
     if out_path == "-":
         truth = generate(sys.stdout.buffer, events=events, seed=seed, bot_share=bot_share)
         sys.stdout.buffer.flush()
@@ -732,19 +585,3 @@ def main_gen(events: int, seed: int, bot_share: float, out_path: str, truth_path
             with open(truth_path, "wb") as fh:
                 fh.write(data)
     return truth
-
-
-def _main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m streams.tools.gen", description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--bot-share", type=float, default=0.9)
-    ap.add_argument("--out", default="-")
-    ap.add_argument("--truth", default=None)
-    a = ap.parse_args(argv)
-    main_gen(a.events, a.seed, a.bot_share, a.out, a.truth)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

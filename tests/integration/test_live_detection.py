@@ -14,7 +14,8 @@ import yaml
 from streams.config import load_config
 from streams.core.detect import parse_change
 from streams.runs.detection import detect
-from streams.runs.embedded import EmbeddedResult, iter_input_batches
+from streams.runs.embedded import iter_input_batches
+from streams.runs.result import RunResult
 from streams.tools.scenarios import SCENARIOS
 from tests.support.live_harness import Worker, live_config, produce, read_topic
 
@@ -66,7 +67,7 @@ def test_live_anomalies_equal_embedded_detection(kafka_broker, tmp_path):
     from streams.runs.detection import AbuseCollector
 
     pipeline = Pipeline(config)
-    ref = EmbeddedResult(Tally(), CounterBook(), [str(log)], abuse=AbuseCollector(config))
+    ref = RunResult(Tally(), CounterBook(), [str(log)], abuse=AbuseCollector(config))
     for batch, origin in iter_input_batches([str(log)], "auto"):
         ref.collect(pipeline.process(batch, None, origin))
     ref.collect(pipeline.flush())

@@ -88,6 +88,28 @@ def test_prometheus_bad_sample_isolated_by_splitting(prometheus: Prometheus) -> 
     assert sink.dropped_total == {"rejected_4xx": 1}
 
 
+def test_prometheus_rejections_are_logged_once_per_cause(prometheus: Prometheus, caplog) -> None:
+    """Issue 18, item 6: three bad samples isolated by splitting are one warning with their count, not three."""
+    sink = fast_sink(prometheus.write_url)
+    for i in range(3):
+        sink.add({"__name__": "rw_dup", "i": str(i)}, T0 + 30 * MIN, 1.0)
+    assert sink.flush() == DeliveryReport(requests=1, samples_sent=3)
+    for i in range(3):
+        sink.add({"__name__": "rw_dup", "i": str(i)}, T0 + 30 * MIN, 2.0)  # a different value: rejected
+        for m in (31, 32, 33):
+            sink.add({"__name__": "rw_dup", "i": str(i)}, T0 + m * MIN, float(m))
+    caplog.set_level("WARNING", logger="truesli.remote_write")
+    report = sink.flush()
+    assert (report.samples_sent, report.dropped, report.last_error) == (
+        9, {"rejected_4xx": 3}, "HTTP 400: duplicate sample for timestamp")
+    assert [r.getMessage() for r in caplog.records] == [
+        "remote write: 3 samples dropped (rejected_4xx): HTTP 400: duplicate sample for timestamp; "
+        f"first: {{'__name__': 'rw_dup', 'i': '0'}} @{T0 + 30 * MIN}"]
+    assert prometheus.query_range_vector("rw_dup", T0 + 33 * MIN) == {
+        key("rw_dup", i=str(i)): [(T0 + m * MIN, 1.0 if m == 30 else float(m)) for m in (30, 31, 32, 33)]
+        for i in range(3)}
+
+
 def test_victoria_metrics_accepts_the_batch_prometheus_rejects(victoria_metrics: VictoriaMetrics) -> None:
     sink = fast_sink(victoria_metrics.write_url)
     _split_case(sink)

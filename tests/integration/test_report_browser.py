@@ -17,8 +17,9 @@ import pytest
 
 from streams.cli import main as truesli_main
 from streams.tools.history import write_history
-from streams.report.inputs import read_anomalies, read_changes, read_counters
-from streams.report.model import build_model
+from streams.report.inputs import read_anomalies, read_counters
+from streams.report.view_model import build_model
+from streams.sources.change_files import read_changes
 
 ROOT = Path(__file__).resolve().parents[2]
 from tests.support.chromium_cdp import load_page
@@ -75,7 +76,7 @@ def rendered(tmp_path_factory):
     from streams.config import load_config
 
     model = build_model(load_config(str(h.config)), read_counters(str(h.counters)),
-                        anomalies=read_anomalies(str(anomalies)), changes=read_changes(str(h.changes)))
+                        anomalies=read_anomalies(str(anomalies)), changes=read_changes([str(h.changes)], strict=True).in_time_order())
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)

@@ -117,6 +117,8 @@ def test_combined_log_format_file(tmp_path):
     (["process", "/nonexistent/x.log"], "truesli: error: input file not found: /nonexistent/x.log"),
     (["process", "--config", "/nonexistent/c.yaml", "x"], "truesli: error: config file not found: /nonexistent/c.yaml"),
     (["gen", "--events", "10", "--bot-share", "1.5", "--out", "-"], "truesli: error: --bot-share must be in [0, 1)"),
+    (["gen", "--events", "10", "--out", "/dev/null", "--truth", "/nonexistent/t.json"],
+     "truesli: error: cannot write /nonexistent/t.json: No such file or directory"),
 ])
 def test_user_errors_are_one_clear_line_and_exit_2(args, message):
     r = truesli(*args)

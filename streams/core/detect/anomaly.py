@@ -7,14 +7,18 @@ from dataclasses import dataclass, field
 from streams.core.timeparse import format_rfc3339
 
 
-
 @dataclass(slots=True)
 class Anomaly:
-    """One detector finding. Times are event-time epoch ms.
+    """One detector finding (a detector's own, or an ``anomaly`` message read back for the report).
+    Times are event-time epoch ms.
 
     ``episode_ms`` is when the condition started and ``key`` separates parallel episodes of one type
     (severity, network); with type, journey, slo and state they make the id, so a replay of the same
     events yields the same ids (consumers and the compacted topic deduplicate on it).
+
+    ``message_id`` is set only on a message read back (streams/report/inputs.py): its id is taken as
+    published — another producer may derive it differently — and ``key``/``episode_ms`` are then not
+    known (the reader leaves ``key`` empty and puts the window start in ``episode_ms``).
     """
 
     type: str
@@ -30,9 +34,12 @@ class Anomaly:
     burn_rates: dict[str, float] = field(default_factory=dict)
     evidence: dict = field(default_factory=dict)
     correlated_changes: list[dict] = field(default_factory=list)
+    message_id: str | None = None
 
     @property
     def id(self) -> str:
+        if self.message_id is not None:
+            return self.message_id
         parts = (self.type, self.journey or "-", self.slo or "-", self.key or "-", format_rfc3339(self.episode_ms),
                  self.state)
         return "|".join(parts)

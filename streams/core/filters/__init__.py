@@ -92,7 +92,7 @@ class FilterChain:
                 verdict = check(req)
                 if verdict is not None and not (keep and verdict[0] in keep):
                     return verdict
-        if self._stateful:
+        if self._stateful and req.client_ip:  # no client address logged: no per-IP evidence to keep
             st = self.store.touch(req.client_ip, req.ts_ms)
             for reason, check in self._stateful:
                 rule = check(req, st, flags)

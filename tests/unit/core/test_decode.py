@@ -14,6 +14,9 @@ from streams.core.model import Request
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MISSING = object()
+UNPARSEABLE = DecodeFailure(
+    "unparseable_line", "not JSON and not a known access-log format (combined, haproxy, aws_alb, aws_elb, "
+    "envoy; also inside docker_json, cri or syslog envelopes)")
 VALID: dict[str, Any] = {"ts": "2026-01-01T00:00:00Z", "client_ip": "1.2.3.4", "method": "GET", "path": "/",
                          "status": 200}
 VALID_REQUEST = Request(T0, "1.2.3.4", "GET", "", "/", 200, None, "")
@@ -321,7 +324,15 @@ def test_combined_line_with_trailing_request_time() -> None:
 
 
 def test_combined_trailing_non_number_is_ignored() -> None:
-    assert decode(COMBINED + ' "198.51.100.1"') == decode(COMBINED)
+    assert decode(COMBINED + ' x 0.5') == decode(COMBINED)
+
+
+def test_combined_trailing_quoted_address_list_is_forwarded_for() -> None:
+    # nginx's default `main` layout ends with "$http_x_forwarded_for": read for the trusted-proxy rules.
+    assert decode(COMBINED + ' "198.51.100.1, 10.0.0.1"') == req(
+        ts_ms=T0, client_ip="203.0.113.9", path="/index.html", user_agent="Mozilla/5.0 (X11; Linux x86_64)",
+        forwarded_for="198.51.100.1, 10.0.0.1")
+    assert decode(COMBINED + ' "-"') == decode(COMBINED + ' "not an address"') == decode(COMBINED)
 
 
 def test_combined_escaped_quotes_in_user_agent() -> None:
@@ -345,16 +356,24 @@ def test_combined_user_agent_truncated() -> None:
     assert decode(line, max_user_agent_chars=16) == Request(T0, "1.2.3.4", "GET", "", "/", 200, None, "u" * 16)
 
 
-@pytest.mark.parametrize("request_line", ["\x16\x03\x01", "\\x16\\x03\\x01\\x00", "-", "", "GET", "GET / HTTP/1.1 x",
+@pytest.mark.parametrize("request_line", ["\x16\x03\x01", "\\x16\\x03\\x01\\x00", "GET", "GET / HTTP/1.1 x",
                                           "G3T / HTTP/1.1"])
 def test_combined_junk_request_line(request_line: str) -> None:
     line = f'1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "{request_line}" 400 0 "-" "-"'
-    assert decode(line) == DecodeFailure("unparseable_line", "request line is not 'METHOD target [protocol]'")
+    assert decode(line) == DecodeFailure("unparseable_line",
+                                         "combined: request line is not 'METHOD target [protocol]'")
+
+
+@pytest.mark.parametrize("request_line", ["-", ""])
+def test_combined_empty_request_line_is_a_request_without_method_and_path(request_line: str) -> None:
+    # nginx writes "" and Apache "-" when the client sent no request line before the server answered.
+    line = f'1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "{request_line}" 400 0 "-" "-"'
+    assert decode(line) == Request(T0, "1.2.3.4", "-", "", "-", 400, None, "")
 
 
 def test_combined_bad_client_ip() -> None:
     line = 'not-an-ip - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 0'
-    assert decode(line) == DecodeFailure("bad_type:client_ip", "not an IP address")
+    assert decode(line) == DecodeFailure("bad_type:client_ip", "combined: not an IP address")
 
 
 @pytest.mark.parametrize("when", ["01/Jan/1999:00:00:00 +0000", "01/Foo/2026:00:00:00 +0000", "yesterday"])
@@ -365,7 +384,7 @@ def test_combined_bad_time(when: str) -> None:
 
 def test_combined_format_rejects_json() -> None:
     assert decode(record(), format="combined") == DecodeFailure(
-        "unparseable_line", "not JSON and not Common/Combined Log Format")
+        "unparseable_line", "not Common/Combined Log Format")
 
 
 # -- input kinds ---------------------------------------------------------------------------------------
@@ -450,7 +469,7 @@ def test_not_an_object_in_jsonl_format(item: bytes | str, kind: str) -> None:
 
 
 def test_json_array_in_auto_format_is_unparseable_line() -> None:
-    assert decode(b"[1]") == DecodeFailure("unparseable_line", "not JSON and not Common/Combined Log Format")
+    assert decode(b"[1]") == UNPARSEABLE
 
 
 def test_clf_line_in_jsonl_format_is_malformed_json() -> None:
@@ -466,10 +485,15 @@ def test_missing_required_field(field: str, error: str, how: str) -> None:
     assert decode(line) == DecodeFailure(f"missing_field:{field}", error)
 
 
-@pytest.mark.parametrize("field, value", [("ts", ""), ("ts", "-"), ("client_ip", ""), ("client_ip", "-"),
+@pytest.mark.parametrize("field, value", [("ts", ""), ("ts", "-"), ("client_ip", "-"),
                                           ("method", ""), ("path", "")])
 def test_empty_required_field_is_missing(field: str, value: str) -> None:
     assert decode(record(**{field: value})).reason == f"missing_field:{field}"
+
+
+def test_empty_client_ip_is_a_request_without_a_client_address() -> None:
+    # what an archive row of such a request holds, and what a JSON log of a UNIX-socket listener writes
+    assert decode(record(client_ip="")) == decode(dict(VALID, client_ip="")) == req(client_ip="")
 
 
 def test_first_problem_in_field_order_wins() -> None:
@@ -531,7 +555,7 @@ def test_bad_type_duration_not_a_number() -> None:
     assert decode(record(duration_ms="fast")) == DecodeFailure("bad_type:duration_ms", "duration is not a number")
 
 
-@pytest.mark.parametrize("value", [5, ["ua"], True, {"ua": 1}])
+@pytest.mark.parametrize("value", [5, [5], [], True, {"ua": 1}])
 def test_bad_type_user_agent(value: Any) -> None:
     assert decode(record(user_agent=value)) == DecodeFailure(
         "bad_type:user_agent", f"user agent of type {type(value).__name__}")
@@ -549,8 +573,14 @@ def test_bad_type_synthetic(value: Any) -> None:
 
 
 def test_bad_type_forwarded_for() -> None:
-    assert decode(record(forwarded_for=["1.2.3.4"])) == DecodeFailure(
+    assert decode(record(forwarded_for=[1, 2])) == DecodeFailure(
         "bad_type:forwarded_for", "forwarded_for must be a string")
+
+
+def test_headers_logged_as_lists() -> None:
+    # Caddy (and others) log each request header as the list of its values.
+    assert decode(record(user_agent=["curl/8.5.0", "x"], forwarded_for=["198.51.100.1", "10.0.0.1"])) == req(
+        user_agent="curl/8.5.0", forwarded_for="198.51.100.1, 10.0.0.1")
 
 
 @pytest.mark.parametrize("ts, error", [
@@ -582,9 +612,15 @@ def test_bad_timestamp_in_a_dict_row() -> None:
 
 
 @pytest.mark.parametrize("item", [b"hello world", "hello world", b"\x16\x03\x01\x02\x00\x01\x00\x01\x03\x03",
-                                  b"GET / HTTP/1.1", b"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] GET / 200 0"])
+                                  b"GET / HTTP/1.1"])
 def test_unparseable_line(item: bytes | str) -> None:
-    assert decode(item) == DecodeFailure("unparseable_line", "not JSON and not Common/Combined Log Format")
+    assert decode(item) == UNPARSEABLE
+
+
+def test_clf_time_without_the_layout_names_combined() -> None:
+    assert decode(b"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] GET / 200 0") == DecodeFailure(
+        "unparseable_line", "combined: has a [dd/Mon/yyyy:…] time but not the layout "
+        "'client ident user [time] \"METHOD target protocol\" status bytes'")
 
 
 def test_duplicate_keys_last_wins() -> None:

@@ -275,14 +275,15 @@ def test_counter_book_merges_partitions_and_keeps_the_latest_revision():
     book.add(b.counters)
     book.add(p0.flush().counters + p1.flush().counters)
     assert len(book) == 8
+    # Merged revision = Σ (partial revision + 1) − 1 (core/merge.py): p0 at revision 1 + p1 at 0 → 2.
     assert book.merged() == [
         WindowCounter("all", "availability", W(0), W(60), good=3, total=5, raw_good=4, raw_total=6,
-                      filtered={"crawler": 1}, late=1, revision=1, networks={"11.0.0.0/24": 4}),
+                      filtered={"crawler": 1}, late=1, revision=2, networks={"11.0.0.0/24": 4}),
         WindowCounter("all", "latency", W(0), W(60), good=3, total=4, raw_good=4, raw_total=5,
-                      filtered={"crawler": 1}, skipped={"no_duration": 1}, late=1, revision=1,
+                      filtered={"crawler": 1}, skipped={"no_duration": 1}, late=1, revision=2,
                       networks={"11.0.0.0/24": 4}),  # the 500, the 503, the 900 ms one, the bot
-        WindowCounter("all", "availability", W(60), W(120), good=2, total=2, raw_good=2, raw_total=2),
-        WindowCounter("all", "latency", W(60), W(120), good=2, total=2, raw_good=2, raw_total=2),
+        WindowCounter("all", "availability", W(60), W(120), good=2, total=2, raw_good=2, raw_total=2, revision=1),
+        WindowCounter("all", "latency", W(60), W(120), good=2, total=2, raw_good=2, raw_total=2, revision=1),
     ]
     totals = book.totals()
     assert {k: (t.good, t.total, t.raw_good, t.raw_total, t.windows, t.filtered) for k, t in totals.items()} == {

@@ -12,10 +12,11 @@ from confluent_kafka import KafkaError, KafkaException
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka.health import LIBRDKAFKA_LOGGER, RateLimitFilter, Reachability, install_rate_limit
-from streams.live import stage_a
+from streams.live import changelog, stage_a
 from streams.config import Config
 from streams.live.metrics import render
-from streams.live.stage_a import ChangelogUnavailable, StageAStats, read_until
+from streams.live.changelog import ChangelogUnavailable, read_until
+from streams.live.stage_a import StageAStats
 
 
 class Clock:
@@ -238,7 +239,7 @@ class _SilentReader:
 def test_restore_with_the_broker_gone_mid_changelog_keeps_partitions_paused(monkeypatch, caplog):
     config = Config(kafka={"connect_timeout_s": 0.2})
     reader = _SilentReader()
-    monkeypatch.setattr(stage_a, "Consumer", lambda conf: reader)
+    monkeypatch.setattr(changelog, "Consumer", lambda conf: reader)
     a = stage_a.StageA.__new__(stage_a.StageA)  # no Kafka clients: only the restore path runs
     a.config, a.topics, a.sink, a._parts = config, config.kafka.topics, None, {}
     a._needs_restore, a._kafka_log = {0, 3}, logging.getLogger(LIBRDKAFKA_LOGGER)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.core.pipeline import Tally
+from streams.core.timeparse import parse_rfc3339
 from streams.live.metrics import render
 from streams.live.stage_a import StageAStats
 from streams.live.stage_b import merge_partials, merged_key
+from streams.sinks.serialize import counter_to_dict
 
 
 def partial(partition, good, total, raw_good, raw_total, filtered, revision=0, late=0):
@@ -22,7 +24,8 @@ def test_merge_sums_partials_of_every_partition():
     a = partial(0, 9, 10, 19, 20, {"bot_ua": 10})
     b = partial(1, 4, 5, 6, 8, {"bot_ua": 1, "scanner": 2}, revision=2, late=1)
     assert merged_key(a) == merged_key(b) == "checkout|availability|2026-01-01T00:00:00.000Z"
-    assert merge_partials([a, b], "2026-01-01T00:05:00.000Z") == {
+    emitted_at = parse_rfc3339("2026-01-01T00:05:00.000Z")
+    assert counter_to_dict(merge_partials([a, b]), emitted_at) == {
         "journey": "checkout", "slo": "availability", "window_start": "2026-01-01T00:00:00.000Z",
         "window_end": "2026-01-01T00:01:00.000Z", "good": 13, "total": 15, "raw_good": 25, "raw_total": 28,
         "filtered": {"bot_ua": 11, "scanner": 2}, "skipped": {}, "late": 1,
@@ -32,7 +35,7 @@ def test_merge_sums_partials_of_every_partition():
 
 def test_merge_is_order_independent():
     parts = [partial(p, p, p + 1, p + 2, p + 3, {"bot_ua": p}) for p in range(4)]
-    assert merge_partials(parts, "t") == merge_partials(list(reversed(parts)), "t")
+    assert merge_partials(parts) == merge_partials(list(reversed(parts)))
 
 
 def test_metrics_expose_tallies_with_only_configured_reason_labels():

@@ -11,8 +11,10 @@ from streams.config import config_from_dict
 from streams.core.burn import BurnPolicy
 from streams.core.model import WindowCounter
 from streams.tools.history import DAY_MS, HISTORY_CONFIG, history_changes, history_config, iter_history
-from streams.report.inputs import Anomaly, ChangeEvent, read_anomalies, read_changes, read_counters
-from streams.report.model import REAL_USERS, ReportInputError, build_model, choose_bucketing
+from streams.core.detect import Anomaly, ChangeEvent
+from streams.report.inputs import read_anomalies, read_counters
+from streams.sources.change_files import read_changes
+from streams.report.view_model import REAL_USERS, ReportInputError, build_model, choose_bucketing
 from streams.report.render import render_html
 from streams.report.verdict import verdict_from_anomalies
 from streams.sinks.serialize import counter_to_dict
@@ -23,6 +25,19 @@ T0 = 1_785_542_400_000  # 2026-08-01T00:00:00Z
 ONE = config_from_dict({"journeys": [{"name": "shop", "service": "web", "slos": [
     {"name": "availability", "kind": "availability", "objective": 0.99}]}]})
 
+
+
+def message(id: str, type: str, journey: str | None, slo: str | None, severity: str, state: str, ts_ms: int,
+            window_start_ms: int, window_end_ms: int) -> Anomaly:
+    """An ``anomaly`` message as read_anomalies builds it: the published id kept, the window start as
+    episode."""
+    return Anomaly(type, state, journey, slo, severity, window_start_ms, window_end_ms, ts_ms, window_start_ms,
+                   message_id=id)
+
+
+def read_strict(path: str) -> list[ChangeEvent]:
+    """Change events as the report reads them: strictly, in time order."""
+    return read_changes([path], strict=True).in_time_order()
 
 def wc(minute: int, good: int, total: int, filtered: dict | None = None, journey: str = "shop",
        slo: str = "availability") -> WindowCounter:
@@ -102,7 +117,7 @@ def test_configured_slo_without_counters_gets_an_empty_section():
 def _anomaly(kind: str, ts_min: int, state: str = "firing", journey: str | None = "shop",
              slo: str | None = "availability") -> Anomaly:
     t = T0 + ts_min * MIN
-    return Anomaly(f"{kind}-{ts_min}", kind, journey, slo, "ticket", state, t, t - MIN, t)
+    return message(f"{kind}-{ts_min}", kind, journey, slo, "ticket", state, t, t - MIN, t)
 
 
 def test_anomaly_verdict_is_the_most_urgent_firing_meta_signal():
@@ -154,16 +169,16 @@ def test_read_changes_and_anomalies(tmp_path):
     changes = tmp_path / "ch.jsonl"
     changes.write_bytes(b'{"ts": 1785542460, "service": "web", "kind": "freeze", "id": "f1"}\n'
                         b'{"ts": "2026-08-01T00:00:00Z", "service": "web", "kind": "deploy", "id": "d1"}\n')
-    assert read_changes(str(changes)) == [ChangeEvent(T0, "web", "deploy", "d1"), ChangeEvent(T0 + MIN, "web", "freeze", "f1")]
+    assert read_strict(str(changes)) == [ChangeEvent(T0, "web", "deploy", "d1"), ChangeEvent(T0 + MIN, "web", "freeze", "f1")]
     changes.write_bytes(b'{"ts": 1, "service": "web", "kind": "rollback", "id": "x"}\n')
     with pytest.raises(InputError, match="ch.jsonl:1: kind must be one of deploy, config, upstream, freeze, unfreeze"):
-        read_changes(str(changes))
+        read_strict(str(changes))
     anomalies = tmp_path / "a.jsonl"
     anomalies.write_bytes(orjson.dumps({"id": "a", "type": "burn_too_loose", "journey": "shop", "slo": None,
                                         "severity": "info", "window": {"start": "2026-08-01T00:00:00Z",
                                                                        "end": "2026-08-01T00:01:00Z"},
                                         "ts": "2026-08-01T00:01:00Z"}) + b"\n")
-    assert read_anomalies(str(anomalies)) == [Anomaly("a", "burn_too_loose", "shop", None, "info", "firing",
+    assert read_anomalies(str(anomalies)) == [message("a", "burn_too_loose", "shop", None, "info", "firing",
                                                       T0 + MIN, T0, T0 + MIN)]
     with pytest.raises(InputError, match="anomalies file not found"):
         read_anomalies(str(tmp_path / "missing.jsonl"))
@@ -235,7 +250,7 @@ def test_read_changes_is_the_change_event_contract(tmp_path):
                      b'"description": null}\n'
                      + orjson.dumps({"ts": "2026-08-01T00:01:00Z", "service": "web", "kind": "config", "id": "c1",
                                      "description": "x" * 600}) + b"\n")
-    assert read_changes(str(path)) == [ChangeEvent(T0, "web", "deploy", "d1", ""),
+    assert read_strict(str(path)) == [ChangeEvent(T0, "web", "deploy", "d1", ""),
                                        ChangeEvent(T0 + MIN, "web", "config", "c1", "x" * 500)]
     for line, reason in [(b'{"ts": 1785542460, "service": "web", "kind": "deploy"}', "id must be a non-empty string"),
                          (b'{"ts": 1785542460, "service": "web", "kind": "deploy", "id": ""}', "id must be a non-empty string"),
@@ -244,7 +259,7 @@ def test_read_changes_is_the_change_event_contract(tmp_path):
                           "ts must be an RFC 3339 string or epoch seconds/milliseconds")]:
         path.write_bytes(b'{"ts": 1785542460, "service": "web", "kind": "freeze", "id": "ok"}\n' + line + b"\n")
         with pytest.raises(InputError) as err:
-            read_changes(str(path))
+            read_strict(str(path))
         assert str(err.value) == f"{path}:2: {reason}"
 
 
@@ -265,7 +280,7 @@ def test_read_counters_is_the_sli_counter_parser_networks_included(tmp_path):
 
 def test_verdict_says_when_the_anomaly_fired_not_its_window_start():
     fired = T0 + 5 * DAY_MS
-    tight = Anomaly("burn_too_tight|shop|availability|-|2026-08-04T00:00:00Z|firing", "burn_too_tight", "shop",
+    tight = message("burn_too_tight|shop|availability|-|2026-08-04T00:00:00Z|firing", "burn_too_tight", "shop",
                     "availability", "ticket", "firing", fired, T0 + 4 * DAY_MS - 3 * DAY_MS, fired)
     v = verdict_from_anomalies([tight], "shop", "availability")
     assert v.reason == "detector anomaly burn_too_tight is firing since 2026-08-06T00:00:00.000Z"
@@ -291,7 +306,7 @@ def test_period_days_drives_the_verdict_and_the_chart_alike():
 
 def _spike(severity: str, state: str, fired_min: int, at_min: int, slo: str = "availability") -> Anomaly:
     fired = T0 + fired_min * MIN
-    return Anomaly(f"burn_spike|shop|{slo}|{severity}|{fired}|{state}", "burn_spike", "shop", slo, severity, state,
+    return message(f"burn_spike|shop|{slo}|{severity}|{fired}|{state}", "burn_spike", "shop", slo, severity, state,
                    T0 + at_min * MIN, fired - 60 * MIN, T0 + at_min * MIN)
 
 

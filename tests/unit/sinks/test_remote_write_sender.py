@@ -18,6 +18,7 @@ from pathlib import Path
 import cramjam
 import pytest
 
+from streams.config import ConfigError
 from streams.sinks.remote_write import DeliveryReport, RemoteWriteSink
 from tests.unit.sinks.test_remote_write_encoding import write_request_class
 
@@ -50,12 +51,14 @@ Reply = tuple[int, dict[str, str]]
 @dataclass
 class Receiver:
     """A remote-write receiver in a thread. ``reply(request) -> (status, headers)``; by default the
-    statuses in ``script`` are used in order, then 204. Status 0: close the connection, no answer."""
+    statuses in ``script`` are used in order, then 204. Status 0: close the connection, no answer.
+    ``body(request)``, when set, is the body of every non-204 answer."""
 
     url: str
     requests: list[Received] = field(default_factory=list)
     script: list[Reply] = field(default_factory=list)
     reply: Callable[[Received], Reply] | None = None
+    body: Callable[[Received], bytes] | None = None  # the answer's body (default: "status N")
 
     def accepted(self) -> list[tuple[tuple[tuple[str, str], ...], int, float]]:
         """Every sample of every 2xx-answered request, in arrival order."""
@@ -90,13 +93,16 @@ def _start_receiver(tls: tuple[str, str] | None = None) -> tuple[Receiver, http.
             if status == 0:  # hang up without an answer
                 self.close_connection = True
                 return
-            payload = b"" if status == 204 else f"status {status}".encode()
+            payload = b"" if status == 204 else rec.body(r) if rec.body else f"status {status}".encode()
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client read what it wanted of a long body and hung up
 
         def log_message(self, *args) -> None:
             pass
@@ -165,13 +171,6 @@ def test_protocol_headers_exact_and_extra_headers(receiver: Receiver, clock: Fak
     assert req.headers["X-Scope-OrgID"] == "tenant-1"
     assert "Authorization" not in req.headers
     assert PROTOCOL_HEADERS["User-Agent"] == "truesli/0.1.0"
-
-
-@pytest.mark.parametrize("name", ["Content-Encoding", "content-type", "X-Prometheus-Remote-Write-Version",
-                                  "user-agent"])
-def test_protocol_headers_cannot_be_overridden(name: str) -> None:
-    with pytest.raises(ValueError, match="cannot be overridden"):
-        RemoteWriteSink("http://127.0.0.1:9/api/v1/write", headers={name: "x"})
 
 
 def test_labels_sorted_unique_nonempty_with_name(receiver: Receiver, clock: FakeClock) -> None:
@@ -446,19 +445,25 @@ def test_bearer_literal_file_and_env(receiver: Receiver, clock: FakeClock, tmp_p
         "Bearer literal", "Bearer from-file", "Bearer from-env", "Bearer rotated"]
 
 
-def test_auth_configuration_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_sources_that_cannot_be_read_are_one_config_error(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     url = "http://127.0.0.1:9/api/v1/write"
     monkeypatch.delenv("TRUESLI_TEST_RW_MISSING", raising=False)
-    with pytest.raises(ValueError, match="at most one"):
-        RemoteWriteSink(url, basic_auth=("a", "b"), bearer_token="t")
-    with pytest.raises(ValueError, match="not set"):
+    monkeypatch.setenv("TRUESLI_TEST_RW_BLANK", " \n")
+    missing = tmp_path / "missing"
+    with pytest.raises(ConfigError) as exc:
         RemoteWriteSink(url, bearer_token_env="TRUESLI_TEST_RW_MISSING")
-    with pytest.raises(FileNotFoundError):
-        RemoteWriteSink(url, bearer_token_file=str(tmp_path / "missing"))
-    with pytest.raises(ValueError, match="conflicts"):
-        RemoteWriteSink(url, bearer_token="t", headers={"authorization": "x"})
-    with pytest.raises(ValueError, match="https"):
-        RemoteWriteSink(url, ca_file=str(tmp_path / "ca.pem"))
+    assert str(exc.value) == ("remote_write.bearer_token_env: environment variable TRUESLI_TEST_RW_MISSING "
+                              "is not set")
+    with pytest.raises(ConfigError) as exc:
+        RemoteWriteSink(url, bearer_token_env="TRUESLI_TEST_RW_BLANK")
+    assert str(exc.value) == "remote_write.bearer_token_env: environment variable TRUESLI_TEST_RW_BLANK is empty"
+    with pytest.raises(ConfigError) as exc:
+        RemoteWriteSink(url, bearer_token_file=str(missing))
+    assert str(exc.value) == f"remote_write.bearer_token_file: cannot read {missing}: No such file or directory"
+    with pytest.raises(ConfigError) as exc:
+        RemoteWriteSink("https://127.0.0.1:9/api/v1/write", ca_file=str(tmp_path / "ca.pem"))
+    assert str(exc.value) == f"remote_write.ca_file: cannot load {tmp_path / 'ca.pem'}: No such file or directory"
 
 
 @pytest.fixture(scope="module")
@@ -500,7 +505,7 @@ def test_keep_alive_connection_reused(receiver: Receiver, clock: FakeClock) -> N
     for i in range(3):
         sink.add({"__name__": "m"}, T0 + i, 1.0)
         sink.flush()
-    assert sink._conn is not None and sink._conn_used
+    assert sink.sender.connections_opened == 1
     assert len(receiver.accepted()) == 3
 
 
@@ -531,3 +536,42 @@ def test_receiver_down_then_up_loses_nothing() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ------------------------------------------------------------------------- hostile receiver answers
+
+def test_hostile_400_body_is_escaped_redacted_and_logged_once_per_cause(
+        receiver: Receiver, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 18, item 6: a receiver answering 400 with terminal escape sequences and the request's own
+    Authorization header must not reach the terminal raw, nor once per rejected sample."""
+    receiver.reply = lambda r: (400, {})
+    receiver.body = lambda r: ("\x1b]0;pwned\x07\x1b[2J\u202eevil\u009b\r\nauth=" + r.headers["Authorization"]).encode()
+    sink = make_sink(receiver.url, clock, bearer_token="RWTOKEN-1234")
+    for i in range(48):
+        sink.add({"__name__": "m", "i": f"{i:02d}"}, T0, 1.0)
+    caplog.set_level("WARNING", logger="truesli.remote_write")
+    error = "HTTP 400: \\x1b]0;pwned\\x07\\x1b[2J\\u202eevil\\x9b\\x0d\\x0aauth=Bearer <redacted>"
+    assert sink.flush() == report(requests=95, dropped={"rejected_4xx": 48}, last_error=error)
+    assert [r.headers["Authorization"] for r in receiver.requests][:1] == ["Bearer RWTOKEN-1234"]
+    assert [rec.getMessage() for rec in caplog.records] == [
+        f"remote write: 48 samples dropped (rejected_4xx): {error}; first: {{'__name__': 'm', 'i': '00'}} @{T0}"]
+
+
+def test_basic_auth_credentials_echoed_back_are_redacted(receiver: Receiver, clock: FakeClock) -> None:
+    receiver.script = [(401, {})]
+    receiver.body = lambda r: f"bad {r.headers['Authorization']} for alice:s3cr:t".encode()
+    sink = make_sink(receiver.url, clock, basic_auth=("alice", "s3cr:t"))
+    sink.add({"__name__": "m"}, T0, 1.0)
+    assert sink.flush().last_error == "HTTP 401: bad Basic <redacted> for alice:<redacted>"
+
+
+def test_long_bodies_are_cut_and_only_their_start_is_read(receiver: Receiver, clock: FakeClock) -> None:
+    receiver.script = [(400, {}), (503, {})]
+    receiver.body = lambda r: b"A" * 1_000_000
+    sink = make_sink(receiver.url, clock)
+    sink.add({"__name__": "m"}, T0, 1.0)
+    rep = sink.flush()
+    assert rep == report(requests=1, dropped={"rejected_4xx": 1}, last_error="HTTP 400: " + "A" * 256 + "…")
+    sink.add({"__name__": "m"}, T0 + 1, 1.0)  # the unread rest of the body did not poison the connection
+    assert sink.flush() == report(requests=2, samples_sent=1, retries=1, last_error="HTTP 503: " + "A" * 256 + "…")
+    assert sink.sender.connections_opened == 3

@@ -20,7 +20,7 @@ from streams.tools.gen import (
     burst_window_ms,
     default_duration_s,
     generate,
-    main_gen,
+    write_mix,
 )
 
 REQUIRED = {
@@ -482,12 +482,12 @@ def test_cgnat_stays_under_60_requests_per_minute(bot_share):
         assert 0.025 < share < 0.035
 
 
-# --- main_gen -------------------------------------------------------------------------
+# --- write_mix --------------------------------------------------------------------------
 
 
-def test_main_gen_writes_stream_and_pretty_truth(tmp_path):
+def test_write_mix_writes_stream_and_pretty_truth(tmp_path):
     out, truth_path = tmp_path / "req.jsonl", tmp_path / "truth.json"
-    truth = main_gen(2_500, 12, 0.9, str(out), str(truth_path))
+    truth = write_mix(str(out), events=2_500, seed=12, bot_share=0.9, truth_path=str(truth_path))
     data, expect, _ = _gen(events=2_500, seed=12, bot_share=0.9)
     assert out.read_bytes() == data
     assert truth == expect
@@ -496,16 +496,16 @@ def test_main_gen_writes_stream_and_pretty_truth(tmp_path):
     assert orjson.loads(text) == expect
 
 
-def test_main_gen_without_truth_path(tmp_path):
+def test_write_mix_without_truth_path(tmp_path):
     out = tmp_path / "req.jsonl"
-    truth = main_gen(100, 1, 0.5, str(out), None)
+    truth = write_mix(str(out), events=100, seed=1, bot_share=0.5)
     assert out.read_bytes().count(b"\n") == 100
     assert truth["labels"]["real_user"] == 50
     assert list(tmp_path.iterdir()) == [out]
 
 
-def test_main_gen_dash_means_stdout(capfdbinary):
-    truth = main_gen(50, 1, 0.9, "-", None)
+def test_write_mix_dash_means_stdout(capfdbinary):
+    truth = write_mix("-", events=50, seed=1, bot_share=0.9)
     captured = capfdbinary.readouterr().out
     data, expect, _ = _gen(events=50, seed=1, bot_share=0.9)
     assert captured == data

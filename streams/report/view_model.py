@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from streams.config import Config, SLOConfig
 from streams.core.burn import WINDOWS_MS, BurnPolicy
+from streams.core.detect import Anomaly, ChangeEvent
 from streams.core.model import WindowCounter
-from streams.report.inputs import Anomaly, ChangeEvent
 from streams.report.verdict import Verdict, verdict_from_anomalies
 
 MINUTE_MS = 60_000
@@ -342,10 +342,7 @@ def build_model(config: Config, counters: Sequence[WindowCounter], *, anomalies:
         from streams.runs.detection import detect
 
         verdict_source = "detectors"
-        anomalies = [Anomaly(id=a.id, type=a.type, journey=a.journey, slo=a.slo, severity=a.severity,
-                             state=a.state, ts_ms=a.ts_ms, window_start_ms=a.window_start_ms,
-                             window_end_ms=a.window_end_ms)
-                     for a in detect(config, counters, change_list).anomalies]
+        anomalies = detect(config, counters, change_list).anomalies
     anomaly_list = list(anomalies)
     period_ms = period_days * DAY_MS
     views: list[SloView] = []
