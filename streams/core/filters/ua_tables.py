@@ -97,7 +97,7 @@ CLASS_PATTERNS: tuple[tuple, ...] = (
                            r"imageproxy|notionembedder|\bembed|opengraph|ogp|metauri|"
                            r"microsoft office (?:existence|protocol) discovery|"
                            r"microsoft office [a-z]+ 20\d\d|microsoft office mobile/|"
-                           r"ms-office|msoffice|microsoft-webdav|"
+                           r"microsoft-webdav|"
                            r"^microsoft office (?:word|excel|powerpoint|onenote)/[\d.]+$|"
                            r"google-pinpoint|google-lens|google-assess|google-read-aloud|"
                            r"googleweblight|google-shopping|google-businesslink|"
@@ -131,7 +131,7 @@ CLASS_PATTERNS: tuple[tuple, ...] = (
                                      r"aws-sdk-|aws-cli|boto3|botocore|google-api-|google-http-java-client|"
                                      r"azure-|azsdk-|google-cloud-|kiwitcms|matomo/|piwik/|"
                                      r"openai/|anthropic/|stripe/|twilio|sendgrid|hubspot|"
-                                     r"zeno$|spark commit|request-promise)"),
+                                     r"zeno$|spark commit|request-promise|wordpress/|drupal/|joomla/)"),
     ("automation", "http-library-tokens", r"(?:^|[\s;(,])(?:java/\d[\d._]+|python-requests/|"
                                           r"python-urllib/|python/\d|okhttp/|aiohttp/|httpx/|libcurl/|"
                                           r"curl/\d|wget/\d|node-fetch/|undici/|axios/|guzzlehttp/|"
@@ -146,7 +146,7 @@ CLASS_PATTERNS: tuple[tuple, ...] = (
                               r"(?:; ?(?:\+|https?:|[\w.-]+@|[\w-]+\.[a-z]{2,})[^;()]*)*\)$|"
                               r"^mozilla/5\.0 [\w.-]+(?:/[\w.-]+)?$|^mozilla/\d\.\d \([^()]*@[^()]*\)$|"
                               r"^[\w ]+, mozilla/|\btime/\d{10,}|https?://[^ ;)]*(?:bot|crawl|spider|robot)|"
-                              r"pageburst|adsenseinfeed|amazon-kendra|jobhunter"),
+                              r"pageburst|adsenseinfeed|amazon-kendra|jobhunter|(?-i:^[a-z][a-z0-9_-]*$)"),
 )
 
 # Maps a maintained list's verdict to a class when CLASS_PATTERNS named none: the matched text decides.
@@ -172,7 +172,8 @@ GUARDS: tuple[tuple[str, str, str, str], ...] = (
     ("crawler-user-agents", r"Sonic", r"viewsonic|\bo\+ sonic|sonic(?: ?\w+)? build/", "ViewSonic, O+ Sonic"),
     ("crawler-user-agents", r"Fever", r"fever[_ ]\w+\)", "Fever phone"),
     ("crawler-user-agents", r"Sogou", r"sogoumse|sogoumobilebrowser|sogoubrowser|sogousearch/", "Sogou browsers"),
-    ("crawlerdetect", r"Yandex(?!Search)", r"yabrowser|yandexsearch|yasearchbrowser|yandex/[\d.]+ \(|kiicaa",
+    ("crawlerdetect", r"Yandex(?!Search)", r"yabrowser|yandexsearch|yasearchbrowser|yandex/[\d.]+ \(|com\.yandex\.|ru\.yandex\.|"
+     r"yandexstation|yandex\.music",
      "Yandex browsers"),
     ("crawlerdetect", r"speedy", r"speedy[ _]?\d|smart[ _]4g[ _]speedy", "Speedy phones"),
     ("crawlerdetect", r"Buddy", r"ibuddy", "iBuddy phone"),
@@ -183,6 +184,7 @@ GUARDS: tuple[tuple[str, str, str, str], ...] = (
     ("crawlerdetect", r"Turingos", r"turingos", "TuringOS phone"),
     ("crawlerdetect", r"LibWeb", r"libweb\+libjs/[\d.]+ ladybird", "Ladybird browser"),
     ("crawlerdetect", r"Fetch\/[0-9]", r"mozacfetch/", "Firefox for Android fetch"),
+    ("crawler-user-agents", r"Fetch\/", r"mozacfetch/", "Firefox for Android fetch"),
     # device names "XBot", "VR BOT" inside the platform parentheses of a browser UA
     ("crawlerdetect",
      r"[a-z0-9\-_]*(bot|crawl|headless|archiver|transcoder|spider|uptime|validator|fetcher|cron|checker|reader|extractor|monitoring|analyzer|scraper)",
@@ -223,7 +225,7 @@ BROWSER_SHAPE = (
     r"panasonic|philips|sagem|siemens|sie|benq|pantech|amoi|lenovo|asus|archos|bird|vizio|amazon|"
     r"tcl|hisense|xiaomi|oppo|vivo|realme|oneplus|nexus|pixel|gt-[a-z]?\d|sm-[a-z]?\d)[-_ /;.]?|"
     r"\bqt\b|electron|vlc|libvlc|kodi|lavf|applecoremedia|stagefright|exoplayer|"
-    r"lynx|links \(|elinks|w3m|mosaic|contiki|"
+    r"lynx|links \(|elinks|w3m|mosaic|contiki|mozac|"
     # media, podcast and device clients a person drives (matomo's mediaplayer and podcast fixtures)
     r"pod|cast|player|music|radio|audio|tune|spotify|sonos|garmin|watch|galaxy|stream|\bfm\b|mpv|"
     r"amarok|rhythmbox|foobar|musicbee|zune|quicktime|nsplayer|airplay|gstreamer|libsoup|bose|"
