@@ -32,29 +32,39 @@ from typing import Any
 
 import yaml
 
-from streams.config import Config, JourneyConfig, SLOConfig, expand_statuses
-from streams.core.burn import BurnCondition, BurnPolicy
+from streams.config import BurnConfig, Config, JourneyConfig, SLOConfig, expand_statuses
+from streams.core.burn import WINDOWS_MS, BurnCondition, BurnPolicy
 
 SLI_METRIC = "truesli_sli_events_total"
 RAW_METRIC = "truesli_raw_events_total"
 FILTERED_METRIC = "truesli_filtered_events_total"
 
-WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+WINDOWS = tuple(WINDOWS_MS)  # the detector's windows: 5m 30m 1h 2h 6h 1d 3d
 RATIO_RECORD = "truesli:sli_error_ratio:rate{window}"
 EVENTS_RECORD = "truesli:sli_events:increase{window}"
 SLO_PERIOD_DAYS = 30  # the budget period the annotations talk about (Sloth's default as well)
 
 
+_DEFAULTS = BurnConfig()  # the one definition of the defaults (streams/config/sli.py)
+
+
 @dataclass(frozen=True)
 class RuleOptions:
-    """Burn-rate factors (Google SRE workbook defaults) and the minimum-traffic guards."""
+    """Burn-rate factors and minimum-traffic guards; defaults are ``BurnConfig``'s (what the detector uses).
+    The CLI builds it from ``config.detection.burn`` plus its flags (:meth:`from_config`)."""
 
-    page: float = 14.4         # 1h & 5m
-    page_slow: float = 6.0     # 6h & 30m
-    ticket: float = 3.0        # 1d & 2h
-    ticket_slow: float = 1.0   # 3d & 6h
-    min_events: int = 100          # events in the long window of a page condition (1h, 6h)
-    min_ticket_events: int = 100   # events in the long window of a ticket condition (1d, 3d)
+    page: float = _DEFAULTS.page                 # 1h & 5m
+    page_slow: float = _DEFAULTS.page_slow       # 6h & 30m
+    ticket: float = _DEFAULTS.ticket             # 1d & 2h
+    ticket_slow: float = _DEFAULTS.ticket_slow   # 3d & 6h
+    min_events: int = _DEFAULTS.min_events                # events in a page condition's long window (1h, 6h)
+    min_ticket_events: int = _DEFAULTS.min_ticket_events  # events in a ticket condition's long window (1d, 3d)
+
+    @classmethod
+    def from_config(cls, burn: BurnConfig) -> "RuleOptions":
+        """The options ``truesli rules`` uses when no flag overrides the config."""
+        return cls(page=burn.page, page_slow=burn.page_slow, ticket=burn.ticket, ticket_slow=burn.ticket_slow,
+                   min_events=burn.min_events, min_ticket_events=burn.min_ticket_events)
 
     def __post_init__(self) -> None:
         for name in ("page", "page_slow", "ticket", "ticket_slow"):
@@ -147,7 +157,7 @@ def sloth_specs(config: Config) -> list[dict[str, Any]]:
 
     Sloth names an SLO ``<service>-<name>``; journeys may share a service, so the Sloth SLO name is
     ``<journey>-<slo>`` to keep the IDs unique. Sloth's own windows and factors are the same defaults as
-    :class:`RuleOptions` (14.4/6/3/1); the minimum-traffic guard exists only in ``prometheus-rules.yaml``.
+    :class:`BurnConfig` (14.4/6/3/1); the minimum-traffic guard exists only in ``prometheus-rules.yaml``.
     """
     specs = []
     for journey in config.journeys:

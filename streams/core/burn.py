@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streams.config import BurnConfig
 from streams.core.model import WindowCounter
@@ -36,9 +36,9 @@ class BurnCondition:
 class BurnPolicy:
     """The four MWMBR conditions (Google SRE workbook defaults) with their low-traffic guards."""
 
-    conditions: tuple[BurnCondition, ...] = (
-        BurnCondition("page", "1h", "5m", 14.4, 100), BurnCondition("page", "6h", "30m", 6.0, 100),
-        BurnCondition("ticket", "1d", "2h", 3.0, 100), BurnCondition("ticket", "3d", "6h", 1.0, 100))
+    # The defaults are BurnConfig's (streams/config/sli.py): the one definition of the numbers.
+    conditions: tuple[BurnCondition, ...] = field(
+        default_factory=lambda: BurnPolicy.from_config(BurnConfig()).conditions)
 
     @classmethod
     def of(cls, page: float, page_slow: float, ticket: float, ticket_slow: float, min_events: int,
@@ -64,7 +64,10 @@ def burn_rate(bad: int, total: int, objective: float) -> float | None:
 
 
 def firing(sums: Mapping[str, tuple[int, int]], objective: float, policy: BurnPolicy) -> dict[str, BurnCondition]:
-    """Severity → the first condition that holds, given (bad, total) per MWMBR window name."""
+    """Severity → the first condition that holds, given (bad, total) per MWMBR window name.
+
+    A condition holds when its long window has ≥ ``min_events`` events and the burn over both windows is
+    strictly above ``factor`` — exactly the ``>`` and ``>=`` of the generated Prometheus rules."""
     out: dict[str, BurnCondition] = {}
     for cond in policy.conditions:
         if cond.severity in out:
@@ -79,8 +82,10 @@ def firing(sums: Mapping[str, tuple[int, int]], objective: float, policy: BurnPo
 
 
 def alert_windows(counters: Sequence[WindowCounter], objective: float,
-                  policy: BurnPolicy = BurnPolicy()) -> dict[str, list[int]]:
-    """Window ends (epoch ms) at which each severity's condition holds, for one journey/SLO's counters."""
+                  policy: BurnPolicy | None = None) -> dict[str, list[int]]:
+    """Window ends (epoch ms) at which each severity's condition holds, for one journey/SLO's counters.
+    ``policy`` defaults to the configured defaults (``BurnConfig()``)."""
+    policy = policy if policy is not None else BurnPolicy()
     rows = sorted(counters, key=lambda c: c.window_end_ms)
     ends = [c.window_end_ms for c in rows]
     bad_prefix = [0]

@@ -222,6 +222,8 @@ class StageA:
             raise ConsumerFailed(err.str() if isinstance(err, KafkaError) else str(exc)) from None
 
     def _restore(self, pending: list[int]) -> None:
+        # The start of a restore is a contract of the log (tests SIGKILL a worker on this line).
+        log.info("restoring partitions %s from the state changelog", pending)
         tps = []
         for p in pending:
             state = restore_partition(self.config, p, read_changelog(self.config, p, self._kafka_log),

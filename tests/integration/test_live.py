@@ -18,6 +18,9 @@ from tests.support.live_harness import (MALFORMED, ROOT, Worker, live_case, live
                                             wait_for_counters)
 
 
+RESTORE_STARTS = "from the state changelog"  # "restoring partitions [0, 1, 2] from the state changelog"
+
+
 def _validator(name: str) -> jsonschema.Draft202012Validator:
     schema = orjson.loads((ROOT / "schemas" / f"{name}.schema.json").read_bytes())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
@@ -99,10 +102,11 @@ def test_sigkill_at_three_points_loses_and_duplicates_nothing(kafka_broker, tmp_
         # 2: after some transactions committed and windows were emitted
         w.wait_metrics(lambda m: m.get("truesli_transactions_total", 0) >= 3 and _consumed(m) > len(chunks[0]))
         w.kill()
+        restoring = w.log_count(RESTORE_STARTS)
         w = Worker(cfg_path, "phoenix", log, web_port=w.web_port).start()
         produce(bs, cfg.kafka.topics.requests, chunks[2])
-        # 3: immediately at start-up, before or during state restore
-        time.sleep(1.5)
+        # 3: the moment the restore starts (its log line), while the changelog is being read
+        w.wait_log(RESTORE_STARTS, restoring + 1)
         w.kill()
         w = Worker(cfg_path, "phoenix", log, web_port=w.web_port).start()
         produce(bs, cfg.kafka.topics.requests, chunks[3])
@@ -155,21 +159,31 @@ def test_broker_down_for_a_minute_is_survived_and_reported(tmp_path):
             m = w.wait_metrics(lambda m: _consumed(m) == 4_000)
             assert (m["truesli_broker_up"], m["truesli_broker_outages_total"]) == (1, 0)
             lines_before = len(log.read_text(errors="replace").splitlines())
+            # The outage metric is checked against the events the test saw, on the same monotonic clock as
+            # the worker's: the outage starts at the worker's first failed probe, after the halt and before
+            # the test sees broker_up == 0; it ends after the resume and before the test sees broker_up == 1.
             broker.halt()
-            t_down = time.monotonic()
+            t_halt = time.monotonic()
             during = w.wait_metrics(lambda m: m["truesli_broker_up"] == 0, timeout=30)
+            t_seen_down = time.monotonic()
             assert during["truesli_broker_outages_total"] == 1
-            time.sleep(max(0.0, 60 - (time.monotonic() - t_down)))
+            time.sleep(max(0.0, 60 - (time.monotonic() - t_halt)))  # the scenario: a one-minute outage
+            t_ask = time.monotonic()
             during = w.metrics()
-            assert during["truesli_broker_up"] == 0 and during["truesli_broker_outage_seconds_total"] >= 50
+            t_answer = time.monotonic()
+            assert during["truesli_broker_up"] == 0
+            assert t_ask - t_seen_down <= during["truesli_broker_outage_seconds_total"] <= t_answer - t_halt
             assert w.proc.poll() is None, w.tail()
+            t_resume = time.monotonic()
             broker.resume()
+            m = w.wait_metrics(lambda m: m["truesli_broker_up"] == 1)
+            t_seen_up = time.monotonic()
+            assert m["truesli_broker_outages_total"] == 1
+            assert t_resume - t_seen_down <= m["truesli_broker_outage_seconds_total"] <= t_seen_up - t_halt
             produce(bs, cfg.kafka.topics.requests, lines[4_000:])
             got = wait_for_counters(bs, cfg.kafka.topics.counters, expected, timeout=180)
             assert got == expected, w.tail()
-            m = w.wait_metrics(lambda m: m["truesli_broker_up"] == 1)
-            assert m["truesli_broker_outages_total"] == 1
-            assert 55 <= m["truesli_broker_outage_seconds_total"] <= 120
+            assert w.metrics()["truesli_broker_outages_total"] == 1
             assert w.proc.poll() is None, w.tail()
         finally:
             w.stop()
@@ -218,7 +232,6 @@ def test_fenced_consumer_is_replaced_and_nothing_is_lost(kafka_broker, tmp_path)
 
 def test_unreachable_broker_is_one_clear_error(tmp_path):
     cfg_path = live_config(tmp_path, "127.0.0.1:1", partitions=1)
-    t0 = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "streams.cli", "run", "--config", str(cfg_path)], cwd=ROOT,
                        capture_output=True, timeout=60)
     assert r.returncode == 2
@@ -227,7 +240,6 @@ def test_unreachable_broker_is_one_clear_error(tmp_path):
     assert "check kafka.bootstrap_servers and that the broker is running" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    assert time.monotonic() - t0 < 30
 
 
 def test_docker_compose_file_is_valid():

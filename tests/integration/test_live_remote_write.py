@@ -44,7 +44,10 @@ def test_receiver_down_then_up_every_count_arrives(kafka_broker, tmp_path):
         m = w.wait_metrics(lambda m: m.get('truesli_remote_write_dropped_total{reason="receiver_unreachable"}', 0) > 0
                            and m.get("truesli_transaction_aborts_total", 0) >= 1, timeout=120)
         assert m["truesli_transactions_total"] == 0, w.tail()
-        time.sleep(3)
+        # The outage lasts until the worker has tried the same work again and aborted again (an event, not a
+        # sleep): still nothing committed.
+        m = w.wait_metrics(lambda m: m.get("truesli_transaction_aborts_total", 0) >= 2, timeout=120)
+        assert m["truesli_transactions_total"] == 0, w.tail()
         vm = start_victoria_metrics(tmp_path, port)
         got = wait_for_counters(case.bootstrap, case.topics.counters, case.expected, timeout=180)
         assert got == case.expected, w.tail()

@@ -28,8 +28,8 @@ def mix(tmp_path_factory) -> Path:
 def _process(mix: Path, url: str, tmp_path: Path) -> tuple[dict, str]:
     summary = tmp_path / "summary.json"
     r = subprocess.run([sys.executable, "-m", "streams.cli", "process", "--config", str(EXAMPLE), str(mix),
-                        "--summary-json", str(summary), "--remote-write", url], cwd=ROOT, capture_output=True,
-                       timeout=300)
+                        "--summary-json", str(summary), "--counters", str(tmp_path / "counters.jsonl"),
+                        "--remote-write", url], cwd=ROOT, capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr.decode()
     return orjson.loads(summary.read_bytes()), r.stdout.decode()
 
@@ -42,6 +42,22 @@ def _expected(summary: dict) -> dict[tuple, float]:
             out[("truesli_sli_events_total", journey, slo, "bad")] = float(t["total"] - t["good"])
             out[("truesli_raw_events_total", journey, slo, "good")] = float(t["raw_good"])
             out[("truesli_raw_events_total", journey, slo, "bad")] = float(t["raw_total"] - t["raw_good"])
+    return out
+
+
+def _filtered_by_journey(counters: Path) -> dict[tuple[str, str], float]:
+    """(journey, reason) → requests filtered, summed over the run's windows (the latest revision of each
+    counter; ``filtered`` is per journey, repeated on each of its SLOs, so it is taken once per window)."""
+    latest: dict[tuple, dict] = {}
+    for line in counters.read_bytes().splitlines():
+        c = orjson.loads(line)
+        key = (c["journey"], c["window_start"])
+        if key not in latest or (latest[key]["slo"] == c["slo"] and c["revision"] >= latest[key]["revision"]):
+            latest[key] = c
+    out: dict[tuple[str, str], float] = {}
+    for (journey, _), c in latest.items():
+        for reason, n in c["filtered"].items():
+            out[(journey, reason)] = out.get((journey, reason), 0.0) + n
     return out
 
 
@@ -69,12 +85,16 @@ def test_victoria_metrics_holds_exactly_the_summary(mix, victoria_metrics: Victo
                                      'journey=~"checkout|login|search|browse"}')
     assert _last_values(series) == _expected(summary)
     filtered = victoria_metrics.export('truesli_filtered_events_total{journey=~"checkout|login|search|browse"}')
+    got = {(dict(k)["journey"], dict(k)["reason"]): samples[-1][1] for k, samples in filtered.items()}
+    # Exactly the run's own counters, per journey and reason: every series exported, with its total.
+    want = _filtered_by_journey(tmp_path / "counters.jsonl")
+    assert got == want
+    # Matched traffic only: per reason at most the run's tally (which also holds unmatched filtered requests),
+    # and every reason the example's journeys see is there.
     by_reason: dict[str, float] = {}
-    for labels, samples in filtered.items():
-        by_reason[dict(labels)["reason"]] = by_reason.get(dict(labels)["reason"], 0.0) + samples[-1][1]
-    # filtered per journey summed over journeys = the run's filtered tally minus unmatched filtered traffic
-    assert set(by_reason) <= set(summary["filtered"])
-    assert all(by_reason[r] <= summary["filtered"][r] for r in by_reason)
+    for (_, reason), n in got.items():
+        by_reason[reason] = by_reason.get(reason, 0.0) + n
+    assert set(by_reason) == set(summary["filtered"]) and all(by_reason[r] <= summary["filtered"][r] for r in by_reason)
 
 
 def test_unreachable_receiver_reports_what_was_not_delivered(mix, tmp_path):

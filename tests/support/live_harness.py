@@ -60,11 +60,19 @@ def produce(bootstrap: str, topic: str, lines: list[bytes]) -> None:
     produce_request_logs({"bootstrap.servers": bootstrap}, topic, lines)
 
 
+def with_traffic(counters: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """The windows that saw requests (raw or filtered). Live equals embedded over these: a live worker that
+    has gone idle keeps closing windows by the clock and emits them empty (``emit_empty``) — the no-traffic
+    signal, which an embedded run over the same records never reaches (docs/operations.md)."""
+    return {k: v for k, v in counters.items() if v[3] > 0 or any(v[4].values())}
+
+
 def expected_counters(config: Config, lines: list[bytes]) -> dict[tuple, tuple]:
-    """What embedded mode computes for the same records: the reference for live results."""
-    return {(c.journey, c.slo, c.window_start_ms): (c.good, c.total, c.raw_good, c.raw_total,
-                                                     dict(sorted(c.filtered.items())))
-            for c in run_records(config, lines).merged()}
+    """What embedded mode computes for the same records, over the windows with traffic: the reference for
+    live results."""
+    return with_traffic({(c.journey, c.slo, c.window_start_ms): (c.good, c.total, c.raw_good, c.raw_total,
+                                                                  dict(sorted(c.filtered.items())))
+                         for c in run_records(config, lines).merged()})
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> list[tuple[bytes | None, bytes | None, int]]:
@@ -96,12 +104,13 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> list[tuple[
 
 
 def live_counters(bootstrap: str, topic: str) -> dict[tuple, tuple]:
+    """The live worker's counters (latest message per key), over the windows with traffic."""
     got = {}
     for _, value, _ in read_topic(bootstrap, topic):
         d = orjson.loads(value)
         got[(d["journey"], d["slo"], parse_rfc3339(d["window_start"]))] = (
             d["good"], d["total"], d["raw_good"], d["raw_total"], d["filtered"])
-    return got
+    return with_traffic(got)
 
 
 def wait_for_counters(bootstrap: str, topic: str, expected: dict, timeout: float = 120.0) -> dict:
@@ -160,6 +169,19 @@ class Worker:
                 pass
             time.sleep(0.5)
         raise AssertionError(f"metrics condition not met; last={last}\n{self.tail()}")
+
+    def log_count(self, text: str) -> int:
+        """Lines of this worker's log file (every incarnation that shares it) containing ``text``."""
+        return sum(text in line for line in self.log_path.read_text(errors="replace").splitlines())
+
+    def wait_log(self, text: str, count: int, timeout: float = 90.0) -> None:
+        """Until the log file holds ``count`` lines containing ``text`` (an event, not a time)."""
+        deadline = time.monotonic() + timeout
+        while self.log_count(text) < count:
+            assert self.proc is not None and self.proc.poll() is None, self.tail()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"log line {text!r} seen {self.log_count(text)}× of {count}\n{self.tail()}")
+            time.sleep(0.05)
 
     def kill(self) -> None:
         assert self.proc is not None

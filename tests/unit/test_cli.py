@@ -144,9 +144,26 @@ def test_demo_reports_truth_alongside(tmp_path):
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     assert "How non-user traffic distorted the SLI:" in out
-    assert "Ground truth from the generator" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anomalies.jsonl", "counters.jsonl", "dead-letters.jsonl",
                                                           "report.html", "sample.jsonl", "summary.json",
                                                           "truth.json", "verdicts.jsonl"]
+    # The truth block: one line per SLO, the generator's truth.json beside truesli's summary.json, exactly.
+    truth = orjson.loads((tmp_path / "truth.json").read_bytes())
+    summary = orjson.loads((tmp_path / "summary.json").read_bytes())
+    lines = ["Ground truth from the generator (real users only):"]
+    for journey, doc in truth["journeys"].items():
+        if journey not in summary["journeys"]:
+            continue  # the generator's own "all" journey: not one of the example config's
+        for slo, t in doc["slos"].items():
+            got = summary["journeys"][journey]["slos"][slo]
+            real = 100 * (t["total"] - t["good"]) / t["total"]
+            mine = 100 * (got["total"] - got["good"]) / got["total"]
+            lines.append(f"  {journey}/{slo}: truth {real:.3f}% · truesli {mine:.3f}% · "
+                         f"off by {abs(real - mine):.4f} percentage points")
+    assert len(lines) == 1 + 8 and "\n".join(lines) + "\n" in out
+    assert summary["consumed"] == 30_000 and (f"Conservation holds: consumed 30,000 = counted {summary['counted']:,} + "
+                                              f"filtered {sum(summary['filtered'].values()):,} + excluded "
+                                              f"{sum(summary['excluded'].values()):,} + unmatched "
+                                              f"{summary['unmatched']:,} + dead-lettered 0") in out
     assert "Detection (0 change events):" in out
     assert f"HTML report (charts; open it in a browser): {tmp_path / 'report.html'}" in out

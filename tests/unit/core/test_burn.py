@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from streams.core.burn import BurnPolicy, alert_windows, spans
+from pathlib import Path
+
+from streams.config import BurnConfig, load_config
+from streams.core.burn import WINDOWS_MS, BurnCondition, BurnPolicy, alert_windows, spans
+from streams.core.detect import Detector
 from streams.core.model import WindowCounter
+from streams.rules import WINDOWS, RuleOptions
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "truesli.yaml"
 
 MIN = 60_000
 T0 = 1_767_225_600_000
@@ -13,6 +20,25 @@ def series(n_minutes: int, per_minute: int, bad_at: dict[int, int]) -> list[Wind
     return [WindowCounter("checkout", "availability", T0 + i * MIN, T0 + (i + 1) * MIN,
                           good=per_minute - bad_at.get(i, 0), total=per_minute)
             for i in range(n_minutes)]
+
+
+# The Google SRE workbook numbers, written out here (not read from the code under test): one definition
+# (BurnConfig) feeds the detector's BurnPolicy, the rules' RuleOptions and the example config.
+WORKBOOK = (BurnCondition("page", "1h", "5m", 14.4, 100), BurnCondition("page", "6h", "30m", 6.0, 100),
+            BurnCondition("ticket", "1d", "2h", 3.0, 100), BurnCondition("ticket", "3d", "6h", 1.0, 100))
+
+
+def test_burn_defaults_are_the_workbook_numbers_everywhere():
+    assert BurnConfig().model_dump() == {"page": 14.4, "page_slow": 6.0, "ticket": 3.0, "ticket_slow": 1.0,
+                                         "min_events": 100, "min_ticket_events": 100}
+    assert BurnPolicy().conditions == WORKBOOK
+    assert Detector(load_config(None)).policy.conditions == WORKBOOK
+    assert RuleOptions().conditions() == WORKBOOK
+    assert RuleOptions.from_config(BurnConfig()) == RuleOptions()
+    assert BurnPolicy.from_config(load_config(EXAMPLE).detection.burn).conditions == WORKBOOK
+    assert WINDOWS_MS == {"5m": 300_000, "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000,
+                          "6h": 21_600_000, "1d": 86_400_000, "3d": 259_200_000}
+    assert WINDOWS == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
 def test_sustained_burst_pages_and_quiet_traffic_does_not():

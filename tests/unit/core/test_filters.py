@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from streams.config import Config
 from streams.core.filters.traffic import crawler_user_agents_patterns as crawler_patterns
 from streams.core.pipeline import Pipeline
@@ -59,6 +61,38 @@ def test_scanner_wins_over_credential_stuffing():
     assert why(out) == [filtered("scanner", "user_agent:sqlmap")] * 3
     # the tool's first request flags the IP (one scanner episode), the rest fall in its cooldown
     assert [(f.ts_ms, f.reason, f.rule) for f in out.flags] == [(at(0), "scanner", "user_agent:sqlmap")]
+
+
+# A user agent on two lists gets the earlier filter's reason on both code paths of the chain: the cached
+# per-UA verdict of the stateless filters (taken when they list no IPs — the default config) and the
+# per-record walk (taken as soon as an IP list is configured, as in ORDER_CFG).
+UPTIMEROBOT = "UptimeRobot/2.0 (http://www.uptimerobot.com/)"  # synthetic user_agents and the crawler list
+DATADOG = "Mozilla/5.0 (compatible; Datadog/Synthetics)"          # synthetic user_agents and a bot pattern
+PATHS = {"cached per-UA verdicts": {}, "per-record chain": {"ip_deny": {"deny": ["203.0.113.0/24"]}}}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("ua, rule", [(UPTIMEROBOT, "user_agent:UptimeRobot"),
+                                      (DATADOG, "user_agent:Datadog/Synthetics")])
+def test_a_user_agent_on_two_lists_is_synthetic_on_both_paths(path, ua, rule):
+    config = filters(bot_ua={"patterns": ["Datadog"]}, **PATHS[path])
+    p, out = run(config, [req(ts=at(i), ua=ua, ip=f"11.0.0.{i + 1}") for i in range(3)])  # 2nd, 3rd: cache hits
+    assert (p.filters._ua_parts is not None) == (path == "cached per-UA verdicts")
+    assert why(out) == [filtered("synthetic", rule)] * 3
+    # with the synthetic filter off, the same user agent is the second list's
+    off = filters(synthetic={"enabled": False}, bot_ua={"patterns": ["Datadog"]}, **PATHS[path])
+    bot = "crawler-user-agents:UptimeRobot" if ua == UPTIMEROBOT else "pattern:Datadog"
+    assert why(run(off, [req(ua=ua)])[1]) == [filtered("bot_ua", bot)]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_denied_ip_with_a_bot_user_agent_on_both_paths(path):
+    """ip_deny before bot_ua: on the per-record path the deny list names the IP; on the cached path (no deny
+    list) the same request is a bot."""
+    _, out = run(filters(**PATHS[path]), [req(ip="203.0.113.5", ua=GOOGLEBOT), req(ip="11.0.0.9", ua=GOOGLEBOT)])
+    first = (filtered("ip_deny", "deny:203.0.113.0/24") if path == "per-record chain"
+             else filtered("bot_ua", "crawler-user-agents:Googlebot\\/"))
+    assert why(out) == [first, filtered("bot_ua", "crawler-user-agents:Googlebot\\/")]
 
 
 def test_filtered_tally_by_reason():

@@ -470,12 +470,17 @@ def test_secret_sources_that_cannot_be_read_are_one_config_error(tmp_path: Path,
 def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     d = tmp_path_factory.mktemp("tls")
     cert, key = str(d / "cert.pem"), str(d / "key.pem")
+    # The TLS tests need the openssl command line tool (Debian's `openssl` package): without it they fail,
+    # naming it — they never skip.
     try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True)
-    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"openssl cannot make a test certificate: {exc}")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           capture_output=True, text=True)
+    except FileNotFoundError:
+        pytest.fail("the `openssl` command is missing: install Debian's openssl package to make the TLS test "
+                    "certificate")
+    if r.returncode != 0:
+        pytest.fail(f"`openssl req -x509` could not make the TLS test certificate (exit {r.returncode}): {r.stderr}")
     return cert, key
 
 
