@@ -81,8 +81,9 @@ def test_a_user_agent_on_two_lists_is_synthetic_on_both_paths(path, ua, rule):
     assert why(out) == [filtered("synthetic", rule)] * 3
     # with the synthetic filter off, the same user agent is the second list's
     off = filters(synthetic={"enabled": False}, bot_ua={"patterns": ["Datadog"]}, **PATHS[path])
-    bot = "crawler-user-agents:UptimeRobot" if ua == UPTIMEROBOT else "pattern:Datadog"
-    assert why(run(off, [req(ua=ua)])[1]) == [filtered("bot_ua", bot)]
+    # (bot_ua's reason is the traffic class: UptimeRobot is monitoring, a configured pattern is crawler)
+    bot = ("monitoring", "crawler-user-agents:UptimeRobot") if ua == UPTIMEROBOT else ("crawler", "pattern:Datadog")
+    assert why(run(off, [req(ua=ua)])[1]) == [filtered(*bot)]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -91,8 +92,8 @@ def test_denied_ip_with_a_bot_user_agent_on_both_paths(path):
     list) the same request is a bot."""
     _, out = run(filters(**PATHS[path]), [req(ip="203.0.113.5", ua=GOOGLEBOT), req(ip="11.0.0.9", ua=GOOGLEBOT)])
     first = (filtered("ip_deny", "deny:203.0.113.0/24") if path == "per-record chain"
-             else filtered("bot_ua", "crawler-user-agents:Googlebot\\/"))
-    assert why(out) == [first, filtered("bot_ua", "crawler-user-agents:Googlebot\\/")]
+             else filtered("crawler", "crawler-user-agents:Googlebot\\/"))
+    assert why(out) == [first, filtered("crawler", "crawler-user-agents:Googlebot\\/")]
 
 
 def test_filtered_tally_by_reason():
