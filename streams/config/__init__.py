@@ -19,8 +19,9 @@ from streams.config.base import NAME_PATTERN, ConfigError, Finite, Strict
 from streams.config.sli import (
     RouteMatch, expand_statuses, SLOConfig, JourneyConfig, ExclusionRule, SyntheticFilter, IpDenyFilter,
     BotUaFilter, RateLimitFilter, DEFAULT_SCANNER_UAS, DEFAULT_PROBE_PATHS, ScannerFilter,
-    CredentialStuffingFilter, FiltersConfig, StateConfig, WindowsConfig, FIELD_NAMES, InputConfig,
-    BurnConfig, BotSurgeConfig, CalibrationConfig, DetectionConfig, PostmortemConfig, UserPainConfig, DEFAULT_EXCLUSIONS, DEFAULT_JOURNEYS,
+    CredentialStuffingFilter, FiltersConfig, SiteProfile, StateConfig, TRAFFIC_CLASSES, WindowsConfig,
+    FIELD_NAMES, InputConfig, BurnConfig, BotSurgeConfig, CalibrationConfig, DetectionConfig, PostmortemConfig,
+    UserPainConfig, DEFAULT_EXCLUSIONS, DEFAULT_JOURNEYS,
 )
 from streams.config.limits import LimitsConfig
 from streams.config.transport import (
@@ -31,8 +32,9 @@ __all__ = [
     "BotSurgeConfig", "BotUaFilter", "BurnConfig", "CalibrationConfig", "Config", "PostmortemConfig", "UserPainConfig", "ConfigError",
     "CredentialStuffingFilter", "DEFAULT_EXCLUSIONS", "DEFAULT_JOURNEYS", "DEFAULT_PROBE_PATHS",
     "DEFAULT_SCANNER_UAS", "DetectionConfig", "ExclusionRule", "FIELD_NAMES", "FiltersConfig", "Finite",
-    "InputConfig", "IpDenyFilter", "JourneyConfig", "KafkaConfig", "KafkaSecurityConfig", "LimitsConfig", "NAME_PATTERN",
-    "RateLimitFilter", "RemoteWriteConfig", "RouteMatch", "SLOConfig", "ScannerFilter", "StateConfig",
+    "InputConfig", "IpDenyFilter", "JourneyConfig", "KafkaConfig", "KafkaSecurityConfig", "LimitsConfig",
+    "NAME_PATTERN", "RateLimitFilter", "RemoteWriteConfig", "RouteMatch", "SLOConfig", "ScannerFilter",
+    "SiteProfile", "StateConfig", "TRAFFIC_CLASSES",
     "Strict", "SyntheticFilter", "TopicsConfig", "WindowsConfig", "WorkerConfig", "config_from_dict",
     "expand_statuses", "load_config",
 ]
@@ -43,6 +45,7 @@ class Config(Strict):
     journeys: tuple[JourneyConfig, ...] = Field(default=DEFAULT_JOURNEYS, min_length=1)
     exclusions: tuple[ExclusionRule, ...] = DEFAULT_EXCLUSIONS
     filters: FiltersConfig = FiltersConfig()
+    site: SiteProfile = SiteProfile()
     state: StateConfig = StateConfig()
     windows: WindowsConfig = WindowsConfig()
     kafka: KafkaConfig = KafkaConfig()

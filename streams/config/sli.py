@@ -83,13 +83,23 @@ class SLOConfig(Strict):
         return self
 
 
+TrafficClass = Literal["crawler", "ai_crawler", "automation", "monitoring", "preview", "feed_reader", "headless",
+                       "scanner"]
+TRAFFIC_CLASSES: tuple[str, ...] = ("crawler", "ai_crawler", "automation", "monitoring", "preview", "feed_reader",
+                                    "headless", "scanner")
+
+
 class JourneyConfig(Strict):
+    """``keep`` lists the traffic classes this journey counts as its users (an API whose customers call it
+    from an SDK keeps ``automation``); every other class is dropped, and by default all are."""
+
     name: str = Field(pattern=NAME_PATTERN)
     service: str | None = None
     # Services the journey needs besides its own (composite ceiling: the product of their availabilities).
     depends_on: tuple[str, ...] = ()
     match: RouteMatch = RouteMatch()
     slos: tuple[SLOConfig, ...] = Field(min_length=1)
+    keep: tuple[TrafficClass, ...] = ()
 
     @model_validator(mode="after")
     def _unique_slos(self) -> "JourneyConfig":
@@ -145,12 +155,21 @@ class IpDenyFilter(Strict):
     _v_deny = field_validator("deny", "allow")(classmethod(lambda cls, v: _cidrs(v)))
 
 
+UaList = Literal["crawler-user-agents", "crawlerdetect"]
+
+
 class BotUaFilter(Strict):
+    """Non-human user agents, by traffic class (see streams/core/filters/traffic.py and
+    docs/configuration.md). ``patterns`` drop as class ``crawler``; ``allow`` is never dropped by a list."""
+
     enabled: bool = True
-    use_crawler_list: bool = True
+    use_crawler_list: bool = True     # false: no maintained list at all (``lists`` ignored)
+    lists: tuple[UaList, ...] = ("crawler-user-agents", "crawlerdetect")
     patterns: tuple[str, ...] = ()
     allow: tuple[str, ...] = ()
     empty_user_agent_is_bot: bool = False
+    no_browser_token_is_automation: bool = True
+    keep: tuple[TrafficClass, ...] = ()   # classes every journey counts (on top of a journey's own keep)
     _v_patterns = field_validator("patterns", "allow")(classmethod(lambda cls, v: _regexes(v)))
 
 
@@ -163,10 +182,17 @@ class RateLimitFilter(Strict):
     cooldown_s: int = Field(default=300, ge=0)
 
 
+# Attack tools, matched word-bounded ("hydra" never fires inside an ordinary token).
 DEFAULT_SCANNER_UAS = (
-    "sqlmap", "nikto", "nuclei", "zgrab", "masscan", "nmap", "wpscan", "acunetix", "dirbuster",
-    "gobuster", "fuzz faster u fool", "ffuf", "nessus", "openvas", "w3af", "jaeles", "wfuzz", "netsparker",
-    "qualys", "censysinspect", "hydra",
+    "sqlmap", "nikto", "nuclei", "zgrab", "masscan", "nmap", "wpscan", "acunetix", "dirbuster", "gobuster",
+    "fuzz faster u fool", "ffuf", "nessus", "openvas", "w3af", "jaeles", "wfuzz", "netsparker", "qualys",
+    "censysinspect", "hydra", "arachni", "burpcollaborator", "burp", "owasp", "appscan", "webinspect",
+    "skipfish", "whatweb", "wapiti", "dirb", "feroxbuster", "interactsh", "oast", "projectdiscovery",
+    "commix", "joomscan", "droopescan", "cmsmap", "paros", "havij", "pangolin", "zmeu", "morfeus",
+    "muieblackcat", "l9explore", "l9tcpid", "leakix", "internet-measurement", "censys", "shodan",
+    "binaryedge", "netcraft", "stretchoid", "onyphe", "securitytrails", "recon", "scanner", "scan",
+    "exploit", "payload", "pentest", "vuln", "hack", "cyberscan", "reaver", "phpmyadmin", "fingerprint",
+    "probe", "research",
 )
 DEFAULT_PROBE_PATHS = (
     "/.env", "/.git/", "/.aws/", "/.ssh/", "/.ds_store", "/wp-login.php", "/wp-admin", "/xmlrpc.php",
@@ -176,9 +202,17 @@ DEFAULT_PROBE_PATHS = (
 
 
 class ScannerFilter(Strict):
+    """``probe_paths`` are matched after normalisation at any depth (``/wp-admin`` also hits
+    ``/blog/wp-admin/``); ``builtin_probes`` adds truesli's segment, file-name, suffix and fragment rules
+    (streams/core/filters/probes.py); ``ua_heuristics`` adds typo-squatted browser tokens and exploit
+    payloads to the ``user_agents`` tool list."""
+
     enabled: bool = True
     user_agents: tuple[str, ...] = DEFAULT_SCANNER_UAS
     probe_paths: tuple[str, ...] = DEFAULT_PROBE_PATHS
+    builtin_probes: bool = True
+    ua_heuristics: bool = True
+    empty_user_agent_on_404: bool = True
     distinct_404_threshold: int = Field(default=20, ge=1)
     window_s: int = Field(default=600, ge=1)
     cooldown_s: int = Field(default=600, ge=0)
@@ -212,6 +246,19 @@ class FiltersConfig(Strict):
     rate_limited: RateLimitFilter = RateLimitFilter()
     scanner: ScannerFilter = ScannerFilter()
     credential_stuffing: CredentialStuffingFilter = CredentialStuffingFilter()
+
+
+class SiteProfile(Strict):
+    """What the site serves. ``false``: every request for that kind of script is a probe; ``true``: only
+    the probe rules decide; unset (default): such a script answered 403/404/410 is a probe."""
+
+    serves_php: bool | None = None
+    serves_asp: bool | None = None
+    serves_jsp: bool | None = None
+    serves_cgi: bool | None = None
+
+    def serves(self) -> dict[str, bool | None]:
+        return {"php": self.serves_php, "asp": self.serves_asp, "jsp": self.serves_jsp, "cgi": self.serves_cgi}
 
 
 class StateConfig(Strict):

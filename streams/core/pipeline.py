@@ -114,7 +114,9 @@ class Pipeline:
         self.config = config
         self.decoder = Decoder(config.input)
         self.router = Router(config)
-        self.filters = FilterChain(config.filters, config.state, track_changes=track_state_changes)
+        self.filters = FilterChain(config.filters, config.state, track_changes=track_state_changes,
+                                   keep=tuple(frozenset(j.keep) for j in config.journeys),
+                                   serves=config.site.serves())
         self.judges = [tuple(build_judge(s) for s in j.slos) for j in config.journeys]
         self.windows = Windows(config.windows, [(j.name, tuple(s.name for s in j.slos)) for j in config.journeys],
                                partition)
@@ -194,7 +196,7 @@ class Pipeline:
                                                   excl_reason, rule))
                 continue
 
-            drop = check(req, flags)
+            drop = check(req, flags, journey)
             if journey < 0:
                 if drop is None:
                     unmatched += 1

@@ -24,9 +24,11 @@ from streams.report.verdict import (BUDGET_SPENT, CALIBRATED, NO_TRAFFIC, NOT_EN
 VERDICT_COLORS = {CALIBRATED: "#2e7d32", TOO_TIGHT: "#c62828", TOO_LOOSE: "#ef6c00",
                   POLICY_NOT_ENFORCED: "#6a1b9a", NO_TRAFFIC: "#616161", NOT_ENOUGH_HISTORY: "#546e7a",
                   BUDGET_SPENT: "#b71c1c"}
-REASON_COLORS = {REAL_USERS: "#4c78a8", "bot_ua": "#f58518", "scanner": "#e45756", "rate_limited": "#72b7b2",
-                 "credential_stuffing": "#b279a2", "synthetic": "#9d755d", "ip_deny": "#bab0ac"}
-EXTRA_COLORS = ("#eeca3b", "#ff9da6", "#54a24b", "#8c564b")
+REASON_COLORS = {REAL_USERS: "#4c78a8", "crawler": "#f58518", "ai_crawler": "#ffbf79", "automation": "#54a24b",
+                 "monitoring": "#88d27a", "preview": "#eeca3b", "feed_reader": "#d6a5c9", "headless": "#8c564b",
+                 "scanner": "#e45756", "rate_limited": "#72b7b2", "credential_stuffing": "#b279a2",
+                 "synthetic": "#9d755d", "ip_deny": "#bab0ac"}
+EXTRA_COLORS = ("#ff9da6", "#79706e", "#9ecae9", "#d67195")
 WINDOW_COLORS = {"1h": "#e45756", "6h": "#f58518", "1d": "#54a24b", "3d": "#4c78a8"}
 CHANGE_COLORS = {"deploy": "#1f77b4", "config": "#17becf", "upstream": "#8c564b", "freeze": "#6a1b9a",
                  "unfreeze": "#b39ddb"}

@@ -60,11 +60,11 @@ class _Journey:
 
 JOURNEYS = (
     _Journey("checkout", "shop", 40.0, 0.0007, 0.005,
-             (("bot_ua", 70.0), ("scanner", 12.0), ("rate_limited", 8.0), ("synthetic", 2.0))),
+             (("crawler", 70.0), ("scanner", 12.0), ("rate_limited", 8.0), ("synthetic", 2.0))),
     _Journey("login", "auth", 30.0, 0.0025, 0.008,
-             (("credential_stuffing", 45.0), ("bot_ua", 25.0), ("rate_limited", 10.0), ("synthetic", 2.0))),
+             (("credential_stuffing", 45.0), ("crawler", 25.0), ("rate_limited", 10.0), ("synthetic", 2.0))),
     _Journey("search", "catalog", 120.0, 0.0004, 0.01,
-             (("bot_ua", 300.0), ("scanner", 20.0), ("rate_limited", 15.0), ("synthetic", 2.0))),
+             (("crawler", 300.0), ("scanner", 20.0), ("rate_limited", 15.0), ("synthetic", 2.0))),
 )
 
 
@@ -129,7 +129,7 @@ def iter_history(days: int, seed: int = 1, start_ms: int = DEFAULT_START_MS) -> 
                 filtered = {}
                 for reason, rate in j.non_users:
                     level = rate * (0.7 + 0.3 * diurnal)
-                    if j.name == "search" and reason == "bot_ua" and surge[0] <= t < surge[1]:
+                    if j.name == "search" and reason == "crawler" and surge[0] <= t < surge[1]:
                         level *= 6.0
                     n = _count(rng, level)
                     if n:

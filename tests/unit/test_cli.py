@@ -109,7 +109,7 @@ def test_combined_log_format_file(tmp_path):
     assert r.returncode == 0, r.stderr
     s = orjson.loads(out.read_bytes())
     assert (s["consumed"], s["counted"], s["filtered"], s["excluded"], s["dead_letter_reasons"]) == (
-        5, 2, {"bot_ua": 1}, {"health": 1}, {"unparseable_line": 1})
+        5, 2, {"crawler": 1}, {"health": 1}, {"unparseable_line": 1})
     assert s["journeys"]["all"]["slos"]["availability"] == {"good": 1, "total": 2, "raw_good": 2, "raw_total": 3}
 
 

@@ -3,12 +3,18 @@
 Each filter answers "which rule drops this request", or None. The first answer wins and names the
 record's reason. The first three are pure functions of the request; the last three read and update the
 request's per-IP state, which is touched only for requests that reach them.
+
+``bot_ua`` names its verdict by traffic class (crawler, ai_crawler, automation, monitoring, preview,
+feed_reader, headless); a journey that keeps a class (``journeys[].keep``, plus ``filters.bot_ua.keep``
+for all) lets such a request through to the stateful filters instead. ``scanner`` is a class too: a
+journey keeping it ignores scanner verdicts (the IP's evidence is still recorded for other journeys).
 """
 
 from __future__ import annotations
 
 from streams.config import FiltersConfig, StateConfig
 from streams.core.filters.bot_ua import BotUaCheck
+from streams.core.filters.traffic import UaClassifier
 from streams.core.filters.credential_stuffing import CredentialStuffingCheck
 from streams.core.filters.ip_lists import IpDenyCheck
 from streams.core.filters.ipstate import IpStateStore
@@ -26,69 +32,106 @@ _SYNTHETIC_FLAG = ("synthetic", "flag")
 class FilterChain:
     """Owns the filters and the per-IP state of one pipeline."""
 
-    __slots__ = ("_stateless", "_stateful", "store", "_ua_parts", "_synthetic_flag", "_ua_verdicts")
+    __slots__ = ("_stateless", "_verdicts", "_stateful", "store", "_ua_parts", "_synthetic_flag", "_ua_verdicts", "_keep",
+                 "_keep_default")
 
-    def __init__(self, cfg: FiltersConfig, state: StateConfig, *, track_changes: bool = False) -> None:
+    def __init__(self, cfg: FiltersConfig, state: StateConfig, *, track_changes: bool = False,
+                 keep: tuple[frozenset[str], ...] = (), serves: dict | None = None) -> None:
         stateless: list = []
         if cfg.synthetic.enabled:
             stateless.append(SyntheticCheck(cfg.synthetic))
         if cfg.ip_deny.enabled and cfg.ip_deny.deny:
             stateless.append(IpDenyCheck(cfg.ip_deny))
+        bot = None
         if cfg.bot_ua.enabled:
-            scanner_uas = cfg.scanner.user_agents if cfg.scanner.enabled else ()
-            stateless.append(BotUaCheck(cfg.bot_ua, scanner_uas))
+            bot = BotUaCheck(cfg.bot_ua, cfg.scanner)
+            stateless.append(bot)
         stateful: list = []
         if cfg.rate_limited.enabled:
             stateful.append(RateLimitCheck(cfg.rate_limited))
         if cfg.scanner.enabled:
-            stateful.append(ScannerCheck(cfg.scanner))
+            classifier = bot.classifier if bot is not None else UaClassifier(
+                lists=(), scanner_tools=tuple(cfg.scanner.user_agents),
+                scanner_heuristics=cfg.scanner.ua_heuristics, shape_rule=False)
+            stateful.append(ScannerCheck(cfg.scanner, classifier.scanner, serves))
         if cfg.credential_stuffing.enabled:
             stateful.append(CredentialStuffingCheck(cfg.credential_stuffing))
-        self._stateless = tuple((f.reason, f.check) for f in stateless)
+        # Every stateless check answers (reason, rule): bot_ua's reason is the traffic class.
+        self._stateless = tuple((f.reason, f.check) for f in stateless)  # the filters, for introspection
+        self._verdicts = tuple(_as_verdict(f) for f in stateless)
         # The usual configuration lists no IPs in the stateless filters (no synthetic-agent CIDRs, an empty
         # deny list): past the synthetic flag their combined verdict is then a function of the user agent
         # alone, cached per UA — one lookup per request instead of one call per filter.
         if stateless and all(getattr(f, "ua_only", False) for f in stateless):
-            self._ua_parts: tuple | None = tuple((f.reason, f.ua_rule) for f in stateless)
+            self._ua_parts: tuple | None = tuple(_ua_verdict_of(f) for f in stateless)
         else:
             self._ua_parts = None
+        global_keep = frozenset(cfg.bot_ua.keep)
+        self._keep = tuple(k | global_keep for k in keep)
+        self._keep_default = global_keep
         self._synthetic_flag = cfg.synthetic.enabled and cfg.synthetic.honor_flag
         self._ua_verdicts: dict[str, tuple[str, str] | None] = {}
         self._stateful = tuple((f.reason, f.check) for f in stateful)
         self.store = IpStateStore(state.max_tracked_ips, state.ip_ttl_s, track_changes=track_changes)
 
-    def check(self, req: Request, flags: list[IpFlag]) -> tuple[str, str] | None:
-        """(reason, rule) of the first filter that drops ``req``, or None for a real user."""
+    def check(self, req: Request, flags: list[IpFlag], journey: int = -1) -> tuple[str, str] | None:
+        """(reason, rule) of the first filter that drops ``req``, or None for a real user.
+
+        ``journey`` is the index of the request's journey (-1: none): its ``keep`` classes are not drops."""
+        keep = self._keep[journey] if 0 <= journey < len(self._keep) else self._keep_default
         if self._ua_parts is not None:
             if self._synthetic_flag and req.synthetic:
                 return _SYNTHETIC_FLAG  # synthetic runs first, and its flag before its UA list
             verdict = self._ua_verdicts.get(req.user_agent, _MISS)
             if verdict is _MISS:
                 verdict = self._ua_verdict(req.user_agent)
-            if verdict is not None:
+            if verdict is not None and not (keep and verdict[0] in keep):
                 return verdict
         else:
-            for reason, check in self._stateless:
-                rule = check(req)
-                if rule is not None:
-                    return reason, rule
+            for check in self._verdicts:
+                verdict = check(req)
+                if verdict is not None and not (keep and verdict[0] in keep):
+                    return verdict
         if self._stateful and req.client_ip:  # no client address logged: no per-IP evidence to keep
             st = self.store.touch(req.client_ip, req.ts_ms)
             for reason, check in self._stateful:
                 rule = check(req, st, flags)
-                if rule is not None:
+                if rule is not None and not (keep and reason in keep):
                     return reason, rule
         return None
 
     def _ua_verdict(self, ua: str) -> tuple[str, str] | None:
         """The stateless filters' verdict on ``ua``, in chain order; remembered (bounded)."""
         verdict = None
-        for reason, ua_rule in self._ua_parts or ():
-            rule = ua_rule(ua)
-            if rule is not None:
-                verdict = (reason, rule)
+        for ua_verdict in self._ua_parts or ():
+            verdict = ua_verdict(ua)
+            if verdict is not None:
                 break
         if len(self._ua_verdicts) >= _UA_CACHE_LIMIT:
             self._ua_verdicts.clear()
         self._ua_verdicts[ua] = verdict
         return verdict
+
+
+def _as_verdict(f):
+    """``f.check`` as a function returning (reason, rule) | None."""
+    if isinstance(f, BotUaCheck):
+        return f.check
+    reason, check = f.reason, f.check
+
+    def verdict(req: Request) -> tuple[str, str] | None:
+        rule = check(req)
+        return None if rule is None else (reason, rule)
+    return verdict
+
+
+def _ua_verdict_of(f):
+    """``f``'s verdict on a user agent alone, as (reason, rule) | None."""
+    if isinstance(f, BotUaCheck):
+        return f.ua_verdict
+    reason, ua_rule = f.reason, f.ua_rule
+
+    def verdict(ua: str) -> tuple[str, str] | None:
+        rule = ua_rule(ua)
+        return None if rule is None else (reason, rule)
+    return verdict

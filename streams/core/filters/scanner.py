@@ -1,4 +1,9 @@
-"""Scanners: known scanner user agents, probe paths, or an IP producing many distinct 404s.
+"""Scanners: scanner user agents, probe paths, or an IP producing many distinct 404s.
+
+Scanner user agents come from the traffic classifier's scanner layer (attack tools, word-bounded;
+typo-squatted browser tokens; exploit payloads) — :mod:`streams.core.filters.traffic`. Probe paths come
+from :mod:`streams.core.filters.probes` (any depth, normalised, site profile). An empty or ``-`` user agent
+on a request answered 404 is a probe too: no browser sends an empty UA, and the 404 says it was guessing.
 
 A scanner user agent, a probe path or the 404 threshold flags the IP for ``cooldown_s`` (event time): the rest of a scan is
 dropped too, not only the requests that gave it away. Further 404s or probes during the cooldown extend
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 from streams.config import ScannerFilter
 from streams.core.filters.ipstate import IpState
+from streams.core.filters.probes import ProbeMatcher
 from streams.core.model import IpFlag, Request
 
 _CACHE_LIMIT = 100_000
@@ -16,11 +22,13 @@ _CACHE_LIMIT = 100_000
 
 class ScannerCheck:
     reason = "scanner"
-    __slots__ = ("_needles", "_probes", "_threshold", "_window_ms", "_cooldown_ms", "_ua_cache", "_rule_404")
+    __slots__ = ("_scanner_ua", "_probes", "_threshold", "_window_ms", "_cooldown_ms", "_ua_cache", "_rule_404",
+                 "_empty_404")
 
-    def __init__(self, cfg: ScannerFilter) -> None:
-        self._needles = tuple(n.lower() for n in cfg.user_agents)
-        self._probes = tuple(p.lower() for p in cfg.probe_paths)
+    def __init__(self, cfg: ScannerFilter, scanner_ua=None, serves: dict | None = None) -> None:
+        self._scanner_ua = scanner_ua  # str -> rule | None (the classifier's scanner layer)
+        self._probes = ProbeMatcher(cfg.probe_paths, builtin=cfg.builtin_probes, serves=serves)
+        self._empty_404 = cfg.empty_user_agent_on_404
         self._threshold = cfg.distinct_404_threshold
         self._window_ms = cfg.window_s * 1000
         self._cooldown_ms = cfg.cooldown_s * 1000
@@ -30,8 +38,7 @@ class ScannerCheck:
     def _ua_rule(self, ua: str) -> str | None:
         rule = self._ua_cache.get(ua, 0)
         if rule == 0:
-            low = ua.lower()
-            rule = next((f"user_agent:{n}" for n in self._needles if n in low), None)
+            rule = self._scanner_ua(ua) if self._scanner_ua is not None and ua else None
             if len(self._ua_cache) >= _CACHE_LIMIT:
                 self._ua_cache.clear()
             self._ua_cache[ua] = rule
@@ -47,16 +54,17 @@ class ScannerCheck:
             # scanner episode per network, and the IP's next requests (any user agent) are the scan too.
             return self._flag(req, st, rule, flags)
         ts = req.ts_ms
-        low = req.path.lower()
+        probe = self._probes.rule(req.path, req.status)
         x = st.x
         if x is not None and ts < x.scan_until:
             # Still scanning: fresh evidence keeps the IP in cooldown, so a slow scan is not let back in.
-            if req.status == 404 or (self._probes and low.startswith(self._probes)):
+            if req.status == 404 or probe is not None:
                 x.scan_until = ts + self._cooldown_ms
             return x.scan_rule
-        if self._probes and low.startswith(self._probes):
-            probe = next(p for p in self._probes if low.startswith(p))
-            return self._flag(req, st, f"probe_path:{probe}", flags)
+        if probe is not None:
+            return self._flag(req, st, probe, flags)
+        if self._empty_404 and req.status == 404 and (not req.user_agent or req.user_agent == "-"):
+            return self._flag(req, st, "empty_user_agent+404", flags)
         if req.status == 404 and self._count_404(st, ts, req.path) > self._threshold:
             return self._flag(req, st, self._rule_404, flags)
         return None

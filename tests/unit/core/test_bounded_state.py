@@ -169,11 +169,11 @@ def test_window_counters_carry_only_configured_labels(config, run):
     pairs = {(j.name, s.name) for j in config.journeys for s in j.slos}
     merged = merge_counters(counters)
     assert {(c.journey, c.slo) for c in merged} == pairs
-    assert {r for c in merged for r in c.filtered} == {"bot_ua", "scanner"}
+    assert {r for c in merged for r in c.filtered} == {"crawler", "scanner"}
     assert {c.window_start_ms for c in merged} == {T0_MS + 60_000 * k for k in range(10)}
     assert len(merged) == len(pairs) * 10
     tally = pipeline.tally
-    assert set(tally.filtered) == {"bot_ua", "scanner"}
+    assert set(tally.filtered) == {"crawler", "scanner"}
     assert set(tally.excluded) == {"health"}
     assert tally.dead_lettered == {"malformed_json": RECORDS // 1000}
     assert tally.consumed == RECORDS
@@ -194,7 +194,7 @@ def test_remote_write_series_carry_only_configured_labels(config, run):
         assert values == {"__name__": {"truesli_sli_events_total", "truesli_raw_events_total",
                                        "truesli_filtered_events_total"},
                           "journey": journeys, "slo": slos, "result": {"good", "bad"},
-                          "reason": {"bot_ua", "scanner"}, **extra}
+                          "reason": {"crawler", "scanner"}, **extra}
         series = {tuple(sorted(labels.items())) for labels, _, _ in group}
         # journeys × SLOs × {good, bad} × {sli, raw} + journeys × filter reasons: nothing grows with input.
         assert len(series) <= len(journeys) * 2 * 2 * 2 + len(journeys) * 2
@@ -209,7 +209,7 @@ def test_metrics_labels_are_reasons_and_partitions_only(run):
         for sample in family.samples:
             for k, v in sample.labels.items():
                 values.setdefault(k, set()).add(v)
-    assert values == {"reason": {"bot_ua", "scanner", "health", "malformed_json"}, "partition": {"0", "1"}}
+    assert values == {"reason": {"crawler", "scanner", "health", "malformed_json"}, "partition": {"0", "1"}}
 
 
 def merge_counters(counters):

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from streams.config import Config
-from streams.core.filters.bot_ua import crawler_patterns
+from streams.core.filters.traffic import crawler_user_agents_patterns as crawler_patterns
 from streams.core.pipeline import Pipeline
 from streams.core.model import IpFlag
 from tests.unit.helpers import BROWSER, GOOGLEBOT, T0_MS, at, cfg, req, run, why
@@ -46,7 +46,7 @@ def test_ip_deny_wins_over_bot_ua_and_rate_limited():
 
 def test_bot_ua_wins_over_rate_limited():
     _, out = run(ORDER_CFG, [req(ua=GOOGLEBOT, rate_limited=True)])
-    assert why(out) == [filtered("bot_ua", "crawler-user-agents:Googlebot\\/")]
+    assert why(out) == [filtered("crawler", "crawler-user-agents:Googlebot\\/")]
 
 
 def test_rate_limited_wins_over_scanner_and_credential_stuffing():
@@ -81,8 +81,9 @@ def test_a_user_agent_on_two_lists_is_synthetic_on_both_paths(path, ua, rule):
     assert why(out) == [filtered("synthetic", rule)] * 3
     # with the synthetic filter off, the same user agent is the second list's
     off = filters(synthetic={"enabled": False}, bot_ua={"patterns": ["Datadog"]}, **PATHS[path])
-    bot = "crawler-user-agents:UptimeRobot" if ua == UPTIMEROBOT else "pattern:Datadog"
-    assert why(run(off, [req(ua=ua)])[1]) == [filtered("bot_ua", bot)]
+    # (bot_ua's reason is the traffic class: UptimeRobot is monitoring, a configured pattern is crawler)
+    bot = ("monitoring", "crawler-user-agents:UptimeRobot") if ua == UPTIMEROBOT else ("crawler", "pattern:Datadog")
+    assert why(run(off, [req(ua=ua)])[1]) == [filtered(*bot)]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -91,8 +92,8 @@ def test_denied_ip_with_a_bot_user_agent_on_both_paths(path):
     list) the same request is a bot."""
     _, out = run(filters(**PATHS[path]), [req(ip="203.0.113.5", ua=GOOGLEBOT), req(ip="11.0.0.9", ua=GOOGLEBOT)])
     first = (filtered("ip_deny", "deny:203.0.113.0/24") if path == "per-record chain"
-             else filtered("bot_ua", "crawler-user-agents:Googlebot\\/"))
-    assert why(out) == [first, filtered("bot_ua", "crawler-user-agents:Googlebot\\/")]
+             else filtered("crawler", "crawler-user-agents:Googlebot\\/"))
+    assert why(out) == [first, filtered("crawler", "crawler-user-agents:Googlebot\\/")]
 
 
 def test_filtered_tally_by_reason():
@@ -109,13 +110,13 @@ def test_filtered_tally_by_reason():
     assert why(out) == [
         filtered("synthetic", "flag"),
         filtered("ip_deny", "deny:203.0.113.0/24"),
-        filtered("bot_ua", "crawler-user-agents:Googlebot\\/"),
+        filtered("crawler", "crawler-user-agents:Googlebot\\/"),
         filtered("rate_limited", "status_429"),
         filtered("scanner", "user_agent:nikto"),
         COUNTED,
         ("excluded", "health", "exclusions[0]"),
     ]
-    assert out.tally.filtered == {"synthetic": 1, "ip_deny": 1, "bot_ua": 1, "rate_limited": 1, "scanner": 1}
+    assert out.tally.filtered == {"synthetic": 1, "ip_deny": 1, "crawler": 1, "rate_limited": 1, "scanner": 1}
     assert (out.tally.counted, out.tally.excluded) == (1, {"health": 1})
 
 
@@ -124,10 +125,10 @@ def test_unmatched_requests_are_filtered_too():
                             "slos": [{"name": "availability", "kind": "availability", "objective": 0.99}]}])
     _, out = run(config, [req(path="/blog", ua=GOOGLEBOT), req(path="/blog")])
     assert [(v.journey, v.verdict, v.reason, v.rule) for v in out.verdicts] == [
-        (None, "filtered", "bot_ua", "crawler-user-agents:Googlebot\\/"),
+        (None, "filtered", "crawler", "crawler-user-agents:Googlebot\\/"),
         (None, "unmatched", None, None),
     ]
-    assert (out.tally.filtered, out.tally.unmatched) == ({"bot_ua": 1}, 1)
+    assert (out.tally.filtered, out.tally.unmatched) == ({"crawler": 1}, 1)
 
 
 # -- synthetic ----------------------------------------------------------------------------------------------
@@ -164,7 +165,8 @@ def test_synthetic_flag_ignored_when_not_honored():
 
 def test_synthetic_disabled():
     _, out = run(filters(synthetic={"enabled": False}), [req(synthetic=True), req(ua="Datadog/Synthetics")])
-    assert why(out) == [COUNTED, COUNTED]
+    # not synthetic any more; the UA is still a monitoring service's, which bot_ua names
+    assert why(out) == [COUNTED, filtered("monitoring", "truesli:monitoring")]
 
 
 # -- ip_deny ----------------------------------------------------------------------------------------------
@@ -205,7 +207,7 @@ def test_ip_deny_longest_prefix_names_the_rule():
 def test_googlebot_is_a_bot_by_the_crawler_list():
     _, out = run(Config(), [req(ua=GOOGLEBOT)])
     ((verdict, reason, rule),) = why(out)
-    assert (verdict, reason) == ("filtered", "bot_ua")
+    assert (verdict, reason) == ("filtered", "crawler")
     assert rule.startswith("crawler-user-agents:")
     pattern = rule.removeprefix("crawler-user-agents:")
     assert pattern in crawler_patterns()
@@ -213,26 +215,27 @@ def test_googlebot_is_a_bot_by_the_crawler_list():
 
 
 def test_configured_bot_pattern_names_itself():
-    config = filters(bot_ua={"patterns": ["(?i)acme-monitor", "^LinkChecker/"]})
+    config = filters(bot_ua={"patterns": ["(?i)acme-monitor", "^LinkChecker/"], "use_crawler_list": False,
+                             "no_browser_token_is_automation": False})
     _, out = run(config, [req(ua="ACME-Monitor/3"), req(ua="LinkChecker/10.0"), req(ua="x LinkChecker/10")])
     assert why(out) == [
-        filtered("bot_ua", "pattern:(?i)acme-monitor"),
-        filtered("bot_ua", "pattern:^LinkChecker/"),
-        COUNTED,
+        filtered("crawler", "pattern:(?i)acme-monitor"),
+        filtered("crawler", "pattern:^LinkChecker/"),
+        filtered("monitoring", "truesli:monitoring"),  # the pattern is anchored; truesli's table still knows it
     ]
 
 
 def test_allow_list_wins_over_crawler_list_and_patterns():
     plain = run(Config(), [req(ua="python-requests/2.31.0")])[1]
-    assert why(plain) == [filtered("bot_ua", "crawler-user-agents:python-requests")]
+    assert why(plain) == [filtered("automation", "crawler-user-agents:python-requests")]
     config = filters(bot_ua={"allow": ["python-requests"], "patterns": ["requests"]})
     _, out = run(config, [req(ua="python-requests/2.31.0"), req(ua="node-requests/1")])
-    assert why(out) == [COUNTED, filtered("bot_ua", "pattern:requests")]
+    assert why(out) == [COUNTED, filtered("crawler", "pattern:requests")]
 
 
 def test_crawler_list_can_be_switched_off():
     _, out = run(filters(bot_ua={"use_crawler_list": False}), [req(ua=GOOGLEBOT)])
-    assert why(out) == [COUNTED]
+    assert why(out) == [filtered("crawler", "truesli:bot-shapes")]  # no list: truesli's own table only
 
 
 def test_scanner_user_agents_are_scanner_not_bot_ua():
@@ -247,14 +250,14 @@ def test_scanner_user_agents_are_scanner_not_bot_ua():
 
 def test_scanner_user_agent_falls_back_to_bot_ua_when_scanner_filter_is_off():
     _, out = run(filters(scanner={"enabled": False}), [req(ua="sqlmap/1.7")])
-    assert why(out) == [filtered("bot_ua", "crawler-user-agents:sqlmap")]
+    assert why(out) == [filtered("crawler", "crawler-user-agents:sqlmap")]
 
 
 def test_empty_user_agent_counted_unless_configured_as_bot():
     batch = [req(ts=at(1), ua=""), req(ts=at(2), ua="-"), req(ts=at(3), ua=None)]
     assert why(run(Config(), batch)[1]) == [COUNTED] * 3
     out = run(filters(bot_ua={"empty_user_agent_is_bot": True}), batch)[1]
-    assert why(out) == [filtered("bot_ua", "empty_user_agent")] * 3
+    assert why(out) == [filtered("crawler", "empty_user_agent")] * 3
 
 
 def test_browsers_are_not_bots():

@@ -233,12 +233,13 @@ def test_pipeline_custom_exclusions_and_journeys_in_order():
             {"reason": "assets", "match": {"hosts": ["*.cdn.example.com"]}},
         ],
         journeys=[journey("checkout", methods=["POST"], path_regex=r"^/api/(checkout|pay)$"),
-                  journey("api", hosts=["api.example.com"], path_prefixes=["/api/"]),
+                  {**journey("api", hosts=["api.example.com"], path_prefixes=["/api/"]), "keep": ["crawler"]},
                   journey("home", paths=["/"])])
     batch = [
         req(ts=at(1), method="POST", path="/api/sync", ua="sync-bot/3", host="api.example.com"),
         req(ts=at(2), method="POST", path="/api/sync", host="api.example.com"),       # UA does not hold
-        req(ts=at(3), method="GET", path="/api/sync", ua="SYNC-BOT", host="api.example.com"),  # method does not
+        # method does not hold; the UA is a crawler's, and the api journey keeps crawlers
+        req(ts=at(3), method="GET", path="/api/sync", ua="SYNC-BOT", host="api.example.com"),
         req(ts=at(4), path="/", ua="StatusPage/2.0"),
         req(ts=at(5), path="/", ua="my statuspage/2.0"),                                 # regex is anchored
         req(ts=at(6), path="/app.js", host="img.cdn.example.com"),
@@ -253,7 +254,7 @@ def test_pipeline_custom_exclusions_and_journeys_in_order():
         ("api", "counted", None, "journeys[1]"),
         ("api", "counted", None, "journeys[1]"),
         (None, "excluded", "monitoring", "exclusions[1]"),
-        ("home", "counted", None, "journeys[2]"),
+        ("home", "filtered", "automation", "truesli:no-browser-token"),   # not excluded, and no browser's UA
         (None, "excluded", "assets", "exclusions[2]"),
         ("checkout", "counted", None, "journeys[0]"),
         ("api", "counted", None, "journeys[1]"),
@@ -261,4 +262,4 @@ def test_pipeline_custom_exclusions_and_journeys_in_order():
         (None, "unmatched", None, None),
     ]
     assert out.tally.excluded == {"jobs": 1, "monitoring": 1, "assets": 1}
-    assert (out.tally.counted, out.tally.unmatched) == (6, 1)
+    assert (out.tally.counted, out.tally.unmatched, out.tally.filtered) == (5, 1, {"automation": 1})

@@ -52,12 +52,12 @@ def test_counters_per_journey_slo_and_window():
     ]
     p, out = run(cfg_, batch)
     assert out.tally.counted == 5
-    assert out.tally.filtered == {"bot_ua": 2, "synthetic": 1}
+    assert out.tally.filtered == {"crawler": 2, "synthetic": 1}
     assert out.counters == [
         wc("all", "availability", 0, good=3, total=4, raw_good=5, raw_total=7,
-           filtered={"bot_ua": 2, "synthetic": 1}, networks={"11.0.0.0/24": 5}),
+           filtered={"crawler": 2, "synthetic": 1}, networks={"11.0.0.0/24": 5}),
         wc("all", "latency", 0, good=3, total=4, raw_good=6, raw_total=7,
-           filtered={"bot_ua": 2, "synthetic": 1}, networks={"11.0.0.0/24": 5}),
+           filtered={"crawler": 2, "synthetic": 1}, networks={"11.0.0.0/24": 5}),
     ]
     assert p.flush().counters == [wc("all", "availability", 60, good=1, total=1, raw_good=1, raw_total=1),
                                   wc("all", "latency", 60, good=1, total=1, raw_good=1, raw_total=1)]
@@ -141,7 +141,7 @@ def test_without_emit_empty_only_windows_with_data_are_emitted():
 def test_a_window_of_only_filtered_traffic_has_total_zero_and_raw_counts():
     p, _ = run(config(allowed_lateness_s=0), [req(ts=at(1), ua=GOOGLEBOT), req(ts=at(2), ua=GOOGLEBOT, status=500)])
     assert p.flush().counters == [wc("all", "availability", 0, good=0, total=0, raw_good=1, raw_total=2,
-                                     filtered={"bot_ua": 2}, networks={"11.0.0.0/24": 2})]
+                                     filtered={"crawler": 2}, networks={"11.0.0.0/24": 2})]
 
 
 # -- lateness -----------------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_late_record_reemits_its_window_with_the_next_revision():
     assert (rev0.total, rev0.revision) == (1, 0)  # an emitted counter is not mutated afterwards
     again = p.process([req(ts=at(30), ua=GOOGLEBOT)])
     assert again.counters == [wc("all", "availability", 0, good=1, total=2, raw_good=2, raw_total=3,
-                                 filtered={"bot_ua": 1}, late=2, revision=2, networks={"11.0.0.0/24": 2})]
+                                 filtered={"crawler": 1}, late=2, revision=2, networks={"11.0.0.0/24": 2})]
     assert p.tally.late == 2
     book = CounterBook()
     book.add(first.counters + late.counters + again.counters + p.flush().counters)
@@ -296,17 +296,17 @@ def test_counter_book_merges_partitions_and_keeps_the_latest_revision():
     # Merged revision = Σ (partial revision + 1) − 1 (core/merge.py): p0 at revision 1 + p1 at 0 → 2.
     assert book.merged() == [
         WindowCounter("all", "availability", W(0), W(60), good=3, total=5, raw_good=4, raw_total=6,
-                      filtered={"bot_ua": 1}, late=1, revision=2, networks={"11.0.0.0/24": 4}),
+                      filtered={"crawler": 1}, late=1, revision=2, networks={"11.0.0.0/24": 4}),
         WindowCounter("all", "latency", W(0), W(60), good=3, total=4, raw_good=4, raw_total=5,
-                      filtered={"bot_ua": 1}, skipped={"no_duration": 1}, late=1, revision=2,
+                      filtered={"crawler": 1}, skipped={"no_duration": 1}, late=1, revision=2,
                       networks={"11.0.0.0/24": 4}),  # the 500, the 503, the 900 ms one, the bot
         WindowCounter("all", "availability", W(60), W(120), good=2, total=2, raw_good=2, raw_total=2, revision=1),
         WindowCounter("all", "latency", W(60), W(120), good=2, total=2, raw_good=2, raw_total=2, revision=1),
     ]
     totals = book.totals()
     assert {k: (t.good, t.total, t.raw_good, t.raw_total, t.windows, t.filtered) for k, t in totals.items()} == {
-        ("all", "availability"): (5, 7, 6, 8, 2, {"bot_ua": 1}),
-        ("all", "latency"): (5, 6, 6, 7, 2, {"bot_ua": 1}),
+        ("all", "availability"): (5, 7, 6, 8, 2, {"crawler": 1}),
+        ("all", "latency"): (5, 6, 6, 7, 2, {"crawler": 1}),
     }
 
 

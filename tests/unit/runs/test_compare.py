@@ -18,10 +18,14 @@ from streams.tools.gen import generate
 
 ROOT = Path(__file__).resolve().parents[3]
 
+# The team allow-listed its own cron client's user agent (the bot filter would call it automation): then
+# only the exclusion below can tell the cron's jobs from users, as in the incident.
 JOURNEYS = """
 journeys:
   - name: all
     slos: [{name: availability, kind: availability, objective: 0.999}]
+filters:
+  bot_ua: {allow: ["^acme-cron/"]}
 """
 # The mistaken definition: no exclusion for /internal/ — the cron's background jobs count as users.
 OLD = JOURNEYS + """
