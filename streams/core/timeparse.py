@@ -96,6 +96,19 @@ def parse_epoch(value: float) -> int:
     raise ValueError("epoch value too large (expected seconds or milliseconds)")
 
 
+def parse_message_ts(ts: object) -> int | str:
+    """The ``ts`` of a JSON message (change event, user report): an RFC 3339 string or epoch seconds /
+    milliseconds → epoch ms, or the one-line reason it is not a timestamp (for the dead letter)."""
+    try:
+        if isinstance(ts, str):
+            return parse_rfc3339(ts)
+        if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+            return parse_epoch(ts)
+    except (ValueError, OverflowError):
+        return "ts is not a valid timestamp"
+    return "ts must be an RFC 3339 string or epoch seconds/milliseconds"
+
+
 def parse_clf(text: str) -> int:
     """Common Log Format time: ``10/Oct/2000:13:55:36 -0700``."""
     ms = _clf_cache.get(text)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from streams.core.timeparse import format_rfc3339, parse_epoch, parse_rfc3339
+from streams.core.timeparse import format_rfc3339, parse_message_ts
 
 KINDS = ("deploy", "config", "upstream", "freeze", "unfreeze")
 EXPLAINING_KINDS = frozenset(("deploy", "config", "upstream"))
@@ -46,15 +46,9 @@ def parse_change(item: bytes | str | dict) -> ChangeEvent | str:
         return "service must be a non-empty string"
     if not isinstance(cid, str) or not cid:
         return "id must be a non-empty string"
-    try:
-        if isinstance(ts, str):
-            ts_ms = parse_rfc3339(ts)
-        elif isinstance(ts, (int, float)) and not isinstance(ts, bool):
-            ts_ms = parse_epoch(ts)
-        else:
-            return "ts must be an RFC 3339 string or epoch seconds/milliseconds"
-    except (ValueError, OverflowError):
-        return "ts is not a valid timestamp"
+    ts_ms = parse_message_ts(ts)
+    if isinstance(ts_ms, str):
+        return ts_ms
     desc = item.get("description")
     return ChangeEvent(ts_ms, service, kind, cid, desc[:500] if isinstance(desc, str) else "")
 

@@ -15,7 +15,7 @@ import orjson
 
 from streams.config import Config
 from streams.core.journeys import route_predicate
-from streams.core.timeparse import format_rfc3339, parse_epoch, parse_rfc3339
+from streams.core.timeparse import format_rfc3339, parse_message_ts
 
 KINDS = ("support_ticket", "complaint", "rum_error", "status_page", "other")
 MAX_COUNT = 1_000_000
@@ -81,15 +81,9 @@ def parse_user_report(item: bytes | str | dict, mapper: ReportMapper) -> UserRep
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
         return f"count must be a whole number from 1 to {MAX_COUNT:,}"
     ts = item.get("ts")
-    try:
-        if isinstance(ts, str):
-            ts_ms = parse_rfc3339(ts)
-        elif isinstance(ts, (int, float)) and not isinstance(ts, bool):
-            ts_ms = parse_epoch(ts)
-        else:
-            return "ts must be an RFC 3339 string or epoch seconds/milliseconds"
-    except (ValueError, OverflowError):
-        return "ts is not a valid timestamp"
+    ts_ms = parse_message_ts(ts)
+    if isinstance(ts_ms, str):
+        return ts_ms
     journey = item.get("journey")
     if journey is not None:
         if journey not in mapper.journeys:
