@@ -71,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     lines: list[bytes] = []
     for name in args.files:
-        with (sys.stdin.buffer if name == "-" else open(name, "rb")) as f:
-            lines.extend(line.rstrip(b"\r\n") for line in f if line.strip())
+        try:
+            with (sys.stdin.buffer if name == "-" else open(name, "rb")) as f:
+                lines.extend(line.rstrip(b"\r\n") for line in f if line.strip())
+        except OSError as exc:
+            print(f"produce.py: error: cannot read {name}: {exc.strerror}", file=sys.stderr)
+            return 2
     if args.restamp:
         lines = restamped(lines, time.time())
     producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 20, "enable.idempotence": True})
