@@ -34,11 +34,11 @@ class Mutant:
 
 MUTANTS = (
     Mutant("filters-order-cached", "filters order", (
-        ("streams/core/filters/__init__.py", "for reason, ua_rule in self._ua_parts or ():",
-         "for reason, ua_rule in reversed(self._ua_parts or ()):"),)),
+        ("streams/core/filters/__init__.py", "for ua_verdict in self._ua_parts or ():",
+         "for ua_verdict in reversed(self._ua_parts or ()):"),)),
     Mutant("filters-order-chain", "filters order", (
-        ("streams/core/filters/__init__.py", "            for reason, check in self._stateless:",
-         "            for reason, check in reversed(self._stateless):"),)),
+        ("streams/core/filters/__init__.py", "            for check in self._verdicts:",
+         "            for check in reversed(self._verdicts):"),)),
     Mutant("filters-order-stateful", "filters order", (
         ("streams/core/filters/__init__.py", "for reason, check in self._stateful:",
          "for reason, check in reversed(self._stateful):"),)),
