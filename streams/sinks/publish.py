@@ -76,12 +76,13 @@ def backfill(book: CounterBook, rw: RemoteWriteConfig, url: str | None, extra: I
     delivered (otherwise the delivery report already says what is missing)."""
     extra = list(extra)
     sink = make_sink(rw, url)  # validates the URL (and refuses inline credentials) before anything is sent
+    merged = book.merged()
     expected = Expected()
-    expected.add_all(counter_samples(book.merged()))
+    expected.add_all(counter_samples(merged))
     expected.add_all(extra)
     t = target(rw, sink.url, _basic_auth(rw), _bearer(rw))
     found = prepare(t, expected, now_ms)
-    for labels, ts_ms, value in counter_samples(book.merged()):
+    for labels, ts_ms, value in counter_samples(merged):
         sink.add(labels, ts_ms, value)
     for labels, ts_ms, value in extra:
         sink.add(labels, ts_ms, value)
