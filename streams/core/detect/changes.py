@@ -30,15 +30,23 @@ class ChangeEvent:
         return doc
 
 
+def json_object(item: bytes | str | dict) -> dict | None:
+    """``item`` as a dict (parsed when it is JSON text), or None when it is not a JSON object. Never raises;
+    shared by the change-event and user-report parsers."""
+    if isinstance(item, dict):
+        return item
+    try:
+        doc = orjson.loads(item)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def parse_change(item: bytes | str | dict) -> ChangeEvent | str:
     """A change event, or the reason it is not one (never raises)."""
-    if not isinstance(item, dict):
-        try:
-            item = orjson.loads(item)
-        except (orjson.JSONDecodeError, TypeError):
-            return "not a JSON object"
-        if not isinstance(item, dict):
-            return "not a JSON object"
+    item = json_object(item)
+    if item is None:
+        return "not a JSON object"
     ts, service, kind, cid = item.get("ts"), item.get("service"), item.get("kind"), item.get("id")
     if kind not in KINDS:
         return f"kind must be one of {', '.join(KINDS)}"

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
 from streams.config import Config
+from streams.core.detect.changes import json_object
 from streams.core.journeys import route_predicate
 from streams.core.timeparse import format_rfc3339, parse_message_ts
 
@@ -68,13 +67,9 @@ class ReportMapper:
 
 def parse_user_report(item: bytes | str | dict, mapper: ReportMapper) -> UserReport | str:
     """A user report, or the reason it is not one (never raises)."""
-    if not isinstance(item, dict):
-        try:
-            item = orjson.loads(item)
-        except (orjson.JSONDecodeError, TypeError):
-            return "not a JSON object"
-        if not isinstance(item, dict):
-            return "not a JSON object"
+    item = json_object(item)
+    if item is None:
+        return "not a JSON object"
     kind, count = item.get("kind"), item.get("count", 1)
     if kind not in KINDS:
         return f"kind must be one of {', '.join(KINDS)}"

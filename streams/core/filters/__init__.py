@@ -115,23 +115,17 @@ class FilterChain:
 
 def _as_verdict(f):
     """``f.check`` as a function returning (reason, rule) | None."""
-    if isinstance(f, BotUaCheck):
-        return f.check
-    reason, check = f.reason, f.check
-
-    def verdict(req: Request) -> tuple[str, str] | None:
-        rule = check(req)
-        return None if rule is None else (reason, rule)
-    return verdict
+    return f.check if isinstance(f, BotUaCheck) else _tagged(f.reason, f.check)
 
 
 def _ua_verdict_of(f):
     """``f``'s verdict on a user agent alone, as (reason, rule) | None."""
-    if isinstance(f, BotUaCheck):
-        return f.ua_verdict
-    reason, ua_rule = f.reason, f.ua_rule
+    return f.ua_verdict if isinstance(f, BotUaCheck) else _tagged(f.reason, f.ua_rule)
 
-    def verdict(ua: str) -> tuple[str, str] | None:
-        rule = ua_rule(ua)
+
+def _tagged(reason: str, rule_of):
+    """``rule_of`` (answering a rule or None) as a function answering (reason, rule) or None."""
+    def verdict(x) -> tuple[str, str] | None:
+        rule = rule_of(x)
         return None if rule is None else (reason, rule)
     return verdict
