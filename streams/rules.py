@@ -154,11 +154,6 @@ def _status_ranges(statuses: list[int]) -> str:
     return ", ".join(out)
 
 
-def _days_left(factor: float) -> str:
-    days = SLO_PERIOD_DAYS / factor
-    return f"{days:.1f} days" if days < 10 else f"{days:.0f} days"
-
-
 # -- Sloth ids and labels -------------------------------------------------------------------------------------
 def sloth_slo_name(journey: JourneyConfig, slo: SLOConfig) -> str:
     """The SLO's name in the Sloth spec: ``<journey>-<slo>`` (journeys may share a service)."""
@@ -335,14 +330,6 @@ def alert_rules(journey: JourneyConfig, slo: SLOConfig, options: RuleOptions) ->
             },
         })
     return out
-
-
-def alert_explanation(options: RuleOptions) -> str:
-    """The conditions in words (for docs and the rule file's header)."""
-    return "; ".join(
-        f"{c.severity}: {_num(c.factor)}x over {c.long} and {c.short} (≥ {c.min_events} events in {c.long}; at "
-        f"{_num(c.factor)}x a {SLO_PERIOD_DAYS}-day budget lasts {_days_left(c.factor)})"
-        for c in options.conditions())
 
 
 def prometheus_rules(config: Config, options: RuleOptions | None = None, version: str = "") -> dict[str, Any]:

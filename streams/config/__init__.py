@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from streams.config.base import NAME_PATTERN, ConfigError, Finite, Strict
+from streams.config.base import NAME_PATTERN, ConfigError, Finite, Strict, _repeated
 from streams.config.sli import (
     RouteMatch, expand_statuses, SLOConfig, JourneyConfig, ExclusionRule, SyntheticFilter, IpDenyFilter,
     BotUaFilter, RateLimitFilter, DEFAULT_SCANNER_UAS, DEFAULT_PROBE_PATHS, ScannerFilter,
@@ -56,10 +56,9 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _unique_journeys(self) -> "Config":
-        names = [j.name for j in self.journeys]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = _repeated([j.name for j in self.journeys])
         if dup:
-            raise ValueError(f"journey names must be unique; repeated: {sorted(dup)}")
+            raise ValueError(f"journey names must be unique; repeated: {dup}")
         return self
 
     @model_validator(mode="after")

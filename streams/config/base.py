@@ -60,3 +60,8 @@ def _cidrs(v: tuple[str, ...]) -> tuple[str, ...]:
 
 def _regexes(v: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(_check_regex(x) for x in v)
+
+
+def _repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once in ``names``, sorted (empty: all unique)."""
+    return sorted({n for n in names if names.count(n) > 1})

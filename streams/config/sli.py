@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streams.core.regex import compile_re2
-from streams.config.base import NAME_PATTERN, Cidr, Finite, Regex, Strict, _check_regex, _cidrs, _regexes
+from streams.config.base import (NAME_PATTERN, Cidr, Finite, Regex, Strict, _check_regex, _cidrs, _regexes,
+                                 _repeated)
 
 class RouteMatch(Strict):
     """Which requests a rule applies to. Every given condition must hold; an empty match matches all.
@@ -103,10 +104,9 @@ class JourneyConfig(Strict):
 
     @model_validator(mode="after")
     def _unique_slos(self) -> "JourneyConfig":
-        names = [s.name for s in self.slos]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = _repeated([s.name for s in self.slos])
         if dup:
-            raise ValueError(f"SLO names must be unique within a journey; repeated: {sorted(dup)}")
+            raise ValueError(f"SLO names must be unique within a journey; repeated: {dup}")
         return self
 
 

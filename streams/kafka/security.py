@@ -25,7 +25,7 @@ import ssl
 from pydantic import SecretStr
 
 from streams.config import ConfigError, KafkaSecurityConfig
-from streams.config.secrets import read_secret
+from streams.config.secrets import REDACTED, read_secret
 
 
 def _read_secret(sec: KafkaSecurityConfig, name: str) -> SecretStr | None:
@@ -190,7 +190,6 @@ def describe_failure(sec: KafkaSecurityConfig, bootstrap: str, code: int, detail
 
 # The bytes of a SaslAuthenticateRequest as aiokafka's request repr shows them: b'…' or b"…".
 _SASL_PAYLOAD = re.compile(r"""sasl_auth_bytes=b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
-_REDACTED = "<redacted>"
 
 
 class RedactSecrets(logging.Filter):
@@ -205,9 +204,9 @@ class RedactSecrets(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is the logging module's problem to report, not ours
             return True
-        clean = _SASL_PAYLOAD.sub(f"sasl_auth_bytes={_REDACTED}", message)
+        clean = _SASL_PAYLOAD.sub(f"sasl_auth_bytes={REDACTED}", message)
         for secret in self._secrets:
-            clean = clean.replace(secret, _REDACTED)
+            clean = clean.replace(secret, REDACTED)
         if clean != message:
             record.msg, record.args = clean, None
         return True

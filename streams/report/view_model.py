@@ -281,13 +281,12 @@ def _slo_view(journey: str, service: str, slo_cfg: SLOConfig, rows: list[WindowC
             for reason, v in c.filtered.items():
                 by_reason.setdefault(reason, [0] * n)[k] += v
                 nonuser[k] += v
+                view.filtered[reason] = view.filtered.get(reason, 0) + v
             last_row[k] = i
             view.good += c.good
             view.total += c.total
             view.raw_good += c.raw_good
             view.raw_total += c.raw_total
-            for reason, v in c.filtered.items():
-                view.filtered[reason] = view.filtered.get(reason, 0) + v
         view.windows = len(rows)
         view.error_span = span = _error_span(tot, allowed)
         for k in range(n):

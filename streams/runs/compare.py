@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from streams.config import Config
 from streams.core.burn import BurnPolicy, alert_windows, spans
-from streams.core.merge import CounterBook
+from streams.core.merge import CounterBook, SloTotals
 from streams.core.timeparse import format_rfc3339
 
 
 def _side(config: Config, book: CounterBook) -> dict[tuple[str, str], dict]:
     merged = book.merged()
+    totals = book.totals()
     out: dict[tuple[str, str], dict] = {}
     for journey in config.journeys:
         for slo in journey.slos:
             counters = [c for c in merged if c.journey == journey.name and c.slo == slo.name]
-            good = sum(c.good for c in counters)
-            total = sum(c.total for c in counters)
+            t = totals.get((journey.name, slo.name), SloTotals())
+            good, total = t.good, t.total
             error = (total - good) / total if total else 0.0
             out[(journey.name, slo.name)] = {
                 "objective": slo.objective, "good": good, "total": total, "error_rate": error,

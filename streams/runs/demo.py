@@ -37,7 +37,7 @@ def run_demo(*, events: int, seed: int, config_path: str | None, out_dir: str | 
     write_json(str(out / "summary.json"), summary_dict(result.tally, result.book, config, result.capped))
     print(f"truesli demo: generated {events:,} requests (90% of them not real users) → {sample}\n")
     print(render_report(result.tally, result.book, config, result.inputs, result.dead_letter_samples,
-                        result.first_ts_ms, result.last_ts_ms, result.capped))
+                        *result.span(), result.capped))
     print(truth_comparison(truth, result.book), end="")
     detect_run(config, result, None, str(out / "anomalies.jsonl"), sys.stdout, now_ms)
     report = write_html_report(config, result.book.merged(), str(out / "report.html"), f"logs {sample}",

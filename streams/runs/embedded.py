@@ -53,10 +53,6 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     finally:
         files.close()
     result.capped.extend(files.caps())
-    merged = result.book.merged()
-    if merged:
-        result.first_ts_ms = merged[0].window_start_ms
-        result.last_ts_ms = merged[-1].window_end_ms
     return result
 
 

@@ -13,14 +13,11 @@ from streams.runs.detection import AbuseCollector
 class RunResult:
     """The merged counters (``book``: the newest revision of every window), the run's tallies, what was
     read (``inputs``, for the report), the first five dead letters and the filter flags' abuse episodes.
-    ``first_ts_ms``/``last_ts_ms`` (start of the first, end of the last window) are set by embedded runs;
-    :meth:`span` computes them for any run."""
+    :meth:`span` gives the event-time span (start of the first, end of the last window)."""
 
     tally: Tally
     book: CounterBook
     inputs: list[str]
-    first_ts_ms: int | None = None
-    last_ts_ms: int | None = None
     dead_letter_samples: list = field(default_factory=list)
     abuse: AbuseCollector | None = None
     capped: list = field(default_factory=list)

@@ -53,18 +53,6 @@ def make_sink(rw: RemoteWriteConfig, url: str | None = None) -> RemoteWriteSink:
         insecure_skip_verify=rw.insecure_skip_verify)
 
 
-def push_counters(book: CounterBook, rw: RemoteWriteConfig, url: str | None = None,
-                  extra: Iterable[Sample] = ()) -> DeliveryReport:
-    """Send every exported sample of ``book`` (and ``extra``: the detectors' gauges); returns what was
-    delivered and what was dropped, by reason."""
-    sink = make_sink(rw, url)
-    for labels, ts_ms, value in counter_samples(book.merged()):
-        sink.add(labels, ts_ms, value)
-    for labels, ts_ms, value in extra:
-        sink.add(labels, ts_ms, value)
-    return sink.close()
-
-
 def _bearer(rw: RemoteWriteConfig) -> str | None:
     token = read_secret(file=rw.bearer_token_file, env=rw.bearer_token_env, what="remote_write.bearer_token")
     return None if token is None else token.get_secret_value()
@@ -82,17 +70,19 @@ class BackfillResult:
 
 def backfill(book: CounterBook, rw: RemoteWriteConfig, url: str | None, extra: Iterable[Sample],
              now_ms: int, readback_timeout_s: float = 15.0) -> BackfillResult:
-    """:func:`push_counters` between a probe of the receiver (warnings naming its settings) and a read-back
-    of every series sent (streams/sinks/backfill.py). The read-back runs only when every sample was
+    """Send every exported sample of ``book`` and ``extra`` (the detectors' gauges and anomalies) between a
+    probe of the receiver (warnings naming its settings) and a read-back of every series sent
+    (streams/sinks/backfill.py). The read-back runs only when every sample was
     delivered (otherwise the delivery report already says what is missing)."""
     extra = list(extra)
     sink = make_sink(rw, url)  # validates the URL (and refuses inline credentials) before anything is sent
+    merged = book.merged()
     expected = Expected()
-    expected.add_all(counter_samples(book.merged()))
+    expected.add_all(counter_samples(merged))
     expected.add_all(extra)
     t = target(rw, sink.url, _basic_auth(rw), _bearer(rw))
     found = prepare(t, expected, now_ms)
-    for labels, ts_ms, value in counter_samples(book.merged()):
+    for labels, ts_ms, value in counter_samples(merged):
         sink.add(labels, ts_ms, value)
     for labels, ts_ms, value in extra:
         sink.add(labels, ts_ms, value)
