@@ -46,7 +46,11 @@ def test_compose_publishes_only_on_loopback_and_keeps_internal_listeners_interna
     assert published == {
         "kafka": [("127.0.0.1", 9094, 9094)],
         "prometheus": [("127.0.0.1", 9090, 9090)],
+        "victoriametrics": [("127.0.0.1", 8428, 8428)],
+        "grafana": [("127.0.0.1", 3000, 3000)],
         "truesli": [("127.0.0.1", 6066, 6066)],
+        "rules": [],       # one-shot: writes the rules into the shared volume
+        "producer": [],    # the demo profile's producer talks to kafka:9092 inside the network
     }
     for name, svc in services.items():
         assert svc.get("network_mode") != "host", name  # host networking would bypass every binding above
