@@ -48,7 +48,9 @@ _TYPES: dict[str, tuple[Any, Any]] = {
     "forwarded_for": (str | None, None),
 }
 
-_SUSPECT = re2.compile(rb"[:,\[]\s*-?(?:\d{20}|\d+(?:\.\d+)?[eE]\+?\d{3})")
+SUSPECT_NUMBER = rb"[:,\[]\s*-?(?:\d{20}|\d+(?:\.\d+)?[eE]\+?\d{3})"
+"""A number token that might overflow a double or exceed 64 bits (RE2 syntax; core/batch_columns.py too)."""
+_SUSPECT = re2.compile(SUSPECT_NUMBER)
 FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 

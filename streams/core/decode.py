@@ -34,7 +34,9 @@ from typing import Any
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
+from streams.core.batch_columns import arrow_schema, decode_columns as _decode_columns
 from streams.core.batch_decode import FAST_ERRORS, batch_is_clean, fast_struct_decoder
+from streams.core.columns import RequestColumns
 from streams.core.formats import aws, clf, envelope, envoy, haproxy, jsonlogs
 from streams.core.formats.custom import LineRegex
 from streams.core.formats.common import DecodeFailure, split_target as _split_target
@@ -177,7 +179,7 @@ class Decoder:
     """Turns one raw record into a Request. Stateless apart from bounded caches; safe to share."""
 
     __slots__ = ("_cfg", "_keys", "_k", "_nested", "_duration_factor", "_max_bytes", "_ua_cap", "_path_cap",
-                 "_format", "_json_name", "_custom", "_fast")
+                 "_format", "_json_name", "_custom", "_fast", "_arrow")
 
     def __init__(self, cfg: InputConfig) -> None:
         self._cfg = cfg
@@ -197,6 +199,8 @@ class Decoder:
         self._custom = (LineRegex(cfg.line_regex, _UNIT_FACTOR[cfg.duration_unit or "ms"])
                         if cfg.line_regex else None)
         self._fast = fast_struct_decoder(keys) if cfg.format in ("auto", "jsonl") and not self._nested else None
+        # The whole-batch Arrow read takes the field maps the msgspec Struct takes (flat, one key a field).
+        self._arrow = arrow_schema(keys) if self._fast is not None else None
 
     def batch_decoder(self, items: Sequence[bytes | str | dict]) -> Callable[[Any], Request | DecodeFailure]:
         """The decode function for the items of this batch: ``decode`` itself, or — for a clean batch of
@@ -206,6 +210,12 @@ class Decoder:
         if self._fast is not None and batch_is_clean(items):
             return self._decode_fast
         return self.decode
+
+    def decode_columns(self, batch: Sequence[bytes | str | dict]) -> RequestColumns:
+        """The batch as Arrow columns, equal to ``from_decoded([self.decode(x) for x in batch])``: JSON
+        lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record."""
+        return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
+                               self._path_cap, self._ua_cap)
 
     def _decode_fast(self, item: Any) -> Request | DecodeFailure:
         """``decode(item)`` for an item of a clean batch: msgspec validates the common shape in C and this

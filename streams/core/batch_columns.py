@@ -1,0 +1,270 @@
+"""Whole-batch JSON decode straight into Arrow columns: ``Decoder.decode_columns`` for JSON-lines batches.
+
+Contract (the one of core/columns.py): ``decode_columns(batch)`` equals
+``from_decoded([decoder.decode(x) for x in batch])`` — every column value, every null, the same
+DecodeFailure at the same row. tests/unit/core/test_columns.py checks it differentially.
+
+How: a batch that passes :func:`arrow_screen` is joined and read by ``pyarrow.json.read_json`` with an
+explicit schema of the log's key names (the field map's), then :func:`finish` applies the rules of
+``Decoder._from_mapping`` column by column — per *distinct* value in Python (timestamp second, millis
+suffix, IP, method, host, user agent), vectorised in Arrow otherwise. A row that does not have the common
+shape (a null or odd field, anything ``_from_mapping`` would reject or read a longer way) is decoded by
+``Decoder.decode`` alone and its values — or its failure — are patched into the columns. Any Arrow error
+(a duplicate key, a type mismatch such as ``"status": "200"`` or ``200.0``, a non-object) sends the whole
+batch the per-record way.
+
+Where pyarrow's reader and orjson disagree, the screen sends the batch the per-record way, whole: every
+item bytes (exactly ``bytes``: ``OverlongLine``/``OversizedRow`` are subclasses the decoder treats
+specially), none empty, none over the record cap, none holding a newline, each starting with ``{`` (so
+each line is one row; the row count is asserted too); all ASCII; no ``NaN``/``Inf`` literal (Arrow accepts
+them, orjson does not); no number that could overflow a double (Arrow skips unknown fields' numbers
+unchecked: the RE2 screen of core/batch_decode.py); no line nested deeper than orjson allows (Arrow has
+no limit). Hostile input costs its own batch the per-record path, never more: every check is linear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+import re2
+
+from streams.core.batch_decode import FAST_FIELDS, SUSPECT_NUMBER
+from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
+from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS, SECOND_MS_CACHE, parse_rfc3339
+
+if TYPE_CHECKING:
+    from streams.core.decode import Decoder
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "ts": pa.string(), "client_ip": pa.string(), "method": pa.string(), "host": pa.string(),
+    "path": pa.string(), "status": pa.int64(), "duration_ms": pa.float64(), "user_agent": pa.string(),
+    "rate_limited": pa.bool_(), "synthetic": pa.bool_(), "forwarded_for": pa.string(),
+}
+"""What Arrow reads each field as: a value of another JSON type is an Arrow error (whole batch per record)."""
+
+_SCREEN = re2.compile(rb"NaN|Inf|\n(?:[^{]|$)|" + SUSPECT_NUMBER)
+_DEPTH_GUARD = 1000
+"""A line with this many ``[``/``{`` bytes might be nested past orjson's limit (1024): per record."""
+_READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)
+_ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError, KeyError)
+_NO_FWD = pa.scalar(None, pa.string())
+_FWD_CAP = 1024
+
+
+def arrow_schema(keys: dict[str, str]) -> tuple[pa.Schema, dict[str, str]] | None:
+    """(explicit read schema named by the log's keys, truesli field → key) for a flat field map, or None
+    when the map cannot be read by one schema (two fields on one key, a dotted key)."""
+    wanted = {name: keys[name] for name in FAST_FIELDS if name in keys}
+    if len(set(wanted.values())) != len(wanted) or any("." in k for k in wanted.values()):
+        return None
+    return pa.schema([(key, _ARROW_TYPES[name]) for name, key in wanted.items()]), wanted
+
+
+def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | None:
+    """The joined batch when every item may be read by Arrow as exactly one row equal to orjson's
+    reading of it (module docstring), else None. C-speed passes over the joined bytes only."""
+    n = len(batch)
+    if n == 0 or set(map(type, batch)) != {bytes}:
+        return None
+    joined = b"\n".join(batch)
+    if joined[:1] != b"{" or not joined.isascii():
+        return None
+    lengths = list(map(len, batch))
+    longest = max(lengths)
+    if longest > max_bytes:
+        return None
+    # A line nested past orjson's limit has at least that many bytes: count brackets in long lines only.
+    if longest >= _DEPTH_GUARD and any(x.count(b"[") + x.count(b"{") >= _DEPTH_GUARD
+                                       for x, size in zip(batch, lengths) if size >= _DEPTH_GUARD):
+        return None
+    # One RE2 pass: NaN/Inf literals, a line not starting "{" (an empty item, an item holding a newline
+    # followed by anything else), a number that might overflow. An item holding "\n{" makes more rows
+    # than items: the caller's row count check catches it.
+    if _SCREEN.search(joined) is not None:
+        return None
+    return joined
+
+
+def _per_distinct(arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
+    """``fn`` of every value, computed once per distinct value (nulls stay null; ``fn`` → None = null).
+    When ``fn`` changes no distinct value (canonical IPs, clean hosts, short user agents: the usual case)
+    the column itself is returned, so the common batch pays no ``take``."""
+    enc = pc.dictionary_encode(arr)
+    values = enc.dictionary.to_pylist()
+    mapped = [fn(v) for v in values]
+    if mapped == values and arr.type == typ:
+        return arr
+    return pc.take(pa.array(mapped, type=typ), enc.indices)
+
+
+def _distinct_path(path: pa.Array, cap: int) -> tuple[pa.Array, pa.Array]:
+    """(cut and capped path, starts with "/") — computed on the distinct paths, vectorised."""
+    enc = pc.dictionary_encode(path)
+    values = enc.dictionary
+    cut = _cap(_cut_query(values), cap)
+    slash = pc.starts_with(values, "/")
+    return (path if cut is values else pc.take(cut, enc.indices)), pc.fill_null(pc.take(slash, enc.indices), False)
+
+
+def _second_of(prefix: str) -> int | None:
+    """Epoch ms of a ``YYYY-MM-DDTHH:MM:SS`` prefix through the parser that fills SECOND_MS_CACHE (so
+    the separators are checked as the per-record path checks them), None if invalid or out of range."""
+    ms = SECOND_MS_CACHE.get(prefix)
+    if ms is None:
+        if len(prefix) != 19:
+            return None
+        try:
+            ms = parse_rfc3339(prefix + ".000Z")
+        except (ValueError, OverflowError):
+            return None
+    # MIN/MAX are whole seconds: the second in range ⇔ every millisecond of it in range.
+    return ms if MIN_TS_MS <= ms < MAX_TS_MS else None
+
+
+_SUFFIXES = pa.array([f".{ms:03d}Z" for ms in range(1000)])
+"""".000Z" … ".999Z": a timestamp's suffix's index in it is its milliseconds (MILLIS_OF's rule: three
+ASCII digits)."""
+
+
+def _method_of(method: str) -> str | None:
+    return method.upper() if 0 < len(method) <= 16 else None
+
+
+def _cap(arr: pa.Array, cap: int) -> pa.Array:
+    """Values cut to ``cap`` code points, as ``s[:cap]`` (bytes ≥ code points: no cut needed if none is
+    longer in bytes)."""
+    longest = pc.max(pc.binary_length(arr)).as_py()
+    if longest is not None and longest > cap:
+        return pc.utf8_slice_codeunits(arr, 0, cap)
+    return arr
+
+
+def _cut_query(path: pa.Array) -> pa.Array:
+    """``_from_mapping``'s cut of a path starting "/": with a "?", what precedes it, cut again at "#";
+    without one, unchanged (a bare "#" stays)."""
+    has_q = pc.fill_null(pc.match_substring(path, "?"), False)
+    if not pc.any(has_q).as_py():
+        return path
+    head = pc.list_element(pc.split_pattern(path, "?", max_splits=1), 0)
+    head = pc.list_element(pc.split_pattern(head, "#", max_splits=1), 0)
+    return pc.if_else(has_q, head, path)
+
+
+def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: int,
+           ua_cap: int) -> tuple[dict[str, pa.Array], pa.Array]:
+    """Request columns from raw field columns (truesli names; a field the map lacks is absent), as
+    ``Decoder._from_mapping`` would build them, and ``ok``: False where a row is not of the common shape
+    and must be decoded per record (its values here are then meaningless)."""
+    ts = raw["ts"]
+    sec = _per_distinct(pc.utf8_slice_codeunits(ts, 0, 19), _second_of, pa.int64())
+    millis = pc.index_in(pc.utf8_slice_codeunits(ts, 19, 64), value_set=_SUFFIXES)
+    ts_ms = pc.add(sec, pc.cast(millis, pa.int64()))
+    client_ip = _per_distinct(raw["client_ip"], _normalize_ip, pa.string())
+    method = _per_distinct(raw["method"], _method_of, pa.string())
+    path, path_ok = _distinct_path(raw["path"], path_cap)
+    status = raw["status"]
+    status_ok = pc.fill_null(pc.and_(pc.greater_equal(status, 0), pc.less_equal(status, 999)), False)
+    ok = pc.and_(pc.and_(pc.is_valid(ts_ms), pc.is_valid(client_ip)), pc.and_(pc.is_valid(method), path_ok))
+    ok = pc.and_(ok, status_ok)
+    host = raw.get("host")
+    host = (pa.nulls(n, pa.string()) if host is None else _per_distinct(host, _host_of, pa.string()))
+    host = pc.fill_null(host, "")
+    dur = raw.get("duration_ms")
+    if dur is None:
+        dur = pa.nulls(n, pa.float64())
+    else:
+        none = pc.fill_null(pc.equal(dur, -1.0), False)  # -1: no upstream answered, duration unknown
+        ok = pc.and_(ok, pc.fill_null(pc.or_(pc.greater_equal(dur, 0.0), none), True))
+        if pc.any(none).as_py():
+            dur = pc.if_else(none, pa.scalar(None, pa.float64()), dur)
+        if duration_factor != 1.0:
+            dur = pc.multiply(dur, pa.scalar(duration_factor, pa.float64()))
+    ua = raw.get("user_agent")
+    ua = pa.nulls(n, pa.string()) if ua is None else _per_distinct(ua, lambda v: "" if v == "-" else v[:ua_cap],
+                                                                     pa.string())
+    ua = pc.fill_null(ua, "")
+    flags = {name: pa.array([False] * n, pa.bool_()) if raw.get(name) is None else pc.fill_null(raw[name], False)
+             for name in ("rate_limited", "synthetic")}
+    fwd = raw.get("forwarded_for")
+    if fwd is None:
+        fwd = pa.nulls(n, pa.string())
+    else:
+        dash = pc.fill_null(pc.equal(fwd, "-"), False)
+        if pc.any(dash).as_py():
+            fwd = pc.if_else(dash, _NO_FWD, fwd)
+        fwd = _cap(fwd, _FWD_CAP)
+    cols = {"ts_ms": ts_ms, "client_ip": client_ip, "method": method, "host": host, "path": path,
+            "status": status, "duration_ms": dur, "user_agent": ua, **flags, "forwarded_for": fwd}
+    return cols, ok
+
+
+def _normalize_ip(text: str) -> str | None:
+    from streams.core.decode import normalize_ip  # decode imports this module: bind lazily, once
+    global _normalize_ip
+    _normalize_ip = normalize_ip
+    return normalize_ip(text)
+
+
+def _host_of(host: str) -> str:
+    from streams.core.decode import _clean_host
+    return "" if host == "-" or not host else _clean_host(host)
+
+
+def patch(cols: dict[str, pa.Array], ok: pa.Array, batch: Sequence[Any],
+          decode: Callable[[Any], Any]) -> RequestColumns:
+    """RequestColumns from finished columns, every row not ``ok`` replaced by ``decode`` of its item."""
+    n = len(batch)
+    failures: dict = {}
+    bad = pc.invert(ok)
+    if pc.any(bad).as_py():
+        from streams.core.formats.common import DecodeFailure
+        idx = pc.indices_nonzero(bad).to_pylist()
+        values: dict[str, list] = {name: [] for name in COLUMN_TYPES}
+        for i in idx:
+            r = decode(batch[i])
+            if type(r) is DecodeFailure:
+                failures[i] = r
+                for v in values.values():
+                    v.append(None)
+                continue
+            for name, v in values.items():
+                v.append(getattr(r, name))
+        # A failure's row gets None in every column: null, as from_decoded has it.
+        cols = {name: pc.replace_with_mask(cols[name], bad, pa.array(values[name], type=t))
+                for name, t in COLUMN_TYPES.items()}
+    return RequestColumns(n, *(cols[name].cast(t) if cols[name].type != t else cols[name]
+                               for name, t in COLUMN_TYPES.items()), failures=failures)
+
+
+def read_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
+                 max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns | None:
+    """The batch read whole by Arrow and finished (module contract), or None when the screen or Arrow
+    declines it. ``read`` is :func:`arrow_schema` of the decoder's field map (None: always declined)."""
+    joined = arrow_screen(batch, max_bytes) if read is not None else None
+    if joined is None:
+        return None
+    schema, wanted = read
+    try:
+        table = pj.read_json(pa.BufferReader(joined), read_options=_READ,
+                             parse_options=pj.ParseOptions(explicit_schema=schema,
+                                                           unexpected_field_behavior="ignore"))
+    except _ARROW_ERRORS:
+        return None
+    n = len(batch)
+    if table.num_rows != n:  # an item holding "\n{", or two objects on one line
+        return None
+    raw = {name: pa.concat_arrays(table.column(key).chunks) if table.column(key).num_chunks != 1
+           else table.column(key).chunk(0) for name, key in wanted.items()}
+    cols, ok = finish(raw, n, duration_factor, path_cap, ua_cap)
+    return patch(cols, ok, batch, decoder.decode)
+
+
+def decode_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
+                   max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns:
+    """:func:`read_columns`, else the per-record path (``from_decoded`` of ``decoder.decode``)."""
+    cols = read_columns(decoder, batch, read, max_bytes, duration_factor, path_cap, ua_cap)
+    return cols if cols is not None else from_decoded([decoder.decode(x) for x in batch])

@@ -1,0 +1,297 @@
+"""``Decoder.decode_columns`` equals ``from_decoded`` of the per-record decoder, every column value, every
+null, every failure: generated mixes (every preset, a custom field map), the mangled and suspect lines of
+test_batch_decode.py mixed into clean batches, what Arrow accepts and orjson rejects, items holding
+newlines, empty and non-bytes items, and arbitrary objects under hypothesis. Where the whole-batch Arrow
+read must (or must not) be the path taken, ``read_columns`` is asserted directly."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streams.config import InputConfig
+from streams.core.batch_columns import read_columns
+from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
+from streams.core.decode import PRESETS, DecodeFailure, Decoder, OversizedRow
+from streams.core.timeparse import format_rfc3339
+from streams.tools.gen import generate
+from tests.unit.core.test_batch_decode import _ABSENT, MANGLED, SUSPECT, _line
+from tests.unit.helpers import T0_MS
+
+
+def assert_columns_equal(got: RequestColumns, want: RequestColumns) -> None:
+    """Same row count, same Arrow type and values (nulls included) in every column, same failures."""
+    assert got.n == want.n
+    for name, typ in COLUMN_TYPES.items():
+        g, w = getattr(got, name), getattr(want, name)
+        assert isinstance(g, pa.Array) and g.type == typ == w.type, name
+        assert g.to_pylist() == w.to_pylist(), name
+    assert got.failures == want.failures
+
+
+def _oracle(decoder: Decoder, batch: list) -> RequestColumns:
+    return from_decoded([decoder.decode(x) for x in batch])
+
+
+def _arrow(decoder: Decoder, batch: list) -> RequestColumns | None:
+    return read_columns(decoder, batch, decoder._arrow, decoder._max_bytes, decoder._duration_factor,
+                        decoder._path_cap, decoder._ua_cap)
+
+
+def _check(decoder: Decoder, batch: list, arrow: bool | None = None) -> RequestColumns:
+    """decode_columns equals the oracle; ``arrow``: whether the whole-batch read must take it."""
+    got = decoder.decode_columns(batch)
+    assert_columns_equal(got, _oracle(decoder, batch))
+    if arrow is not None:
+        read = _arrow(decoder, batch)
+        assert (read is not None) == arrow
+        if read is not None:
+            assert_columns_equal(read, got)
+    return got
+
+
+def _mix(events: int, seed: int) -> list[bytes]:
+    buf = io.BytesIO()
+    generate(buf, events=events, seed=seed, bot_share=0.9)
+    return buf.getvalue().splitlines()
+
+
+def _renamed(lines: list[bytes], keys: dict[str, str]) -> list[bytes]:
+    """Lines in the log's key names of a field map (JSON lines only; the rest unchanged)."""
+    out = []
+    for line in lines:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            out.append(line)
+            continue
+        out.append(orjson.dumps({keys.get(k, k): v for k, v in obj.items()}) if isinstance(obj, dict) else line)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_mix_is_read_whole_and_equals_the_per_record_decoder(seed: int) -> None:
+    decoder = Decoder(InputConfig())
+    lines = _mix(12_000, seed)
+    for i in range(0, len(lines), 4_000):
+        got = _check(decoder, lines[i:i + 4_000], arrow=True)
+        assert not got.failures and got.n == 4_000
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_on_the_generated_mix(preset: str) -> None:
+    keys = PRESETS[preset]
+    decoder = Decoder(InputConfig(preset=preset))
+    batch = _renamed(_mix(3_000, 5), keys)
+    got = _check(decoder, batch, arrow=True)
+    want_unit = {"truesli": 1.0, "envoy": 1.0, "nginx": 1000.0, "alb": 1000.0}[preset]
+    first = orjson.loads(batch[0])[keys["duration_ms"]]
+    assert got.duration_ms[0].as_py() == first * want_unit
+
+
+def test_custom_field_map_and_unit() -> None:
+    fields = {"client_ip": "remote", "user_agent": "agent", "duration_ms": "took"}
+    decoder = Decoder(InputConfig(fields=fields, duration_unit="us"))
+    batch = _renamed(_mix(3_000, 6), fields)
+    got = _check(decoder, batch, arrow=True)
+    assert got.duration_ms[0].as_py() == orjson.loads(batch[0])["took"] * 1e-3
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_mangled_lines_inside_clean_batches_are_patched_per_record(preset: str) -> None:
+    """Every MANGLED line of one JSON type per field (what Arrow can read) is patched into an Arrow
+    read at its position, with its exact failure or values; the rest send the batch per record."""
+    keys = PRESETS[preset]
+    decoder = Decoder(InputConfig(preset=preset))
+    clean = _renamed(_mix(400, 8), keys)
+    patched = 0
+    for line, _ in MANGLED:
+        batch = clean[:200] + _renamed([line], keys) + clean[200:]
+        read = _arrow(decoder, batch)
+        got = _check(decoder, batch)
+        if read is not None:
+            patched += 1
+            assert_columns_equal(read, got)
+    # Lines of another JSON type for a field (epoch ts, "404", lists, ints as flags …) make Arrow raise.
+    assert patched >= 25
+
+
+def test_every_mangled_reason_at_its_row() -> None:
+    decoder = Decoder(InputConfig())
+    clean = _mix(300, 9)
+    batch = list(clean)
+    for k, (line, _) in enumerate(MANGLED):
+        batch.insert(k * 5, line)
+    got = _check(decoder, batch)
+    reasons = {got.failures[i].reason for i in got.failures}
+    assert {r for _, r in MANGLED if r and r != "future_timestamp"} <= reasons
+
+
+def test_patched_rows_keep_their_positions_in_an_arrow_read() -> None:
+    decoder = Decoder(InputConfig())
+    clean = _mix(50, 10)
+    odd = [_line(ts="2026-01-01T00:00:01Z"), _line(duration_ms=-1), _line(status=1000), _line(client_ip="x"),
+           _line(path="https://Other.example.com:8443/x?y=1", host=None), _line(ts="2099-01-01T00:00:00.000Z"),
+           b"{}", _line(method=""), _line(host="-", user_agent="-", forwarded_for="-"), _line(duration_ms=-5)]
+    batch = clean[:10] + odd + clean[10:]
+    got = _check(decoder, batch, arrow=True)
+    assert sorted(got.failures) == [12, 13, 16, 17, 19]
+    assert [got.failures[i].reason for i in sorted(got.failures)] == [
+        "bad_type:status", "bad_type:client_ip", "missing_field:ts", "missing_field:method",
+        "bad_type:duration_ms"]
+    assert got.ts_ms[10].as_py() == T0_MS + 1_000
+    assert got.duration_ms[11].as_py() is None and got.status[11].as_py() == 200
+    assert got.host[14].as_py() == "other.example.com" and got.path[14].as_py() == "/x"
+    assert got.host[18].as_py() == "" and got.user_agent[18].as_py() == "" and got.forwarded_for[18].as_py() is None
+    assert got.client_ip[12].as_py() is None and got.status[12].as_py() is None
+
+
+@pytest.mark.parametrize("line,reason", SUSPECT)
+def test_suspect_lines_send_the_batch_per_record(line: bytes, reason: str | None) -> None:
+    decoder = Decoder(InputConfig())
+    batch = _mix(100, 11) + [line]
+    got = _check(decoder, batch, arrow=False)
+    assert (got.failures[100].reason if 100 in got.failures else None) == reason
+
+
+ARROW_ONLY = [
+    _line()[:-1] + b',"x":NaN}', _line()[:-1] + b',"x":Infinity}', _line()[:-1] + b',"x":-Infinity}',
+    _line()[:-1] + b',"x":-Inf}', _line(duration_ms=_ABSENT)[:-1] + b',"duration_ms":NaN}',
+    _line()[:-1] + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}",
+    _line()[:-1] + b',"x":' + b"9" * 400 + b"}", _line()[:-1] + b',"x":2.5E+308}',
+    _line() + b" " + _line(),                         # two objects on one line: two Arrow rows
+    _line() + b"\n" + _line(),                        # a Kafka value holding a newline
+    _line() + b"\n",
+]
+
+
+@pytest.mark.parametrize("index", range(len(ARROW_ONLY)))
+def test_what_arrow_accepts_and_orjson_rejects_goes_per_record(index: int) -> None:
+    decoder = Decoder(InputConfig())
+    line = ARROW_ONLY[index]
+    batch = _mix(50, 12) + [line] + _mix(5, 13)
+    got = _check(decoder, batch, arrow=False)
+    want = decoder.decode(line)
+    assert got.failures.get(50) == (want if type(want) is DecodeFailure else None)
+
+
+def test_arrow_alone_would_read_them_as_rows() -> None:
+    """Why the screen exists: pyarrow reads these lines without an error, orjson rejects them."""
+    import pyarrow.json as pj
+    decoder = Decoder(InputConfig())
+    options = pj.ParseOptions(explicit_schema=decoder._arrow[0], unexpected_field_behavior="ignore")
+    for line in ARROW_ONLY[:9]:
+        assert type(decoder.decode(line)) is DecodeFailure
+        assert pj.read_json(pa.BufferReader(line), parse_options=options).num_rows >= 1
+
+
+@pytest.mark.parametrize("odd", [b"", b"   ", b"\n", b" " + _line(), "a str item", bytearray(_line()),
+                                 {"ts": "2026-01-01T00:00:01.000Z", "client_ip": "10.0.0.1", "method": "GET",
+                                  "path": "/", "status": 200},
+                                 OversizedRow(b'{"path":"/x"}', 70_000, "path", 69_000),
+                                 b"127.0.0.1 - - [01/Jan/2026:00:00:01 +0000] \"GET / HTTP/1.1\" 200 5"])
+def test_items_that_are_not_one_json_line_send_the_batch_per_record(odd: Any) -> None:
+    decoder = Decoder(InputConfig())
+    batch = _mix(30, 14) + [odd] + _mix(3, 15)
+    for items in (batch, [odd], [odd] + batch):
+        got = decoder.decode_columns(items)
+        assert_columns_equal(got, _oracle(decoder, items))
+        assert _arrow(decoder, items) is None
+
+
+def test_oversized_line_and_empty_batch() -> None:
+    decoder = Decoder(InputConfig(max_line_bytes=1_000))
+    big = _line(user_agent="x" * 1_000)
+    _check(decoder, _mix(20, 16) + [big], arrow=False)
+    got = _check(Decoder(InputConfig()), [], arrow=False)
+    assert got.n == 0 and len(got.ts_ms) == 0
+
+
+def test_arrow_type_mismatch_and_duplicate_key_decline_the_batch() -> None:
+    decoder = Decoder(InputConfig())
+    for line in (_line(status="200"), _line(status=200.0), _line(status=2e2), _line(rate_limited=1),
+                 _line(ts=T0_MS), b'{"ts":"2026-01-01T00:00:01.000Z","ts":"2026-01-01T00:00:02.000Z"}',
+                 b"[1, 2]", b'"s"'):
+        _check(decoder, _mix(20, 17) + [line], arrow=False)
+
+
+def test_caps_cuts_escapes_and_non_ascii_values() -> None:
+    decoder = Decoder(InputConfig(max_path_chars=64, max_user_agent_chars=16))
+    lines = [
+        _line(path="/" + "p" * 100 + "?q=1"), _line(path="/a#b?c"), _line(path="/a?b#c"), _line(path="/a#frag"),
+        _line(path="/\u00e9" * 40), _line(user_agent="\u00e9" * 20), _line(user_agent="-"), _line(user_agent=None),
+        _line(host="WWW.Example.COM:8080"), _line(host="[2001:db8::1]:443"), _line(host=""),
+        _line(forwarded_for="f" * 1_500), _line(forwarded_for="\u00e9" * 1_100), _line(method="get"),
+        _line(method="\u00e9" * 3), _line(client_ip="2001:DB8::1"), _line(client_ip="10.0.0.1:8080"),
+        _line(ts="2026-01-01T00:00:01.2\u0665\u0660Z"), _line(ts="2026-01-01 00:00:01.250Z"),
+        _line(ts="2026-01-01t00:00:01.250Z"), _line(ts="2026-01-01T00:00:61.250Z"), _line(ts="1999-12-31T23:59:59.999Z"),
+        _line(ts="2100-01-01T00:00:00.000Z"), _line(ts="2026x01-01T00:00:01.250Z"), _line(user_agent="\u0000"),
+        _line(duration_ms=0), _line(duration_ms=-0.0), _line(duration_ms=1.7e99), _line(duration_ms=123456789012345678),
+        _line(rate_limited=True, synthetic=False), _line(rate_limited=None, synthetic=True),
+    ]
+    batch = [orjson.loads(x) for x in lines]
+    batch = [json.dumps(o).encode() for o in batch]  # \u-escaped: ASCII bytes, non-ASCII values
+    assert all(x.isascii() for x in batch)
+    got = _check(decoder, batch, arrow=True)
+    assert got.path[0].as_py() == "/" + "p" * 63 and got.path[1].as_py() == "/a"
+    assert got.path[3].as_py() == "/a#frag" and got.user_agent[5].as_py() == "\u00e9" * 16
+
+
+def test_seconds_seen_first_in_a_batch_fill_the_same_cache() -> None:
+    """A second first met by the Arrow read is then read from SECOND_MS_CACHE by the per-record path."""
+    from streams.core.timeparse import SECOND_MS_CACHE
+    decoder = Decoder(InputConfig())
+    ts = "2031-05-06T07:08:09.010Z"
+    SECOND_MS_CACHE.pop(ts[:19], None)
+    got = _check(decoder, [_line(ts=ts)] * 3, arrow=True)
+    assert ts[:19] in SECOND_MS_CACHE
+    assert got.ts_ms.to_pylist() == [decoder.decode(_line(ts=ts)).ts_ms] * 3
+
+
+_TYPED = {
+    "ts": st.one_of(st.none(), st.integers(T0_MS - 600_000, T0_MS + 600_000).map(format_rfc3339),
+                    st.sampled_from(["", "-", "2026-01-01T00:00:00Z", "2026-13-01T00:00:00.000Z",
+                                     "2026-01-01T00:00:00.5Z"]), st.text(max_size=26)),
+    "client_ip": st.one_of(st.none(), st.sampled_from(["", "-", "10.0.0.1", "010.0.0.1", "::1", "[::1]:80",
+                                                       "10.0.0.1:80", "x"]), st.text(max_size=6)),
+    "method": st.one_of(st.none(), st.sampled_from(["GET", "post", "", "X" * 17]), st.text(max_size=4)),
+    "host": st.one_of(st.none(), st.sampled_from(["-", "", "A.b:80", "a.b:x"]), st.text(max_size=6)),
+    "path": st.one_of(st.none(), st.sampled_from(["/", "/a?b", "/a#b", "x", "", "http://h/p?q", "/a?b#c"]),
+                      st.text(max_size=8)),
+    "status": st.one_of(st.none(), st.integers(-5, 1_005)),
+    "duration_ms": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False),
+                             st.integers(-3, 10**18), st.sampled_from([-1, -1.0, 0])),
+    "user_agent": st.one_of(st.none(), st.sampled_from(["-", "", "ua"]), st.text(max_size=8)),
+    "rate_limited": st.one_of(st.none(), st.booleans()),
+    "synthetic": st.one_of(st.none(), st.booleans()),
+    "forwarded_for": st.one_of(st.none(), st.sampled_from(["-", "", "1.2.3.4"]), st.text(max_size=5)),
+    "bytes": st.one_of(st.none(), st.integers(-(2**70), 2**70), st.text(max_size=4), st.lists(st.integers(), max_size=2)),
+}
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({}, optional=_TYPED), min_size=1, max_size=10),
+       st.sampled_from(sorted(PRESETS)))
+def test_arbitrary_typed_objects_equal_the_per_record_decoder(objs: list[dict], preset: str) -> None:
+    """Each field of the JSON type Arrow reads it as (so the batch is read whole unless a screen trips):
+    arbitrary values, absences and nulls, patched or finished, equal the oracle."""
+    keys = PRESETS[preset]
+    decoder = Decoder(InputConfig(preset=preset))
+    base = orjson.loads(_line(ts="2026-01-01T00:00:00.250Z"))
+    # stdlib json: \u-escapes non-ASCII and lone surrogates, writes integers past 64 bits
+    batch = [json.dumps({keys.get(k, k): v for k, v in {**base, **o}.items()}).encode() for o in objs]
+    _check(decoder, batch)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.binary(max_size=40), st.sampled_from([x for x, _ in MANGLED + SUSPECT] + ARROW_ONLY)),
+                min_size=1, max_size=12))
+def test_arbitrary_batches_equal_the_per_record_decoder(batch: list[bytes]) -> None:
+    _check(Decoder(InputConfig()), batch)
