@@ -102,12 +102,12 @@ def _per_distinct(arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> 
 
 
 def _distinct_path(path: pa.Array, cap: int) -> tuple[pa.Array, pa.Array]:
-    """(cut and capped path, starts with "/") — computed on the distinct paths, vectorised."""
+    """(cut and capped path — computed on the distinct paths, vectorised —, starts with "/")."""
+    slash = pc.fill_null(pc.starts_with(path, "/"), False)
     enc = pc.dictionary_encode(path)
     values = enc.dictionary
     cut = _cap(_cut_query(values), cap)
-    slash = pc.starts_with(values, "/")
-    return (path if cut is values else pc.take(cut, enc.indices)), pc.fill_null(pc.take(slash, enc.indices), False)
+    return (path if cut is values else pc.take(cut, enc.indices)), slash
 
 
 def _second_of(prefix: str) -> int | None:
