@@ -158,11 +158,20 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
            ua_cap: int) -> tuple[dict[str, pa.Array], pa.Array]:
     """Request columns from raw field columns (truesli names; a field the map lacks is absent), as
     ``Decoder._from_mapping`` would build them, and ``ok``: False where a row is not of the common shape
-    and must be decoded per record (its values here are then meaningless)."""
+    and must be decoded per record (its values here are then meaningless). The one implementation of the
+    rules for whole batches: JSON lines (below) and Parquet columns (sources/parquet.py).
+
+    Types: ``ts`` string (RFC 3339) or int64 (epoch ms: a Parquet timestamp[ms] read as integers),
+    ``status`` int64, ``duration_ms`` float64, ``rate_limited``/``synthetic`` bool, the rest string."""
     ts = raw["ts"]
-    sec = _per_distinct(pc.utf8_slice_codeunits(ts, 0, 19), _second_of, pa.int64())
-    millis = pc.index_in(pc.utf8_slice_codeunits(ts, 19, 64), value_set=_SUFFIXES)
-    ts_ms = pc.add(sec, pc.cast(millis, pa.int64()))
+    if pa.types.is_integer(ts.type):
+        # parse_epoch's millisecond branch: every value in [MIN_TS_MS, MAX_TS_MS) is ≥ 1e11 and < 1e14.
+        in_range = pc.and_(pc.greater_equal(ts, MIN_TS_MS), pc.less(ts, MAX_TS_MS))
+        ts_ms = pc.if_else(in_range, ts, pa.scalar(None, pa.int64()))
+    else:
+        sec = _per_distinct(pc.utf8_slice_codeunits(ts, 0, 19), _second_of, pa.int64())
+        millis = pc.index_in(pc.utf8_slice_codeunits(ts, 19, 64), value_set=_SUFFIXES)
+        ts_ms = pc.add(sec, pc.cast(millis, pa.int64()))
     client_ip = _per_distinct(raw["client_ip"], _normalize_ip, pa.string())
     method = _per_distinct(raw["method"], _method_of, pa.string())
     path, path_ok = _distinct_path(raw["path"], path_cap)
@@ -178,7 +187,9 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
         dur = pa.nulls(n, pa.float64())
     else:
         none = pc.fill_null(pc.equal(dur, -1.0), False)  # -1: no upstream answered, duration unknown
-        ok = pc.and_(ok, pc.fill_null(pc.or_(pc.greater_equal(dur, 0.0), none), True))
+        # ≥ 0 and finite (a Parquet double may be NaN or inf; JSON ones cannot be, after the screen)
+        finite = pc.and_(pc.greater_equal(dur, 0.0), pc.less(dur, float("inf")))
+        ok = pc.and_(ok, pc.fill_null(pc.or_(finite, none), True))
         if pc.any(none).as_py():
             dur = pc.if_else(none, pa.scalar(None, pa.float64()), dur)
         if duration_factor != 1.0:
@@ -268,3 +279,18 @@ def decode_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Sche
     """:func:`read_columns`, else the per-record path (``from_decoded`` of ``decoder.decode``)."""
     cols = read_columns(decoder, batch, read, max_bytes, duration_factor, path_cap, ua_cap)
     return cols if cols is not None else from_decoded([decoder.decode(x) for x in batch])
+
+
+def row_columns(decoder: "Decoder", raw: dict[str, pa.Array] | None, rows: Sequence[Any],
+                excluded: pa.Array | None, path_cap: int, ua_cap: int) -> RequestColumns:
+    """Columns of already-parsed rows (Parquet: truesli's field names, durations in ms, as
+    ``decoder.decode(row_dict)`` reads them), equal to ``from_decoded([decoder.decode(r) for r in rows])``.
+    ``raw``: the rows' field columns in :func:`finish`'s types, None when they are not (then per record);
+    ``excluded``: True where the row must be decoded per record whatever its values (an oversized row,
+    whose values ``raw`` holds as null). ``rows[i]`` is only built for rows decoded per record."""
+    if raw is None:
+        return from_decoded([decoder.decode(r) for r in rows])
+    cols, ok = finish(raw, len(rows), 1.0, path_cap, ua_cap)
+    if excluded is not None:
+        ok = pc.and_(ok, pc.invert(excluded))
+    return patch(cols, ok, rows, decoder.decode)

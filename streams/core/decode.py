@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
-from streams.core.batch_columns import arrow_schema, decode_columns as _decode_columns
+from streams.core.batch_columns import arrow_schema, decode_columns as _decode_columns, row_columns as _row_columns
 from streams.core.batch_decode import FAST_ERRORS, batch_is_clean, fast_struct_decoder
 from streams.core.columns import RequestColumns
 from streams.core.formats import aws, clf, envelope, envoy, haproxy, jsonlogs
@@ -216,6 +216,11 @@ class Decoder:
         lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record."""
         return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
                                self._path_cap, self._ua_cap)
+
+    def row_columns(self, raw: Any, rows: Sequence[Any], excluded: Any = None) -> RequestColumns:
+        """Parsed rows (Parquet) as Arrow columns, equal to ``from_decoded([self.decode(r) for r in rows])``
+        (core/batch_columns.py ``row_columns``: ``raw`` field columns or None, ``excluded`` rows)."""
+        return _row_columns(self, raw, rows, excluded, self._path_cap, self._ua_cap)
 
     def _decode_fast(self, item: Any) -> Request | DecodeFailure:
         """``decode(item)`` for an item of a clean batch: msgspec validates the common shape in C and this

@@ -177,7 +177,20 @@ def iter_checked_batches(file: Path, wanted: tuple[str, ...], max_row_bytes: int
                          batch_rows: int = BATCH_ROWS, limits: InputLimits = InputLimits(),
                          caps: list[Cap] | None = None) -> Iterator[tuple[int, list[dict | OversizedRow]]]:
     """(index of the first row in the file, rows) with the sizes checked (module contract). Rows are dicts
-    of the ``wanted`` columns the file has, or OversizedRow in place of a row over the cap.
+    of the ``wanted`` columns the file has, or OversizedRow in place of a row over the cap."""
+    for first, part in iter_checked_parts(file, wanted, max_row_bytes, batch_rows, limits, caps):
+        yield first, _convert(*part)
+
+
+Part = tuple[pa.RecordBatch, int, int, dict[int, OversizedRow]]
+"""(record batch, start, end, oversized rows by index in the record batch): rows [start, end) of one
+yielded batch, not yet converted (sources/parquet_columns.py reads them as columns)."""
+
+
+def iter_checked_parts(file: Path, wanted: tuple[str, ...], max_row_bytes: int,
+                       batch_rows: int = BATCH_ROWS, limits: InputLimits = InputLimits(),
+                       caps: list[Cap] | None = None) -> Iterator[tuple[int, Part]]:
+    """:func:`iter_checked_batches` before conversion: (index of the first row in the file, Part).
 
     The file stops (a Cap in ``caps``) before a row group whose declared data would pass
     ``limits.max_bytes`` for the file, or that declares more than ``RATIO_MIN_GROUP_BYTES`` expanding more
@@ -217,8 +230,8 @@ def iter_checked_batches(file: Path, wanted: tuple[str, ...], max_row_bytes: int
             raise InputError(f"cannot read {file}: {exc}") from None
 
 
-def _split(rb: pa.RecordBatch, first: int, cap: int) -> Iterator[tuple[int, list[dict | OversizedRow]]]:
-    """One record batch → byte-bounded lists of rows, oversized ones replaced."""
+def _split(rb: pa.RecordBatch, first: int, cap: int) -> Iterator[tuple[int, Part]]:
+    """One record batch → byte-bounded parts, oversized rows replaced."""
     names = rb.schema.names
     if not names or rb.num_rows == 0:
         return
@@ -237,7 +250,7 @@ def _split(rb: pa.RecordBatch, first: int, cap: int) -> Iterator[tuple[int, list
         while end < n_rows and (end == start or acc + (0 if end in replaced else sizes[end]) <= BATCH_BYTES):
             acc += 0 if end in replaced else sizes[end]
             end += 1
-        yield first + start, _convert(rb, start, end, replaced)
+        yield first + start, (rb, start, end, replaced)
         start = end
 
 

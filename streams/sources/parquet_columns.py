@@ -1,0 +1,123 @@
+"""Request-log Parquet → RequestColumns straight from Arrow: no per-row dicts for rows of the common shape.
+
+Contract: ``iter_parquet_columns(path, decoder, …)`` yields the batches ``iter_parquet_batches`` yields
+(same boundaries, same Origin, same caps and limits), each as ``RequestColumns`` equal to
+``from_decoded([decoder.decode(row) for row in rows])`` of that batch's rows. The size checks are the
+same code (``iter_checked_parts``): an oversized row is nulled in every column *before* any value of it
+is converted (its dictionary entries are never expanded) and dead-lettered ``oversized`` at its row. The
+rules are ``core.batch_columns.finish`` — the one implementation the JSON path uses; a row it does not
+accept is converted alone (the same ``_convert`` as the dict path) and decoded per record. A column of a
+type ``finish`` does not take (binary, nested, a string status, a float timestamp …), a missing required
+column or invalid UTF-8 sends the batch the dict way, whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streams.core.columns import RequestColumns
+from streams.core.decode import Decoder
+from streams.core.pipeline import Origin
+from streams.sources.limits import Cap, InputLimits
+from streams.sources.parquet import (BATCH_ROWS, REQUEST_FIELDS, Part, _convert, iter_checked_parts,
+                                     parquet_files)
+
+_REQUIRED = ("ts", "client_ip", "method", "path", "status")
+_STRINGS = ("client_ip", "method", "host", "path", "user_agent", "forwarded_for")
+_EXACT_FLOAT = 1 << 53  # integers a float64 holds exactly: float(int) of the dict path equals the cast
+
+
+class _Rows(Sequence):
+    """The part's rows, each converted only when asked for (the per-record rows)."""
+
+    def __init__(self, part: Part) -> None:
+        self._rb, self._start, self._end, self._replaced = part
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    def __getitem__(self, k):  # type: ignore[override]
+        i = self._start + k
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return self._replaced[i] if i in self._replaced else _convert(self._rb, i, i + 1, {})[0]
+
+
+def _column(name: str, col: pa.Array, over: pa.Array | None) -> pa.Array | None:
+    """One field column in ``finish``'s type, oversized rows null; None if its type is not taken."""
+    t = col.type
+    if pa.types.is_dictionary(t):
+        indices = col.indices if over is None else pc.if_else(over, pa.scalar(None, col.indices.type), col.indices)
+        col = pa.DictionaryArray.from_arrays(indices, col.dictionary).dictionary_decode()
+        t = col.type
+    elif over is not None:
+        col = pc.if_else(over, pa.scalar(None, t), col)
+    if name == "ts":
+        if pa.types.is_timestamp(t):
+            return col.cast(pa.int64())  # raw units, as the dict path's ints
+        return _integer(col) if pa.types.is_integer(t) else _string(col)
+    if name == "status":
+        return _integer(col) if pa.types.is_integer(t) else None
+    if name == "duration_ms":
+        if pa.types.is_floating(t):
+            return col.cast(pa.float64())
+        if not pa.types.is_integer(t) or pa.types.is_uint64(t):
+            return None
+        top = pc.max(pc.abs_checked(col.cast(pa.int64()))).as_py()
+        return col.cast(pa.float64()) if top is None or top < _EXACT_FLOAT else None
+    if name in ("rate_limited", "synthetic"):
+        return col if pa.types.is_boolean(t) else None
+    return _string(col)
+
+
+def _integer(col: pa.Array) -> pa.Array | None:
+    return None if pa.types.is_uint64(col.type) else col.cast(pa.int64())
+
+
+def _string(col: pa.Array) -> pa.Array | None:
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return None
+    try:
+        col.validate(full=True)  # invalid UTF-8: the dict path decides what that row is
+    except pa.ArrowInvalid:
+        return None
+    return col.cast(pa.string())
+
+
+def part_columns(part: Part, decoder: Decoder) -> RequestColumns:
+    """One part as RequestColumns (module contract)."""
+    rb, start, end, replaced = part
+    rows = _Rows(part)
+    sliced = rb.slice(start, end - start)
+    names = set(sliced.schema.names)
+    over = None
+    if replaced:
+        hit = set(i - start for i in replaced)
+        over = pa.array([k in hit for k in range(end - start)], pa.bool_())
+    raw: dict[str, pa.Array] | None = {}
+    if not all(n in names for n in _REQUIRED):
+        raw = None
+    else:
+        try:
+            for name in REQUEST_FIELDS:
+                if name in names:
+                    col = _column(name, sliced.column(name), over)
+                    if col is None:
+                        raw = None
+                        break
+                    raw[name] = col
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+            raw = None
+    return decoder.row_columns(raw, rows, over)
+
+
+def iter_parquet_columns(path: str, decoder: Decoder, max_row_bytes: int = 65_536,
+                         batch_rows: int = BATCH_ROWS, limits: InputLimits = InputLimits(),
+                         caps: list[Cap] | None = None) -> Iterator[tuple[RequestColumns, Origin]]:
+    """``iter_parquet_batches`` as columns (module contract)."""
+    for file in parquet_files(path):
+        for first, part in iter_checked_parts(file, REQUEST_FIELDS, max_row_bytes, batch_rows, limits, caps):
+            yield part_columns(part, decoder), Origin(source=str(file), first=first + 1)
