@@ -7,6 +7,9 @@ run, ``--runs`` times each, alternating:
              (what the reader did before issue 18: no size check, dictionaries expanded per row)
   checked    streams.sources.parquet.iter_parquet_batches (dictionaries, Arrow-side length checks,
              byte-bounded batches, decoder columns only)
+and, in CPU time (``time.process_time``), the file to RequestColumns:
+  dict rows  iter_parquet_batches + Decoder.decode per row + columns.from_decoded
+  columns    streams.sources.parquet_columns.iter_parquet_columns (Arrow columns through finish())
 Usage: scripts/bench parquet [--events N] [--runs R]
 """
 
@@ -26,7 +29,11 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from streams.config import InputConfig  # noqa: E402
+from streams.core.columns import from_decoded  # noqa: E402
+from streams.core.decode import Decoder  # noqa: E402
 from streams.core.timeparse import parse_rfc3339  # noqa: E402
+from streams.sources.parquet_columns import iter_parquet_columns  # noqa: E402
 from streams.sources.archive_schema import REQUEST_LOG_ARROW_SCHEMA  # noqa: E402
 from streams.sources.parquet import iter_parquet_batches  # noqa: E402
 from streams.tools.gen import generate  # noqa: E402
@@ -43,6 +50,15 @@ def unchecked(path: str) -> int:
 
 def checked(path: str) -> int:
     return sum(len(batch) for batch, _ in iter_parquet_batches(path))
+
+
+def dict_rows(path: str) -> int:
+    decoder = Decoder(InputConfig())
+    return sum(from_decoded([decoder.decode(r) for r in batch]).n for batch, _ in iter_parquet_batches(path))
+
+
+def columns(path: str) -> int:
+    return sum(cols.n for cols, _ in iter_parquet_columns(path, Decoder(InputConfig())))
 
 
 def main() -> int:
@@ -67,6 +83,12 @@ def main() -> int:
                 n = fn(path)
                 took = time.perf_counter() - t0
                 print(f"run {run + 1} {name:<9} {n:,} rows {took:.2f} s {n / took:,.0f} rows/s")
+        for run in range(args.runs):
+            for name, fn in (("dict rows", dict_rows), ("columns", columns)):
+                t0 = time.process_time()
+                n = fn(path)
+                took = time.process_time() - t0
+                print(f"run {run + 1} {name:<9} {n:,} rows {took:.2f} s CPU {n / took:,.0f} rows/s")
     return 0
 
 
