@@ -148,6 +148,15 @@ class TopicFeed(Generic[T]):
             out.append(self._items.popleft())
         return out
 
+    def item(self, raw: bytes, partition: int, offset: int) -> T | DeadLetter:
+        """One record of the topic: the parsed item, or its dead letter (reason, the parser's error, the
+        first 4096 bytes, where it was)."""
+        item = self.parse(raw)
+        if isinstance(item, str):
+            return DeadLetter(self.reason, item, raw[:4096].decode("utf-8", "backslashreplace"), self.topic,
+                              partition, offset, None)
+        return item
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
@@ -179,14 +188,7 @@ class TopicFeed(Generic[T]):
                 self.ready.set()
             for msgs in reader.batches(k.batch_max_messages, timeout=0.5, stop=self._stop):
                 for msg in msgs:
-                    raw = msg.value() or b""
-                    item = self.parse(raw)
-                    if isinstance(item, str):
-                        self._items.append(DeadLetter(self.reason, item,
-                                                      raw[:4096].decode("utf-8", "backslashreplace"),
-                                                      self.topic, msg.partition(), msg.offset(), None))
-                    else:
-                        self._items.append(item)
+                    self._items.append(self.item(msg.value() or b"", msg.partition(), msg.offset()))
                 # Set only once the records up to the ends are queued: the worker drains after reading it.
                 if reader.at_ends:
                     self.ready.set()
