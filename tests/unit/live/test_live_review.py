@@ -38,6 +38,7 @@ def _live(config, counters, reports, *, trailing_empty: int = 0):
     arrive window by window with a tick after each, as Stage B merges them; ``trailing_empty`` windows
     without traffic follow (a quiet worker's clock-closed windows)."""
     live = LiveDetection(config)
+    live.review.min_interval_s = 0  # every tick reviews (the worker: at most once per window size)
     for r in reports or []:
         live.observe_report(r)
     flowing: list = []
@@ -118,6 +119,7 @@ def test_an_open_episode_judged_at_idle_is_sent_again_when_it_goes_on(example_co
     reports = _parse(example_config, scenario_reports("unnoticed-burn"))
     counters, _ = _counters(example_config, records, tmp_path)
     live = LiveDetection(example_config)
+    live.review.min_interval_s = 0
     for r in reports:
         live.observe_report(r)
     sent = []
@@ -132,3 +134,18 @@ def test_an_open_episode_judged_at_idle_is_sent_again_when_it_goes_on(example_co
     assert [(a.id, a.evidence["burn_s"]) for a in unseen] == [
         ("sli_pain_unseen_by_users|checkout|availability|-|2026-03-10T01:04:00.000Z|firing", 2 * 3600 + 56 * 60),
         ("sli_pain_unseen_by_users|checkout|availability|-|2026-03-10T01:04:00.000Z|firing", 3 * 3600 + 56 * 60)]
+
+
+def test_while_flowing_the_review_runs_at_most_once_per_interval_and_always_at_idle(example_config, tmp_path):
+    records, _ = SCENARIOS["unnoticed-burn"]()
+    counters, _ = _counters(example_config, records[:20_000], tmp_path)
+    live = LiveDetection(example_config)
+    live.review.min_interval_s = 3600.0
+    for c in counters:
+        live.observe(c)
+        live.tick()
+    assert live.review.stats.runs == 1  # the first flowing tick; the rest fall inside the interval
+    live.last_input -= example_config.windows.idle_timeout_s + 1
+    live.tick()
+    live.tick()  # idle and nothing new: not again
+    assert live.review.stats.runs == 2
