@@ -90,13 +90,21 @@ _NO_JOURNEY = (-1, None, None)
 class Router:
     """Classifies requests. ``classify`` returns (journey index or -1, exclusion reason or None, rule)."""
 
-    __slots__ = ("journey_names", "_exclusions", "_ua_exclusions", "_journeys", "_route_cache", "_ua_cache")
+    __slots__ = ("journey_names", "_exclusions", "_ua_exclusions", "_journeys", "_route_cache", "_ua_cache",
+                 "_journey_matches", "_journey_regexes", "_exclusion_matches", "_exclusion_regexes")
 
     def __init__(self, config: Config) -> None:
         self.journey_names = tuple(j.name for j in config.journeys)
         self._exclusions = _with_ua_bits([_compile_exclusion(i, r) for i, r in enumerate(config.exclusions)])
         self._ua_exclusions = tuple(ex for ex in self._exclusions if ex.ua_bit)
         self._journeys = tuple(route_predicate(j.match) for j in config.journeys)
+        # The same rules for the batch core (core/route_columns.py), which evaluates them over columns.
+        self._journey_matches = tuple(j.match for j in config.journeys)
+        self._journey_regexes = tuple(compile_re2(m.path_regex) if m.path_regex else None
+                                      for m in self._journey_matches)
+        self._exclusion_matches = tuple(r.match for r in config.exclusions)
+        self._exclusion_regexes = tuple(compile_re2(m.path_regex) if m.path_regex else None
+                                        for m in self._exclusion_matches)
         # (method, host, path) → (exclusion candidates, the answer when none of them applies)
         self._route_cache: dict[tuple[str, str, str],
                                 tuple[tuple[_Exclusion, ...], tuple[int, str | None, str | None]]] = {}
@@ -132,6 +140,11 @@ class Router:
             self._ua_cache.clear()
         self._ua_cache[ua] = mask
         return mask
+
+    def ua_mask(self, ua: str) -> int:
+        """The bits of the UA-conditioned exclusions ``ua`` matches (cached)."""
+        mask = self._ua_cache.get(ua, -1)
+        return mask if mask >= 0 else self._ua_mask(ua)
 
     def classify(self, method: str, host: str, path: str, ua: str) -> tuple[int, str | None, str | None]:
         hit = self._route_cache.get((method, host, path))

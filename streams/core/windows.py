@@ -81,6 +81,22 @@ class Windows:
             acc = self._open[key] = WindowAcc(journey, start, len(self._journeys[journey][1]))
         return acc, False
 
+    def acc_for_count(self, journey: int, start: int, n: int) -> tuple[WindowAcc, bool]:
+        """``acc_for`` for ``n`` records of one window at once (``start`` window-aligned): the batch core."""
+        key = (journey, start)
+        ct = self.closed_through
+        if ct is not None and start < ct:
+            acc = self._closed.get(key)
+            if acc is None:
+                acc = self._closed[key] = WindowAcc(journey, start, len(self._journeys[journey][1]))
+            acc.late += n
+            self._dirty[key] = acc
+            return acc, True
+        acc = self._open.get(key)
+        if acc is None:
+            acc = self._open[key] = WindowAcc(journey, start, len(self._journeys[journey][1]))
+        return acc, False
+
     # -- watermark and closing -------------------------------------------------------------------------
     def observe(self, max_ts_in_batch: int, now_ms: int | None) -> None:
         if self.max_ts is None or max_ts_in_batch > self.max_ts:

@@ -32,7 +32,7 @@ _SYNTHETIC_FLAG = ("synthetic", "flag")
 class FilterChain:
     """Owns the filters and the per-IP state of one pipeline."""
 
-    __slots__ = ("_stateless", "_verdicts", "_stateful", "store", "_ua_parts", "_synthetic_flag", "_ua_verdicts", "_keep",
+    __slots__ = ("_stateless", "_verdicts", "_stateful", "stateful_checks", "store", "_ua_parts", "_synthetic_flag", "_ua_verdicts", "_keep",
                  "_keep_default")
 
     def __init__(self, cfg: FiltersConfig, state: StateConfig, *, track_changes: bool = False,
@@ -72,12 +72,51 @@ class FilterChain:
         self._synthetic_flag = cfg.synthetic.enabled and cfg.synthetic.honor_flag
         self._ua_verdicts: dict[str, tuple[str, str] | None] = {}
         self._stateful = tuple((f.reason, f.check) for f in stateful)
+        self.stateful_checks = tuple(stateful)  # the per-IP rules themselves (core/filters/ip_batch.py)
         self.store = IpStateStore(state.max_tracked_ips, state.ip_ttl_s, track_changes=track_changes)
 
     def check(self, req: Request, flags: list[IpFlag], journey: int = -1) -> tuple[str, str] | None:
         """(reason, rule) of the first filter that drops ``req``, or None for a real user.
 
-        ``journey`` is the index of the request's journey (-1: none): its ``keep`` classes are not drops."""
+        ``journey`` is the index of the request's journey (-1: none): its ``keep`` classes are not drops.
+        The per-record composition of :meth:`stateless` and :meth:`stateful`; the batch core calls the
+        parts itself (the stateless verdict per distinct user agent when :attr:`ua_only`)."""
+        verdict = self.stateless(req, journey)
+        if verdict is not None:
+            return verdict
+        return self.stateful(req, flags, journey)
+
+    @property
+    def ua_only(self) -> bool:
+        """True when the stateless verdict is a function of (synthetic flag, user agent) alone: then
+        :meth:`ua_verdict` + :attr:`synthetic_flag` + :meth:`kept` answer it per distinct value."""
+        return self._ua_parts is not None
+
+    @property
+    def synthetic_flag(self) -> bool:
+        """Whether a request's own ``synthetic`` flag drops it (before any user-agent verdict)."""
+        return self._synthetic_flag
+
+    @property
+    def stuffing(self) -> CredentialStuffingCheck | None:
+        return next((c for c in self.stateful_checks if isinstance(c, CredentialStuffingCheck)), None)
+
+    @property
+    def has_stateful(self) -> bool:
+        return bool(self._stateful)
+
+    def kept(self, journey: int, reason: str) -> bool:
+        """Whether ``journey`` (-1: none) counts requests of this drop reason (traffic class) as users."""
+        keep = self._keep[journey] if 0 <= journey < len(self._keep) else self._keep_default
+        return bool(keep) and reason in keep
+
+    def ua_verdict(self, ua: str) -> tuple[str, str] | None:
+        """The stateless filters' verdict on ``ua`` (``ua_only`` chains), before ``keep``; cached."""
+        verdict = self._ua_verdicts.get(ua, _MISS)
+        return self._ua_verdict(ua) if verdict is _MISS else verdict
+
+    def stateless(self, req: Request, journey: int = -1) -> tuple[str, str] | None:
+        """The first stateless filter's drop of ``req`` that ``journey`` does not keep, or None."""
         keep = self._keep[journey] if 0 <= journey < len(self._keep) else self._keep_default
         if self._ua_parts is not None:
             if self._synthetic_flag and req.synthetic:
@@ -87,12 +126,18 @@ class FilterChain:
                 verdict = self._ua_verdict(req.user_agent)
             if verdict is not None and not (keep and verdict[0] in keep):
                 return verdict
-        else:
-            for check in self._verdicts:
-                verdict = check(req)
-                if verdict is not None and not (keep and verdict[0] in keep):
-                    return verdict
-        if self._stateful and req.client_ip:  # no client address logged: no per-IP evidence to keep
+            return None
+        for check in self._verdicts:
+            verdict = check(req)
+            if verdict is not None and not (keep and verdict[0] in keep):
+                return verdict
+        return None
+
+    def stateful(self, req: Request, flags: list[IpFlag], journey: int = -1) -> tuple[str, str] | None:
+        """The per-IP filters on a request the stateless ones let through: reads and updates its IP's
+        state (touching it), in request order. No client address: no per-IP evidence, None."""
+        if self._stateful and req.client_ip:
+            keep = self._keep[journey] if 0 <= journey < len(self._keep) else self._keep_default
             st = self.store.touch(req.client_ip, req.ts_ms)
             for reason, check in self._stateful:
                 rule = check(req, st, flags)

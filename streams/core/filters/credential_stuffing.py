@@ -9,6 +9,7 @@ from __future__ import annotations
 from streams.config import CredentialStuffingFilter, expand_statuses
 from streams.core.filters.ipstate import IpState, estimate, slide
 from streams.core.journeys import route_predicate
+from streams.core.regex import compile_re2
 from streams.core.model import IpFlag, Request
 
 _CACHE_LIMIT = 50_000
@@ -16,11 +17,13 @@ _CACHE_LIMIT = 50_000
 
 class CredentialStuffingCheck:
     reason = "credential_stuffing"
-    __slots__ = ("_routes", "_failures", "_max_fail", "_max_att", "_window_ms", "_cooldown_ms",
+    __slots__ = ("_routes", "route_matches", "route_regexes", "_failures", "_max_fail", "_max_att", "_window_ms", "_cooldown_ms",
                  "_route_cache", "_rule_fail", "_rule_att")
 
     def __init__(self, cfg: CredentialStuffingFilter) -> None:
         self._routes = tuple(route_predicate(r) for r in cfg.routes)
+        self.route_matches = tuple(cfg.routes)  # the same routes for the batch core (core/route_columns.py)
+        self.route_regexes = tuple(compile_re2(r.path_regex) if r.path_regex else None for r in cfg.routes)
         self._failures = expand_statuses(cfg.failure_statuses)
         self._max_fail = cfg.max_failures
         self._max_att = cfg.max_attempts
@@ -31,10 +34,14 @@ class CredentialStuffingCheck:
         self._rule_att = f"login_attempts>{cfg.max_attempts}/{cfg.window_s}s"
 
     def _is_login(self, req: Request) -> bool:
-        key = (req.method, req.host, req.path)
+        return self.is_login_route(req.method, req.host, req.path)
+
+    def is_login_route(self, method: str, host: str, path: str) -> bool:
+        """Whether (method, host, path) is one of the configured login routes (cached)."""
+        key = (method, host, path)
         hit = self._route_cache.get(key)
         if hit is None:
-            hit = any(r(req.method, req.host, req.path) for r in self._routes)
+            hit = any(r(method, host, path) for r in self._routes)
             if len(self._route_cache) >= _CACHE_LIMIT:
                 self._route_cache.clear()
             self._route_cache[key] = hit

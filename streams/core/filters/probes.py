@@ -83,7 +83,8 @@ _SCRIPT_EXTS = {"php": (".php", ".php3", ".php4", ".php5", ".php7", ".phtml", ".
                 "asp": (".asp", ".aspx", ".ashx", ".asmx", ".axd"),
                 "jsp": (".jsp", ".jspx", ".do", ".action"),
                 "cgi": (".cgi", ".pl")}
-_PROBE_STATUSES = frozenset((403, 404, 410))
+PROBE_STATUSES = frozenset((403, 404, 410))
+_PROBE_STATUSES = PROBE_STATUSES
 
 
 def normalize_path(path: str) -> str:

@@ -1,0 +1,78 @@
+"""One batch of decoded requests as Arrow columns — what the batch core (core/pipeline.py) reads.
+
+Contract: row ``i`` is item ``i`` of the batch. A row whose item did not decode has its
+:class:`DecodeFailure` in ``failures[i]`` and is null in every column; every other row holds exactly the
+values ``Decoder.decode(item)`` would have put in its :class:`Request` (``duration_ms`` null = None,
+``forwarded_for`` null = None; ``rate_limited``/``synthetic`` are never null). Whoever builds one — the
+per-record fallback below, the whole-batch JSON decode, a Parquet reader — must keep that equality;
+tests/unit/core/test_columns.py checks it item for item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from streams.core.formats.common import DecodeFailure
+from streams.core.model import Request
+
+COLUMN_TYPES: dict[str, pa.DataType] = {
+    "ts_ms": pa.int64(), "client_ip": pa.string(), "method": pa.string(), "host": pa.string(),
+    "path": pa.string(), "status": pa.int64(), "duration_ms": pa.float64(), "user_agent": pa.string(),
+    "rate_limited": pa.bool_(), "synthetic": pa.bool_(), "forwarded_for": pa.string(),
+}
+"""Column name → Arrow type; the names are :class:`Request`'s fields."""
+
+
+@dataclass(slots=True)
+class RequestColumns:
+    """Decoded requests of one batch, column by column (see the module contract)."""
+
+    n: int
+    ts_ms: pa.Array
+    client_ip: pa.Array
+    method: pa.Array
+    host: pa.Array
+    path: pa.Array
+    status: pa.Array
+    duration_ms: pa.Array
+    user_agent: pa.Array
+    rate_limited: pa.Array
+    synthetic: pa.Array
+    forwarded_for: pa.Array
+    failures: dict[int, DecodeFailure] = field(default_factory=dict)
+
+    def request(self, i: int) -> Request:
+        """Row ``i`` as a Request (a decoded row only): for the few records a per-record step needs."""
+        return Request(self.ts_ms[i].as_py(), self.client_ip[i].as_py(), self.method[i].as_py(),
+                       self.host[i].as_py(), self.path[i].as_py(), self.status[i].as_py(),
+                       self.duration_ms[i].as_py(), self.user_agent[i].as_py(), self.rate_limited[i].as_py(),
+                       self.synthetic[i].as_py(), self.forwarded_for[i].as_py())
+
+
+def from_decoded(decoded: Sequence[Request | DecodeFailure]) -> RequestColumns:
+    """Columns from per-record decode results (the path of every batch the whole-batch decode does not
+    take: text formats, dicts, hostile or mixed batches)."""
+    n = len(decoded)
+    failures: dict[int, DecodeFailure] = {}
+    cols: dict[str, list] = {name: [None] * n for name in COLUMN_TYPES}
+    ts, ip, method, host, path, status, dur, ua, rl, syn, fwd = (cols[name] for name in COLUMN_TYPES)
+    for i, r in enumerate(decoded):
+        if type(r) is DecodeFailure:
+            failures[i] = r
+            continue
+        ts[i] = r.ts_ms
+        ip[i] = r.client_ip
+        method[i] = r.method
+        host[i] = r.host
+        path[i] = r.path
+        status[i] = r.status
+        dur[i] = r.duration_ms
+        ua[i] = r.user_agent
+        rl[i] = r.rate_limited
+        syn[i] = r.synthetic
+        fwd[i] = r.forwarded_for
+    return RequestColumns(n, *(pa.array(cols[name], type=t) for name, t in COLUMN_TYPES.items()),
+                          failures=failures)

@@ -1,0 +1,169 @@
+"""The per-IP filters over one batch: walk only the IPs whose requests can change a verdict.
+
+Contract: ``stateful_batch`` leaves the IP store, the flags and the verdicts exactly as calling
+``FilterChain.stateful`` on each reaching request in batch order would (tests/unit/core/test_batch_core.py
+compares against that walk). It knows the three per-IP rules' conditions, so it can tell the quiet case:
+
+An IP's requests in this batch are *quiet* when every one of them has no edge rate-limit flag, is not a
+429 (when those count), is not a 404 and hits no probe path under the scanner's status rule, carries no
+scanner user agent, and is not on a login route — and its state has no cooldown running at the batch's
+first request of it (rate, scanner or login), and a rate count that cannot pass
+``max_requests`` even if every request of the batch were added (current + previous bucket + n). For such
+an IP no rule can fire and only two things change: the rate window (bucket counts, applied in bucket
+order, exact when its requests' buckets do not interleave in batch order — otherwise it is walked) and
+the touch (last-seen time, touch order, change sequence). Every other IP is walked record by record.
+
+Touch order and change sequence numbers are rebuilt at the end from each IP's last request in the batch,
+which is what record-by-record touching leaves; so the whole batch is walked when it could evict (the
+store would pass ``state.max_tracked_ips``), because eviction order depends on the interleaving.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streams.core.filters.ipstate import IpState
+from streams.core.filters.probes import PROBE_STATUSES
+from streams.core.filters.rate_limit import RateLimitCheck
+from streams.core.filters.scanner import ScannerCheck
+from streams.core.filters.credential_stuffing import CredentialStuffingCheck
+from streams.core.model import IpFlag, Request
+
+_INT64 = pa.int64()
+
+
+def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Array, rate_limited: pa.Array,
+                   ua_idx: pa.Array, ua_values: list[str], p_idx: pa.Array, p_values: list[str],
+                   route_idx: pa.Array, route_login, journeys: list[int], flags: list[IpFlag]
+                   ) -> list[tuple[str, str] | None]:
+    """Verdicts of the per-IP filters for the reaching requests (arrays in batch order, one row each).
+
+    ``requests_of(rows)`` builds the Requests of the given row positions (for the walk);
+    ``route_login`` says, per distinct route of the batch (indexed by ``route_idx``), whether it is a
+    login route of the credential-stuffing rule (None without that rule); ``journeys`` holds each row's journey index."""
+    n = len(ts)
+    store = chain.store
+    checks = chain.stateful_checks
+    rate = next((c for c in checks if isinstance(c, RateLimitCheck)), None)
+    scanner = next((c for c in checks if isinstance(c, ScannerCheck)), None)
+    stuffing = next((c for c in checks if isinstance(c, CredentialStuffingCheck)), None)
+    if len(checks) != (rate is not None) + (scanner is not None) + (stuffing is not None):
+        return _walk(chain, requests_of(list(range(n))), journeys, flags)  # a rule this module does not know
+
+    quiet = _quiet_rows(rate, scanner, stuffing, status, rate_limited, ua_idx, ua_values, p_idx, p_values,
+                        route_idx, route_login)
+    ip_enc = pc.dictionary_encode(ip)
+    ips = ip_enc.dictionary.to_pylist()
+    states = store._states
+    new_ips = sum(1 for a in ips if a not in states)
+    if len(states) + new_ips > store.max_entries:
+        return _walk(chain, requests_of(list(range(n))), journeys, flags)
+
+    w = rate._window_ms if rate is not None else 1 << 62  # no rate rule: one bucket, never slid
+    pos = pa.array(range(n), _INT64)
+    table = pa.table({"ip": ip_enc.indices, "b": pc.divide(ts, w), "quiet": pc.cast(quiet, pa.int8()),
+                      "ts": ts, "pos": pos})
+    per_ip = table.group_by(["ip"], use_threads=False).aggregate(
+        [("quiet", "min"), ("ts", "min"), ("ts", "max"), ("pos", "count"), ("pos", "max")]).to_pydict()
+    per_bucket = table.group_by(["ip", "b"], use_threads=False).aggregate(
+        [("pos", "count"), ("pos", "min"), ("pos", "max")]).to_pydict()
+    buckets: dict[int, list[tuple[int, int, int, int]]] = {}
+    for k, b, c, lo, hi in zip(per_bucket["ip"], per_bucket["b"], per_bucket["pos_count"], per_bucket["pos_min"],
+                               per_bucket["pos_max"]):
+        buckets.setdefault(k, []).append((b, c, lo, hi))
+
+    limit = rate._max if rate is not None else n
+    walk_ips: set[int] = set()
+    bulk: list[tuple[int, int]] = []  # (ip code, max ts)
+    for k, q, tmin, tmax, cnt in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["ts_min"], per_ip["ts_max"],
+                                     per_ip["pos_count"]):
+        st = states.get(ips[k])
+        runs = sorted(buckets[k])
+        ok = q == 1 and all(runs[i][3] < runs[i + 1][2] for i in range(len(runs) - 1))
+        if ok and st is not None:
+            x = st.x
+            ok = (st.rate_until <= tmin and st.rate_cur + st.rate_prev + cnt <= limit
+                  and (x is None or (x.scan_until <= tmin and x.cs_until <= tmin)))
+        elif ok:
+            ok = cnt <= limit
+        if ok:
+            bulk.append((k, tmax))
+        else:
+            walk_ips.add(k)
+
+    base_seq = store._seq
+    out: list[tuple[str, str] | None] = [None] * n
+    if walk_ips:
+        codes = ip_enc.indices.to_pylist()
+        rows = [i for i in range(n) if codes[i] in walk_ips]
+        verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], flags)
+        for i, v in zip(rows, verdicts):
+            out[i] = v
+    for k, tmax in bulk:
+        a = ips[k]
+        st = states.get(a)
+        if st is None:
+            st = states[a] = IpState(0)
+            st.last_ms = tmax
+        elif tmax > st.last_ms:
+            st.last_ms = tmax
+        idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
+        for b, c, _, _ in sorted(buckets[k]):
+            if b <= idx:
+                cur += c
+            elif b == idx + 1:
+                idx, cur, prev = b, c, cur
+            else:
+                idx, cur, prev = b, c, 0
+        if rate is not None:
+            st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
+    # Touch order and change sequence: as record-by-record touching leaves them (by each IP's last row).
+    order = sorted(zip(per_ip["pos_max"], per_ip["ip"]))
+    track = store._evicted_keys is not None
+    for last, k in order:
+        a = ips[k]
+        st = states.pop(a)
+        if track:
+            st.seq = base_seq + last + 1
+        states[a] = st
+    if track:
+        store._seq = base_seq + n
+    return out  # flags: only walked rows raise them, and the walk ran in batch order
+
+
+def _walk(chain, requests: list[Request], journeys: list[int], flags: list[IpFlag]) -> list:
+    stateful = chain.stateful
+    return [stateful(req, flags, j) for req, j in zip(requests, journeys)]
+
+
+def _quiet_rows(rate, scanner, stuffing, status, rate_limited, ua_idx, ua_values, p_idx, p_values, route_idx,
+                route_login) -> pa.Array:
+    """Per row: whether no per-IP rule could fire on it or record evidence from it (see module doc)."""
+    quiet = None
+
+    def both(m):
+        nonlocal quiet
+        quiet = m if quiet is None else pc.and_(quiet, m)
+
+    if rate is not None and rate._edge:
+        both(pc.invert(rate_limited))
+    if rate is not None and rate._429:
+        both(pc.not_equal(status, 429))
+    if scanner is not None:
+        both(pc.not_equal(status, 404))
+        both(pc.take(pa.array([scanner._ua_rule(u) is None for u in ua_values], pa.bool_()), ua_idx))
+        missing = pc.is_in(status, value_set=pa.array(sorted(PROBE_STATUSES), _INT64))
+        key = pc.add(pc.multiply(p_idx, 2), pc.cast(missing, _INT64))
+        enc = pc.dictionary_encode(key)
+        probes = scanner._probes
+        ok = []
+        for kk in enc.dictionary.to_pylist():
+            pi, miss = divmod(kk, 2)
+            ok.append(probes.rule(p_values[pi], 404 if miss else 200) is None)
+        both(pc.take(pa.array(ok, pa.bool_()), enc.indices))
+    if stuffing is not None:
+        both(pc.invert(pc.take(route_login, route_idx)))
+    if quiet is None:
+        return pa.array([True] * len(status), pa.bool_())
+    return quiet
