@@ -11,7 +11,7 @@ from streams.config.base import Strict
 from streams.config.secrets import looks_like_credential, looks_secret, redact_url
 
 class TopicsConfig(Strict):
-    """Topic names. ``requests`` and ``changes`` are inputs; the rest are written by truesli."""
+    """Topic names. ``requests``, ``changes`` and ``user_reports`` are inputs; the rest are written by truesli."""
 
     requests: str = "requests.raw"
     counters: str = "sli.counters"
@@ -19,6 +19,7 @@ class TopicsConfig(Strict):
     anomalies: str = "sli.anomalies"
     deadletter: str = "sli.deadletter"
     changes: str = "ops.changes"
+    user_reports: str = "ops.user_reports"
     state: str = "truesli.state"
 
 

@@ -97,6 +97,8 @@ def ensure_topics(admin: AdminClient, cfg: KafkaConfig) -> dict[str, int]:
         t.deadletter: ({}, cfg.partitions),
         # Change events are few and a freeze months ago still matters to the budget policy: keep them.
         t.changes: ({"retention.ms": "-1"}, 1),
+        # Reports are judged over the SLO period (a spike against the journey's median): keep them too.
+        t.user_reports: ({"retention.ms": "-1"}, 1),
     }
     existing = admin.list_topics(timeout=cfg.connect_timeout_s).topics
     input_partitions = len(existing[t.requests].partitions) if t.requests in existing else cfg.partitions

@@ -83,6 +83,8 @@ class WorkerCollector:
                                   value=b.skipped)
         yield CounterMetricFamily("truesli_change_dead_letters", "ops.changes records that are not change events",
                                   value=b.change_dead_letters)
+        yield CounterMetricFamily("truesli_user_report_dead_letters",
+                                  "ops.user_reports records that are not user reports", value=b.user_report_dead_letters)
         yield CounterMetricFamily("truesli_detection_errors", "detection steps that failed (see the log)",
                                   value=b.detection_errors)
         yield CounterMetricFamily("truesli_abuse_anomalies", "scanner / credential-stuffing anomalies published",
@@ -117,8 +119,12 @@ class DetectionCollector:
         yield CounterMetricFamily("truesli_change_events", "change events read from ops.changes",
                                   value=self.detection.changes)
         yield GaugeMetricFamily("truesli_change_feed_ready",
-                                "1 once ops.changes has been read up to its end (detectors wait for it)",
-                                value=1.0 if self.detection.caught_up else 0.0)
+                                "1 once ops.changes and ops.user_reports have been read up to their ends "
+                                "(detectors wait for them)", value=1.0 if self.detection.caught_up else 0.0)
+        yield CounterMetricFamily("truesli_user_reports", "user-report records read from ops.user_reports",
+                                  value=self.detection.reports)
+        yield CounterMetricFamily("truesli_review_runs", "evaluations of the user-pain / postmortem review",
+                                  value=self.detection.review.stats.runs)
         families: dict[str, GaugeMetricFamily] = {}
         for labels, _ts, value in gauge_samples(self.detection.gauges()):
             name = labels["__name__"]

@@ -24,7 +24,7 @@ from streams.config import Config
 from streams.core.detect import Anomaly
 from streams.core.merge import merge_window
 from streams.core.model import DeadLetter, WindowCounter
-from streams.live.detection import ChangeFeed, LiveDetection
+from streams.live.detection import ChangeFeed, LiveDetection, UserReportFeed
 from streams.live.stage_a import partial_partition
 from streams.sinks.serialize import counter_from_dict
 
@@ -40,6 +40,7 @@ class StageBStats:
 
     skipped: int = 0  # partials that could not be parsed (skipped, never stored)
     change_dead_letters: int = 0  # ops.changes records that were not change events
+    user_report_dead_letters: int = 0  # ops.user_reports records that were not user reports
     detection_errors: int = 0  # detection steps that raised (logged; Stage B goes on)
 
 
@@ -57,7 +58,7 @@ class StageB:
 
     ``assignment()`` returns this worker's partials partitions, or None while faust rebalances or recovers
     the table (nothing may be judged on a half-restored history). With detection off, ``detection`` and
-    ``feed`` are None and only the merge runs."""
+    ``feed``/``reports_feed`` are None and only the merge runs."""
 
     def __init__(self, config: Config, table: Table, *, partials_partitions: int,
                  assignment: Callable[[], set[int] | None]) -> None:
@@ -66,6 +67,7 @@ class StageB:
         self.assignment = assignment
         self.stats = StageBStats()
         self.feed = ChangeFeed(config) if config.detection.enabled else None
+        self.reports_feed = UserReportFeed(config) if config.detection.enabled else None
         self.detection = LiveDetection(config, caught_up=False) if self.feed is not None else None
         self._owned: set[int] | None = None  # partials partitions the detector was last built for
 
@@ -95,12 +97,13 @@ class StageB:
         return self._detect(lambda: detection.observe(counter))
 
     def drain_changes(self) -> list[DeadLetter]:
-        """Move the change events read so far into the detectors; the records that were not change events
-        come back as dead letters to publish. Marks the detectors caught up once the feed is ready."""
+        """Move the change events and user reports read so far into the detectors; the records that were
+        not change events / user reports come back as dead letters to publish. Marks the detectors caught
+        up once both feeds are ready."""
         if self.detection is None:
             return []
-        # Read before draining: once the feed is ready, everything up to its end is already queued.
-        caught_up = self.feed.ready.is_set()
+        # Read before draining: once a feed is ready, everything up to its end is already queued.
+        caught_up = self.feed.ready.is_set() and self.reports_feed.ready.is_set()
         bad = []
         for item in self.feed.drain():
             if isinstance(item, DeadLetter):
@@ -108,6 +111,12 @@ class StageB:
                 bad.append(item)
             else:
                 self.detection.observe_change(item)
+        for item in self.reports_feed.drain():
+            if isinstance(item, DeadLetter):
+                self.stats.user_report_dead_letters += 1
+                bad.append(item)
+            else:
+                self.detection.observe_report(item)
         if caught_up:
             self.detection.caught_up = True
         return bad

@@ -6,7 +6,8 @@
 - Stage B (low volume) is a faust agent over the partials topic with a changelog-backed Table holding the
   latest partial of every (journey, slo, window, partition); each update publishes the merged counter to
   ``sli.counters`` (compacted, keyed journey|slo|window_start), and feeds the detectors
-  (streams.live.detection), which publish to ``sli.anomalies``; change events come from ``ops.changes``.
+  (streams.live.detection), which publish to ``sli.anomalies``; change events come from ``ops.changes``,
+  user reports from ``ops.user_reports``.
 - faust's web server serves /metrics (Prometheus text) and /health, bound to ``worker.web_host``
   (loopback by default). faust's own debug pages (/router, /table, /graph, stats) are switched off: they
   would show table contents and partition routing, and nothing on this server shows configuration.
@@ -67,7 +68,7 @@ def startup_lines(config: Config, *, worker_id: str, web_port: int, input_partit
     worst = max(w.idle_timeout_s, w.size_s + w.allowed_lateness_s)
     return [
         f"truesli run: worker {worker_id}, group {k.group_id}, broker {k.bootstrap_servers}",
-        f"reads {t.requests} ({input_partitions} partitions) and {t.changes}; writes {t.counters}, "
+        f"reads {t.requests} ({input_partitions} partitions), {t.changes} and {t.user_reports}; writes {t.counters}, "
         f"{t.anomalies}, {t.deadletter}",
         f"metrics {base}/metrics · health {base}/health",
         f"windows: {w.size_s} s, published {w.allowed_lateness_s} s after they end; once input stops the last "
@@ -130,7 +131,7 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == k.topics.partials}
 
     b = StageB(config, table, partials_partitions=parts[k.topics.partials], assignment=assignment)
-    feed = b.feed
+    feeds = [f for f in (b.feed, b.reports_feed) if f is not None]
 
     async def send_anomalies(found: list) -> None:
         for a in found:
@@ -153,7 +154,8 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
             return
         now = int(time.time() * 1000)
         for item in b.drain_changes():
-            await deadletter.send(key=f"changes|{item.partition}|{item.offset}".encode(),
+            name = "changes" if item.source == k.topics.changes else "user_reports"
+            await deadletter.send(key=f"{name}|{item.partition}|{item.offset}".encode(),
                                   value=orjson.dumps(dead_letter_to_dict(item, now)))
         await send_anomalies(b.tick())
 
@@ -177,11 +179,11 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
 
             self._thread = threading.Thread(target=target, name="truesli-stage-a", daemon=True)
             self._thread.start()
-            if feed is not None:
+            for feed in feeds:
                 feed.start()
 
         async def on_stop(self) -> None:
-            if feed is not None:
+            for feed in feeds:
                 await asyncio.get_running_loop().run_in_executor(None, feed.stop)
             stage_a.stop()
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)

@@ -31,7 +31,7 @@ from streams.core.detect.user_reports import UserReport
 from streams.core.model import WindowCounter
 from streams.core.text import escape_controls
 from streams.report.verdict import Verdict, qualify, verdict_from_anomalies
-from streams.runs.pain import PainReview, review
+from streams.core.detect.review import PainReview, review
 
 MINUTE_MS = 60_000
 DAY_MS = 1440 * MINUTE_MS
@@ -141,7 +141,7 @@ class SloView:
     budget_now: float | None = None
     period_total: int = 0  # real-user events in the SLO period ending at the history's end
     last_freeze_ms: int | None = None
-    # The after-the-fact review (streams/runs/pain.py): user reports of the journey (drawn on the
+    # The after-the-fact review (streams/core/detect/review.py): user reports of the journey (drawn on the
     # error-rate chart), the objective the history supports and, for a journey with depends_on, its ceiling.
     user_reports: list[UserReport] = field(default_factory=list)
     recommendation: Recommendation | None = None

@@ -19,7 +19,7 @@ from streams.core.detect import AbuseEpisodes, Anomaly, ChangeEvent, Detector
 from streams.core.model import WindowCounter
 from streams.core.timeparse import format_rfc3339
 
-from streams.runs.pain import PainReview, review
+from streams.core.detect.review import PainReview, review
 
 if TYPE_CHECKING:
     from streams.runs.result import RunResult
@@ -74,7 +74,7 @@ class AbuseCollector:
 
 def with_review(config: Config, counters: list[WindowCounter], found: DetectionResult,
                 reports: list | None) -> DetectionResult:
-    """Add the after-the-fact review (streams/runs/pain.py): its anomalies join the detectors', in order."""
+    """Add the after-the-fact review (streams/core/detect/review.py): its anomalies join the detectors', in order."""
     rev = review(config, counters, found.anomalies, reports)
     found.anomalies = sorted(found.anomalies + rev.anomalies, key=sort_key)
     found.review = rev

@@ -6,7 +6,7 @@ without events has burn 0, an SLO never frozen has no ``seconds_since_freeze`` s
 - ``truesli_slo_error_budget_remaining{journey, slo}`` — 1 − errors ÷ allowed errors over the SLO period
 - ``truesli_slo_seconds_since_freeze{journey, slo}``
 - ``truesli_slos_active``, ``truesli_slos_burning`` (1h burn > 1), ``truesli_slo_error_budget_remaining_avg``
-- after a finite run's review (``gauges["review"]``, streams/runs/pain.py; absent live):
+- after a finite run's review (``gauges["review"]``, streams/core/detect/review.py; absent live):
   ``truesli_slo_user_pain_precision`` / ``_recall`` / ``_spearman{journey, slo, sli="cleaned"|"raw"}`` (a value
   that is undefined — zero burns, zero spikes, a constant side — has no sample) and
   ``truesli_slo_recommended_objective{journey, slo}``

@@ -13,7 +13,7 @@ import yaml
 
 from streams.config import load_config
 from streams.core.detect import parse_change
-from streams.runs.detection import detect
+from streams.runs.detection import detect, with_review
 from streams.runs.embedded import iter_input_batches
 from streams.runs.result import RunResult
 from streams.tools.scenarios import SCENARIOS
@@ -71,7 +71,10 @@ def test_live_anomalies_equal_embedded_detection(kafka_broker, tmp_path):
     for batch, origin in iter_input_batches([str(log)], "auto"):
         ref.collect(pipeline.process(batch, None, origin))
     ref.collect(pipeline.flush())
-    expected = detect(config, ref.book.merged(), [parse_change(c) for c in changes], ref.abuse.finish())
+    merged = ref.book.merged()
+    # The detectors and the review (postmortems; no user reports here), as `truesli process` runs them.
+    expected = with_review(config, merged, detect(config, merged, [parse_change(c) for c in changes],
+                                                  ref.abuse.finish()), None)
     want = {a.id: a.to_dict() for a in expected.anomalies}
     assert sorted({d["type"] for d in want.values()}) == ["bot_surge", "burn_spike", "credential_stuffing"]
 

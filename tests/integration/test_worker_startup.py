@@ -48,7 +48,8 @@ def test_first_screen_names_where_it_listens_and_says_ready(kafka_broker, tmp_pa
         assert len(upto) <= 15, upto
         assert upto[:4] == [
             f"truesli run: worker w1, group {k['group_id']}, broker {kafka_broker.bootstrap}",
-            f"reads {k['topics']['requests']} (2 partitions) and {k['topics']['changes']}; writes "
+            f"reads {k['topics']['requests']} (2 partitions), {k['topics']['changes']} and "
+            f"{k['topics']['user_reports']}; writes "
             f"{k['topics']['counters']}, {k['topics']['anomalies']}, {k['topics']['deadletter']}",
             f"metrics http://127.0.0.1:{w.web_port}/metrics · health http://127.0.0.1:{w.web_port}/health",
             "windows: 10 s, published 0 s after they end; once input stops the last follows in 600–600 s "

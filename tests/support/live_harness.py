@@ -41,7 +41,8 @@ def live_config(tmp_path: Path, bootstrap: str, partitions: int = 3) -> Path:
                   "commit_interval_ms": 300, "batch_max_messages": 2000, "connect_timeout_s": 10,
                   "transaction_timeout_ms": 6000,
                   "topics": {name: f"t{tag}.{name}" for name in
-                             ("requests", "counters", "partials", "anomalies", "deadletter", "changes", "state")}},
+                             ("requests", "counters", "partials", "anomalies", "deadletter", "changes", "user_reports",
+                              "state")}},
         "windows": {"size_s": 10, "allowed_lateness_s": 0, "idle_timeout_s": 1},
         "worker": {"data_dir": str(tmp_path / "data")},
     }

@@ -184,3 +184,50 @@ def test_review_anomalies_and_bad_user_report_dead_letters_validate(example_conf
                                                    "status_page, other", "not a JSON object"]
     for d in got.dead_letters:
         _validator("dead_letter").validate(dead_letter_to_dict(d, FIXED_NOW_MS))
+
+
+def test_live_user_report_feed_dead_letters_and_live_review_anomalies_validate(example_config, tmp_path):
+    """What the live worker publishes for issue 19: a record of ops.user_reports that is not a user report
+    (sli.deadletter) and the review's anomalies — all three types — as LiveDetection sends them."""
+    from streams.core.detect.user_reports import UserReport
+    from streams.live.detection import LiveDetection, UserReportFeed
+    from streams.runs.embedded import run_embedded
+    from streams.tools.scenarios import HOUR, MINUTE, START_MS, steady_traffic
+
+    feed = UserReportFeed(example_config)
+    ok = feed.item(b'{"ts": "2026-03-10T02:00:00Z", "kind": "complaint", "service": "auth", "route": "POST /login"}',
+                   0, 4)
+    assert ok == UserReport(1773108000000, "login", "complaint")
+    bad = [feed.item(raw, 0, n) for n, raw in enumerate((b"\xff not json", b'{"kind": "tweet"}'))]
+    assert [(d.reason, d.error, d.source, d.offset) for d in bad] == [
+        ("bad_user_report", "not a JSON object", "ops.user_reports", 0),
+        ("bad_user_report", "kind must be one of support_ticket, complaint, rum_error, status_page, other",
+         "ops.user_reports", 1)]
+    for d in bad:
+        doc = dead_letter_to_dict(d, FIXED_NOW_MS)
+        assert doc["source"] == {"topic": "ops.user_reports", "partition": 0, "offset": d.offset}
+        _validator("dead_letter").validate(doc)
+
+    # Checkout fails 2% 01:00–03:00 and 90% 04:00–04:12 (a costly episode), login's users complain at 05:00.
+    def error(journey, t0):
+        if journey != "checkout":
+            return 0.0
+        m = (t0 - START_MS) // MINUTE
+        return 0.02 if 60 <= m < 180 else 0.9 if 240 <= m < 252 else 0.0
+    log = tmp_path / "r.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in steady_traffic(420, error=error)))
+    counters = run_embedded(example_config, [str(log)], now_ms=None).book.merged()
+    live = LiveDetection(example_config)
+    for k in range(6):
+        live.observe_report(UserReport(START_MS + 5 * HOUR + k * MINUTE, "login", "complaint", 2))
+    live.observe_report(UserReport(START_MS + 30 * MINUTE, "checkout", "support_ticket"))
+    sent = []
+    for c in sorted(counters, key=lambda c: c.window_end_ms):
+        sent.extend(live.observe(c))
+    live.last_input -= example_config.windows.idle_timeout_s + 1
+    sent.extend(live.tick())
+    review = [a for a in sent if a.type in ("postmortem_required", "sli_misses_user_pain", "sli_pain_unseen_by_users")]
+    assert sorted({a.type for a in review}) == ["postmortem_required", "sli_misses_user_pain",
+                                                "sli_pain_unseen_by_users"]
+    for a in review:
+        _validator("anomaly").validate(orjson.loads(orjson.dumps(a.to_dict())))

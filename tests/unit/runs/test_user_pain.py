@@ -1,6 +1,6 @@
 """The SLI checked against user pain (issue 19): the scenarios with user reports of
 streams/tools/scenarios.py run through the embedded core, the detectors and the review
-(streams/runs/pain.py), asserting exact agreement values and anomalies; plus the postmortem trigger and
+(streams/core/detect/review.py), asserting exact agreement values and anomalies; plus the postmortem trigger and
 the recommended objective on histories whose numbers are derived by hand below.
 
 examples/truesli.yaml: checkout availability 99.9% (budget 0.1%), search availability 99.5% (0.5%); MWMBR

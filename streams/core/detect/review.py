@@ -1,7 +1,8 @@
-"""The after-the-fact review of a finished run (``process``, ``replay``, ``report``): agreement of the SLI
-with user reports (cleaned and raw), ``postmortem_required`` per costly burn episode, the recommended
-objective and the composite ceiling per SLO. Composition only: every definition lives in
-streams/core/detect (agreement, postmortem, recommend, episodes).
+"""The review of an SLO history: agreement of the SLI with user reports (cleaned and raw),
+``postmortem_required`` per costly burn episode, the recommended objective and the composite ceiling per
+SLO. Run once after a finite run (``process``, ``replay``, ``report``: streams/runs/detection.py) and, over
+the retained history, by the live worker (streams/live/review.py). Composition only: every definition lives
+in streams/core/detect (agreement, postmortem, recommend, episodes). Pure.
 
 The raw SLI's burn episodes come from the same ``Detector`` run over the raw counts (``raw_good`` /
 ``raw_total`` as good/total): one burn definition for both sides.
@@ -44,8 +45,12 @@ def _raw_episodes(config: Config, counters: Sequence[WindowCounter], until_ms: i
 
 
 def review(config: Config, counters: Iterable[WindowCounter], anomalies: Sequence[Anomaly],
-           reports: Sequence[UserReport] | None) -> PainReview:
-    """``reports`` None: no report input (no agreement, no pain verdicts); postmortems and objectives still."""
+           reports: Sequence[UserReport] | None, *, anomalies_only: bool = False) -> PainReview:
+    """``reports`` None: no report input (no agreement, no pain verdicts); postmortems and objectives still.
+    ``anomalies``: the detection's anomalies (its ``burn_spike`` ones make the burn episodes; an unresolved
+    episode ends at the newest window end of ``counters``). ``anomalies_only``: only ``out.anomalies`` (no
+    objectives, ceilings or agreement figures — the raw side's second detector run is skipped); the
+    anomalies are the same either way."""
     counters = list(counters)
     step_ms = config.windows.size_s * 1000
     series = slo_series(counters, step_ms)
@@ -60,7 +65,7 @@ def review(config: Config, counters: Iterable[WindowCounter], anomalies: Sequenc
                 out.anomalies.extend(postmortems(s, objectives[key].objective, clean.get(key, []),
                                                  d.slo_period_days, d.postmortem.budget_share))
     availability: dict[str, list[int]] = {}
-    for j in config.journeys:
+    for j in config.journeys if not anomalies_only else ():
         for slo in j.slos:
             s = series.get((j.name, slo.name))
             if s is None:
@@ -71,7 +76,7 @@ def review(config: Config, counters: Iterable[WindowCounter], anomalies: Sequenc
                 acc[0] += sum(s.total) - sum(s.bad)
                 acc[1] += sum(s.total)
     avail = {svc: good / total for svc, (good, total) in availability.items() if total}
-    for j in config.journeys:
+    for j in config.journeys if not anomalies_only else ():
         if j.depends_on:
             services = tuple(dict.fromkeys((j.service or j.name, *j.depends_on)))
             for slo in j.slos:
@@ -81,7 +86,7 @@ def review(config: Config, counters: Iterable[WindowCounter], anomalies: Sequenc
         return out
     pain = d.user_pain
     bucket_ms = pain.bucket_s * 1000
-    raw = _raw_episodes(config, counters, until)
+    raw = {} if anomalies_only else _raw_episodes(config, counters, until)
     judged = {r.journey for r in reports}
     for j in config.journeys:
         keyed = [(slo, series.get((j.name, slo.name))) for slo in j.slos]
@@ -94,7 +99,7 @@ def review(config: Config, counters: Iterable[WindowCounter], anomalies: Sequenc
         mine = [r for r in reports if r.journey == j.name]
         counts, kinds = bucket_reports(mine, start, n, bucket_ms)
         spikes, threshold = find_spikes(counts, kinds, start, bucket_ms, pain)
-        for slo, s in keyed:
+        for slo, s in keyed if not anomalies_only else ():
             key = (j.name, slo.name)
             out.agreements.append(agreement(s, "cleaned", clean.get(key, []), spikes, counts, start, pain))
             out.agreements.append(agreement(s, "raw", raw.get(key, []), spikes, counts, start, pain))
