@@ -100,30 +100,31 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], flags)
         for i, v in zip(rows, verdicts):
             out[i] = v
+    fresh: dict[str, IpState] = {}  # bulk IPs new to the store: inserted once, in touch order, below
     for k, tmax in bulk:
         a = ips[k]
         st = states.get(a)
         if st is None:
-            st = states[a] = IpState(0)
-            st.last_ms = tmax
+            st = fresh[a] = IpState(tmax)
         elif tmax > st.last_ms:
             st.last_ms = tmax
-        idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
-        for b, c, _, _ in sorted(buckets[k]):
-            if b <= idx:
-                cur += c
-            elif b == idx + 1:
-                idx, cur, prev = b, c, cur
-            else:
-                idx, cur, prev = b, c, 0
         if rate is not None:
+            idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
+            for b, c, _, _ in sorted(buckets[k]):
+                if b <= idx:
+                    cur += c
+                elif b == idx + 1:
+                    idx, cur, prev = b, c, cur
+                else:
+                    idx, cur, prev = b, c, 0
             st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
     # Touch order and change sequence: as record-by-record touching leaves them (by each IP's last row).
-    order = sorted(zip(per_ip["pos_max"], per_ip["ip"]))
     track = store._evicted_keys is not None
-    for last, k in order:
+    for last, k in sorted(zip(per_ip["pos_max"], per_ip["ip"])):
         a = ips[k]
-        st = states.pop(a)
+        st = fresh.pop(a, None)
+        if st is None:
+            st = states.pop(a)
         if track:
             st.seq = base_seq + last + 1
         states[a] = st
