@@ -62,10 +62,12 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
 
     w = rate._window_ms if rate is not None else 1 << 62  # no rate rule: one bucket, never slid
     pos = pa.array(range(n), _INT64)
+    sure = _sure_rows(rate, status, rate_limited)
     table = pa.table({"ip": ip_enc.indices, "b": pc.divide(ts, w), "quiet": pc.cast(quiet, pa.int8()),
-                      "ts": ts, "pos": pos})
+                      "sure": pc.cast(sure, pa.int8()), "ts": ts, "pos": pos})
     per_ip = table.group_by(["ip"], use_threads=False).aggregate(
-        [("quiet", "min"), ("ts", "min"), ("ts", "max"), ("pos", "count"), ("pos", "max")]).to_pydict()
+        [("quiet", "min"), ("sure", "max"), ("ts", "min"), ("ts", "max"), ("pos", "count"),
+         ("pos", "max")]).to_pydict()
     per_bucket = table.group_by(["ip", "b"], use_threads=False).aggregate(
         [("pos", "count"), ("pos", "min"), ("pos", "max")]).to_pydict()
     buckets: dict[int, list[tuple[int, int, int, int]]] = {}
@@ -75,55 +77,93 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
 
     limit = rate._max if rate is not None else n
     walk_ips: set[int] = set()
-    bulk: list[tuple[int, int]] = []  # (ip code, max ts)
-    for k, q, tmin, tmax, cnt in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["ts_min"], per_ip["ts_max"],
-                                     per_ip["pos_count"]):
+    bulk: list[tuple[int, int]] = []  # (ip code, max ts): the rate window advanced in bulk
+    partial: set[int] = set()  # IPs whose non-quiet requests only are walked (optimistically)
+    for k, q, fires, tmin, tmax, cnt in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["sure_max"],
+                                            per_ip["ts_min"], per_ip["ts_max"], per_ip["pos_count"]):
+        if fires:  # an edge flag or a 429 drops the request whatever else: no point walking it twice
+            walk_ips.add(k)
+            continue
         st = states.get(ips[k])
-        runs = sorted(buckets[k])
-        ok = q == 1 and all(runs[i][3] < runs[i + 1][2] for i in range(len(runs) - 1))
+        runs = buckets[k]
+        if len(runs) > 1:
+            runs.sort()
+            ok = all(runs[i][3] < runs[i + 1][2] for i in range(len(runs) - 1))
+        else:
+            ok = True
         if ok and st is not None:
             x = st.x
             ok = (st.rate_until <= tmin and st.rate_cur + st.rate_prev + cnt <= limit
                   and (x is None or (x.scan_until <= tmin and x.cs_until <= tmin)))
         elif ok:
             ok = cnt <= limit
-        if ok:
-            bulk.append((k, tmax))
-        else:
+        if not ok:
             walk_ips.add(k)
+            continue
+        bulk.append((k, tmax))
+        if q != 1:
+            partial.add(k)
 
     base_seq = store._seq
     out: list[tuple[str, str] | None] = [None] * n
-    if walk_ips:
+    codes: list[int] | None = None
+    if partial:
+        # Walk only the non-quiet requests of these IPs. Nothing can fire on the quiet ones and they leave
+        # no evidence but the rate count, which cannot pass the limit here; if a rule fires anyway (a 404
+        # threshold, a login limit, an edge flag) the IP's state is put back and all of it is walked.
         codes = ip_enc.indices.to_pylist()
+        quiet_l = quiet.to_pylist()
+        rows = [i for i in range(n) if not quiet_l[i] and codes[i] in partial]
+        saved = {k: _save(states.get(ips[k])) for k in partial}
+        local: list[IpFlag] = []
+        verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], local)
+        fired = {ips[codes[i]] for i, v in zip(rows, verdicts) if v is not None} | {f.client_ip for f in local}
+        for k in partial:
+            a = ips[k]
+            if a in fired:
+                _restore(states, a, saved[k])
+                walk_ips.add(k)
+            else:
+                st = states[a]  # walked, so touched: give the rate window back to the bulk step below
+                before = saved[k]
+                if before is None:
+                    st.rate_idx, st.rate_cur, st.rate_prev = -1, 0, 0
+                else:
+                    st.rate_idx, st.rate_cur, st.rate_prev = before[0].rate_idx, before[0].rate_cur, before[0].rate_prev
+        if walk_ips:
+            bulk = [(k, tmax) for k, tmax in bulk if k not in walk_ips]
+    if walk_ips:
+        if codes is None:
+            codes = ip_enc.indices.to_pylist()
         rows = [i for i in range(n) if codes[i] in walk_ips]
         verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], flags)
         for i, v in zip(rows, verdicts):
             out[i] = v
+    fresh: dict[str, IpState] = {}  # bulk IPs new to the store: inserted once, in touch order, below
     for k, tmax in bulk:
         a = ips[k]
         st = states.get(a)
         if st is None:
-            st = states[a] = IpState(0)
-            st.last_ms = tmax
+            st = fresh[a] = IpState(tmax)
         elif tmax > st.last_ms:
             st.last_ms = tmax
-        idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
-        for b, c, _, _ in sorted(buckets[k]):
-            if b <= idx:
-                cur += c
-            elif b == idx + 1:
-                idx, cur, prev = b, c, cur
-            else:
-                idx, cur, prev = b, c, 0
         if rate is not None:
+            idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
+            for b, c, _, _ in buckets[k]:  # sorted above
+                if b <= idx:
+                    cur += c
+                elif b == idx + 1:
+                    idx, cur, prev = b, c, cur
+                else:
+                    idx, cur, prev = b, c, 0
             st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
     # Touch order and change sequence: as record-by-record touching leaves them (by each IP's last row).
-    order = sorted(zip(per_ip["pos_max"], per_ip["ip"]))
     track = store._evicted_keys is not None
-    for last, k in order:
+    for last, k in sorted(zip(per_ip["pos_max"], per_ip["ip"])):
         a = ips[k]
-        st = states.pop(a)
+        st = fresh.pop(a, None)
+        if st is None:
+            st = states.pop(a)
         if track:
             st.seq = base_seq + last + 1
         states[a] = st
@@ -132,9 +172,45 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     return out  # flags: only walked rows raise them, and the walk ran in batch order
 
 
+def _save(st: IpState | None) -> tuple | None:
+    """A copy of ``st`` (and of its scanner/login evidence) to put back if an optimistic walk fired."""
+    if st is None:
+        return None
+    copy = IpState(st.last_ms)
+    for f in IpState.__slots__:
+        setattr(copy, f, getattr(st, f))
+    x = st.x
+    if x is not None:
+        xc = type(x)()
+        for f in type(x).__slots__:
+            v = getattr(x, f)
+            setattr(xc, f, set(v) if isinstance(v, set) else v)
+        copy.x = xc
+    return (copy,)
+
+
+def _restore(states: dict, ip: str, saved: tuple | None) -> None:
+    if saved is None:
+        states.pop(ip, None)
+    else:
+        st = states[ip]
+        for f in IpState.__slots__:
+            setattr(st, f, getattr(saved[0], f))
+
+
 def _walk(chain, requests: list[Request], journeys: list[int], flags: list[IpFlag]) -> list:
     stateful = chain.stateful
     return [stateful(req, flags, j) for req, j in zip(requests, journeys)]
+
+
+def _sure_rows(rate, status, rate_limited) -> pa.Array:
+    """Per row: whether the rate rule drops it outright (edge flag, 429), whatever the IP's state."""
+    sure = pa.array([False] * len(status), pa.bool_())
+    if rate is not None and rate._edge:
+        sure = pc.or_(sure, rate_limited)
+    if rate is not None and rate._429:
+        sure = pc.or_(sure, pc.equal(status, 429))
+    return sure
 
 
 def _quiet_rows(rate, scanner, stuffing, status, rate_limited, ua_idx, ua_values, p_idx, p_values, route_idx,
