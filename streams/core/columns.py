@@ -52,6 +52,19 @@ class RequestColumns:
                        self.synthetic[i].as_py(), self.forwarded_for[i].as_py())
 
 
+@dataclass(slots=True)
+class ColumnBatch:
+    """A batch a source already holds as columns (Parquet): the columns, and the items themselves, each
+    converted only when asked for — the raw text of a dead letter. ``Pipeline.process`` takes it like a
+    list of items."""
+
+    columns: RequestColumns
+    items: Sequence
+
+    def __len__(self) -> int:
+        return self.columns.n
+
+
 def from_decoded(decoded: Sequence[Request | DecodeFailure]) -> RequestColumns:
     """Columns from per-record decode results (the path of every batch the whole-batch decode does not
     take: text formats, dicts, hostile or mixed batches)."""

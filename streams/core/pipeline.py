@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from streams.config import Config
 from streams.core import batch_core
-from streams.core.columns import from_decoded
+from streams.core.columns import ColumnBatch
 from streams.core.decode import RAW_LIMIT, Decoder
 from streams.core.filters import FilterChain
 from streams.core.filters.ip_lists import CidrSet
@@ -146,12 +146,15 @@ class Pipeline:
         self._net_cache[ip] = net
         return net
 
-    def process(self, batch: Sequence[bytes | str | dict], now_ms: int | None = None,
+    def process(self, batch: Sequence[bytes | str | dict] | ColumnBatch, now_ms: int | None = None,
                 origin: Origin | None = None) -> Outputs:
-        """Decode ``batch`` into columns and run the batch core over them (core/batch_core.py)."""
-        decode = self.decoder.batch_decoder(batch)
-        cols = from_decoded([decode(item) for item in batch])
-        return batch_core.process(self, cols, now_ms, origin or Origin(), lambda i: _raw_text(batch[i]))
+        """Decode ``batch`` into columns (unless a source already did) and run the batch core over them
+        (core/batch_core.py)."""
+        if type(batch) is ColumnBatch:
+            cols, items = batch.columns, batch.items
+        else:
+            cols, items = self.decoder.decode_columns(batch), batch
+        return batch_core.process(self, cols, now_ms, origin or Origin(), lambda i: _raw_text(items[i]))
 
     def flush(self) -> Outputs:
         """End of input: close every open window."""

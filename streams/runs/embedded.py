@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from streams.config import Config
+from streams.core.columns import ColumnBatch
+from streams.core.decode import Decoder
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
@@ -18,16 +20,17 @@ from streams.runs.result import RunResult
 from streams.sinks.files import OutputFiles
 from streams.sources.files import InputError, iter_line_batches, sniff_format
 from streams.sources.limits import Cap, InputLimits
-from streams.sources.parquet import iter_parquet_batches
+from streams.sources.parquet_columns import iter_parquet_columns
 
 
-def iter_input_batches(paths: Sequence[str], fmt: str, max_line_bytes: int = 65_536,
+def iter_input_batches(paths: Sequence[str], fmt: str, decoder: Decoder, max_line_bytes: int = 65_536,
                        limits: InputLimits = InputLimits(),
-                       caps: list[Cap] | None = None) -> Iterator[tuple[list, Origin]]:
-    """Batches of every input in order; ``limits`` apply per input, the caps hit go to ``caps``."""
+                       caps: list[Cap] | None = None) -> Iterator[tuple[list | ColumnBatch, Origin]]:
+    """Batches of every input in order (Parquet already as columns, read by ``decoder``); ``limits``
+    apply per input, the caps hit go to ``caps``."""
     for path in paths:
         if fmt == "parquet" or (fmt == "auto" and sniff_format(path) == "parquet"):
-            yield from iter_parquet_batches(path, max_line_bytes, limits=limits, caps=caps)
+            yield from iter_parquet_columns(path, decoder, max_line_bytes, limits=limits, caps=caps)
         else:
             yield from iter_line_batches(path, max_line_bytes=max_line_bytes, limits=limits, caps=caps)
 
@@ -42,8 +45,8 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0,
                         max_dead_letters=lim.max_dead_letters, max_verdicts=lim.max_verdicts)
     try:
-        for batch, origin in iter_input_batches(inputs, fmt, config.input.max_line_bytes, InputLimits.of(lim),
-                                                result.capped):
+        for batch, origin in iter_input_batches(inputs, fmt, pipeline.decoder, config.input.max_line_bytes,
+                                                InputLimits.of(lim), result.capped):
             out = pipeline.process(batch, now_ms, origin)
             result.collect(out)
             files.add(out)

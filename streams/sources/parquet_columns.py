@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core.columns import RequestColumns
+from streams.core.columns import ColumnBatch, RequestColumns
 from streams.core.decode import Decoder
 from streams.core.pipeline import Origin
 from streams.sources.limits import Cap, InputLimits
@@ -116,8 +116,8 @@ def part_columns(part: Part, decoder: Decoder) -> RequestColumns:
 
 def iter_parquet_columns(path: str, decoder: Decoder, max_row_bytes: int = 65_536,
                          batch_rows: int = BATCH_ROWS, limits: InputLimits = InputLimits(),
-                         caps: list[Cap] | None = None) -> Iterator[tuple[RequestColumns, Origin]]:
-    """``iter_parquet_batches`` as columns (module contract)."""
+                         caps: list[Cap] | None = None) -> Iterator[tuple[ColumnBatch, Origin]]:
+    """``iter_parquet_batches`` as columns (module contract), each with its rows converted lazily."""
     for file in parquet_files(path):
         for first, part in iter_checked_parts(file, REQUEST_FIELDS, max_row_bytes, batch_rows, limits, caps):
-            yield part_columns(part, decoder), Origin(source=str(file), first=first + 1)
+            yield ColumnBatch(part_columns(part, decoder), _Rows(part)), Origin(source=str(file), first=first + 1)

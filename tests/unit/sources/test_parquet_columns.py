@@ -48,9 +48,10 @@ def _both(path: Path, decoder: Decoder, **kw) -> list:
     want = list(iter_parquet_batches(str(path), **kw))
     got = list(iter_parquet_columns(str(path), decoder, **kw))
     assert [o for _, o in got] == [o for _, o in want]
-    for (cols, _), (rows, _) in zip(got, want):
-        assert_columns_equal(cols, from_decoded([decoder.decode(r) for r in rows]))
-    return [c for c, _ in got]
+    for (batch, _), (rows, _) in zip(got, want):
+        assert_columns_equal(batch.columns, from_decoded([decoder.decode(r) for r in rows]))
+        assert len(batch.items) == len(rows)
+    return [b.columns for b, _ in got]
 
 
 def _no_dicts(monkeypatch) -> list:
