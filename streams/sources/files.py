@@ -9,6 +9,7 @@ exact line.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import itertools
 import sys
@@ -23,7 +24,6 @@ BATCH_LINES = 5_000
 BATCH_BYTES = 16 << 20
 """A batch is yielded at BATCH_LINES records or this many bytes, whichever comes first: 5,000 lines at
 the 64 KiB cap would otherwise be 320 MB in one batch."""
-_CHUNK_LINES = 256  # lines taken from the reader at a time (≤ 16 MiB at the default cap)
 _READ_HINT = 1 << 20
 
 
@@ -43,9 +43,10 @@ class OverlongLine(bytes):
         return obj
 
 
-def _bounded_lines(f: BinaryIO, cap: int) -> Iterator[bytes]:
-    """Lines of ``f`` with their line ending kept; a line longer than ``cap`` bytes comes as an
-    :class:`OverlongLine` (at most ``cap + 1`` bytes are ever held for it)."""
+def _line_lists(f: BinaryIO, cap: int) -> Iterator[list[bytes]]:
+    """Lines of ``f``, one list per read, line endings (``\n``, trailing ``\r``) removed; a line longer
+    than ``cap`` bytes comes as an :class:`OverlongLine` (at most ``cap + 1`` bytes are ever held for it).
+    Lists, not lines: the split and the length checks of a whole read run in C."""
     keep = cap + 1
     pending = b""       # start of the current line (≤ keep bytes when over-long)
     seen = 0            # > 0 while inside an over-long line: its length so far
@@ -54,27 +55,37 @@ def _bounded_lines(f: BinaryIO, cap: int) -> Iterator[bytes]:
         if not chunk:
             break
         parts = chunk.split(b"\n")
-        last = len(parts) - 1
-        for i, part in enumerate(parts):
+        tail = parts.pop()  # the unfinished line at the end of this read
+        out: list[bytes] = []
+        rest = parts
+        if parts and (pending or seen):  # the first part ends the line the last read left open
+            part = parts[0]
+            rest = parts[1:]
             if seen:
-                seen += len(part)
-                if i < last:
-                    yield OverlongLine(pending, seen)
-                    pending, seen = b"", 0
-                continue
-            if pending:
-                part = pending + part
-            if i < last:
-                pending = b""
-                yield part + b"\n" if len(part) < keep else OverlongLine(part[:keep], len(part))
-            elif len(part) >= keep:
-                pending, seen = part[:keep], len(part)
+                out.append(OverlongLine(pending, seen + len(part)))
             else:
-                pending = part
+                part = pending + part
+                out.append(part.rstrip(b"\r") if len(part) < keep else OverlongLine(part[:keep], len(part)))
+            pending, seen = b"", 0
+        if rest:
+            if max(map(len, rest)) < keep:
+                out.extend([p.rstrip(b"\r") for p in rest] if b"\r" in chunk else rest)
+            else:
+                out.extend(p.rstrip(b"\r") if len(p) < keep else OverlongLine(p[:keep], len(p)) for p in rest)
+        if seen:
+            seen += len(tail)
+        else:
+            tail = pending + tail if pending else tail
+            if len(tail) >= keep:
+                pending, seen = tail[:keep], len(tail)
+            else:
+                pending = tail
+        if out:
+            yield out
     if seen:
-        yield OverlongLine(pending, seen)
+        yield [OverlongLine(pending, seen)]
     elif pending:
-        yield pending
+        yield [pending.rstrip(b"\r")]
 
 
 class InputError(Exception):
@@ -144,19 +155,40 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
     contiguous = True
     held = 0
     try:
-        lines = _bounded_lines(guarded, max_line_bytes + 2)  # type: ignore[arg-type]  # + "\r\n" room
+        lists = _line_lists(guarded, max_line_bytes + 2)  # type: ignore[arg-type]  # + "\r\n" room
+        cut = False  # lines of the last list left unread by max_input_lines
         while True:
-            try:
-                chunk = list(itertools.islice(lines, min(_CHUNK_LINES, limits.max_lines - line_no)))
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise InputError(f"cannot read {name}: {exc}") from None
-            if not chunk:
-                if line_no >= limits.max_lines and next(lines, None) is not None:
+            if line_no >= limits.max_lines:
+                if cut or next(lists, None) is not None:
                     caps.append(Cap(name, "max_input_lines", f"not read past line {line_no:,}"))
                 break
-            for raw in chunk:
+            try:
+                lines = next(lists, None)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise InputError(f"cannot read {name}: {exc}") from None
+            if lines is None:
+                break
+            if len(lines) > limits.max_lines - line_no:
+                lines, cut = lines[:limits.max_lines - line_no], True
+            if all(lines) and not any(map(bytes.isspace, lines)):
+                # No blank line: whole slices, cut exactly where the per-line rule below would cut.
+                i = 0
+                while i < len(lines):
+                    seg = lines[i:i + batch_lines - len(batch)]
+                    sizes = list(itertools.accumulate(map(len, seg), initial=held))
+                    if sizes[-1] >= BATCH_BYTES:
+                        seg = seg[:bisect.bisect_left(sizes, BATCH_BYTES, 1)]
+                    batch.extend(seg)
+                    numbers.extend(range(line_no + 1, line_no + 1 + len(seg)))
+                    line_no += len(seg)
+                    held = sizes[len(seg)]
+                    i += len(seg)
+                    if len(batch) >= batch_lines or held >= BATCH_BYTES:
+                        yield batch, _origin(name, numbers, contiguous)
+                        batch, numbers, contiguous, held = [], [], True, 0
+                continue
+            for line in lines:
                 line_no += 1
-                line = raw if type(raw) is OverlongLine else raw.rstrip(b"\r\n")
                 if not line.strip():
                     contiguous = False
                     continue

@@ -1,0 +1,130 @@
+"""The line reader (per read, in C) against the line-at-a-time reader it replaced: the same batches, the
+same positions, the same over-long lines and caps, whatever the read size and the batch bounds."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import random
+
+import pytest
+
+import streams.sources.files as files
+from streams.sources.files import OverlongLine, iter_line_batches
+from streams.sources.limits import Cap, GuardedReader, InputLimits
+
+
+def _old_bounded_lines(f, cap):
+    keep = cap + 1
+    pending, seen = b"", 0
+    while True:
+        chunk = f.read(files._READ_HINT)
+        if not chunk:
+            break
+        parts = chunk.split(b"\n")
+        last = len(parts) - 1
+        for i, part in enumerate(parts):
+            if seen:
+                seen += len(part)
+                if i < last:
+                    yield OverlongLine(pending, seen)
+                    pending, seen = b"", 0
+                continue
+            if pending:
+                part = pending + part
+            if i < last:
+                pending = b""
+                yield part + b"\n" if len(part) < keep else OverlongLine(part[:keep], len(part))
+            elif len(part) >= keep:
+                pending, seen = part[:keep], len(part)
+            else:
+                pending = part
+    if seen:
+        yield OverlongLine(pending, seen)
+    elif pending:
+        yield pending
+
+
+def _old_iter(path, batch_lines, max_line_bytes, limits, caps):
+    """The reader as it was before lists (kept here as the reference)."""
+    name = path
+    f = files._open(path)
+    guarded = GuardedReader(f, name, limits, caps, None)
+    line_no, batch, numbers, contiguous, held = 0, [], [], True, 0
+    lines = _old_bounded_lines(guarded, max_line_bytes + 2)
+    try:
+        while True:
+            chunk = list(itertools.islice(lines, min(256, limits.max_lines - line_no)))
+            if not chunk:
+                if line_no >= limits.max_lines and next(lines, None) is not None:
+                    caps.append(Cap(name, "max_input_lines", f"not read past line {line_no:,}"))
+                break
+            for raw in chunk:
+                line_no += 1
+                line = raw if type(raw) is OverlongLine else raw.rstrip(b"\r\n")
+                if not line.strip():
+                    contiguous = False
+                    continue
+                batch.append(line)
+                numbers.append(line_no)
+                held += len(line)
+                if len(batch) >= batch_lines or held >= files.BATCH_BYTES:
+                    yield batch, files._origin(name, numbers, contiguous)
+                    batch, numbers, contiguous, held = [], [], True, 0
+        if batch:
+            yield batch, files._origin(name, numbers, contiguous)
+    finally:
+        f.close()
+
+
+def _shape(batches):
+    return [([(bytes(x), type(x).__name__, getattr(x, "size", None)) for x in b], o) for b, o in batches]
+
+
+def _lines(rng: random.Random, n: int) -> bytes:
+    out = []
+    for i in range(n):
+        kind = rng.random()
+        if kind < 0.05:
+            out.append(b"")
+        elif kind < 0.08:
+            out.append(b"  \t")
+        elif kind < 0.12:
+            out.append(b"x" * rng.choice([99, 100, 101, 102, 103, 250]))
+        elif kind < 0.2:
+            out.append(b'{"a":%d}\r' % i)
+        else:
+            out.append(b'{"ts":"2026-01-01T00:00:00Z","i":%d,"p":"%s"}' % (i, b"/" * rng.randrange(40)))
+    body = b"\n".join(out)
+    return body if rng.random() < 0.5 else body + b"\n"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_same_batches_as_the_line_at_a_time_reader(tmp_path, monkeypatch, seed) -> None:
+    rng = random.Random(seed)
+    path = tmp_path / "in.log"
+    data = _lines(rng, rng.choice([0, 1, 7, 300, 2_000]))
+    if seed % 3 == 0:
+        with gzip.open(path, "wb") as g:
+            g.write(data)
+    else:
+        path.write_bytes(data)
+    monkeypatch.setattr(files, "_READ_HINT", rng.choice([1, 5, 64, 997, 1 << 20]))
+    monkeypatch.setattr(files, "BATCH_BYTES", rng.choice([50, 1_000, 16 << 20]))
+    batch_lines = rng.choice([1, 3, 50, 5_000])
+    limits = InputLimits(max_lines=rng.choice([5, 333, 500_000_000]))
+    new_caps, old_caps = [], []
+    got = _shape(iter_line_batches(str(path), batch_lines, 100, limits, new_caps))
+    want = _shape(_old_iter(str(path), batch_lines, 100, limits, old_caps))
+    assert got == want
+    assert [(c.source, c.limit, c.detail) for c in new_caps] == [(c.source, c.limit, c.detail) for c in old_caps]
+
+
+def test_overlong_line_across_reads_is_one_record_with_its_size(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(files, "_READ_HINT", 16)
+    path = tmp_path / "in.log"
+    path.write_bytes(b"a\n" + b"y" * 1_000 + b"\r\nb\n")
+    [(batch, origin)] = list(iter_line_batches(str(path), 10, 100))
+    assert [bytes(x)[:3] for x in batch] == [b"a", b"yyy", b"b"]
+    assert type(batch[1]) is OverlongLine and batch[1].size == 1_001 and len(batch[1]) == 103
+    assert origin.first == 1 and origin.offsets is None
