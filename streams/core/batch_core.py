@@ -33,7 +33,7 @@ from streams.core.decode import normalize_ip
 from streams.core.filters.ip_batch import stateful_batch
 from streams.core.filters.ip_lists import resolve_forwarded
 from streams.core.model import (COUNTED, DEAD_LETTER, EXCLUDED, FILTERED, UNMATCHED, DeadLetter, IpFlag,
-                                RecordVerdict)
+                                RecordVerdict, Request)
 from streams.core.networks import tally_network
 from streams.core.route_columns import classify_columns, route_mask
 from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS
@@ -64,7 +64,7 @@ def _combine(a: pa.Array, b: pa.Array, b_size: int) -> pa.Array:
 
 def process(p: "Pipeline", cols: RequestColumns, now_ms: int | None, origin: "Origin",
             raw_of: Callable[[int], str]) -> "Outputs":
-    from streams.core.pipeline import Outputs, Tally
+    from streams.core.pipeline import Tally  # the pipeline imports this module
 
     n = cols.n
     tally = Tally(consumed=n)
@@ -140,12 +140,6 @@ def process(p: "Pipeline", cols: RequestColumns, now_ms: int | None, origin: "Or
     r_methods, r_hosts, r_paths = (pc.take(m_enc.dictionary, r_m), pc.take(h_enc.dictionary, r_h),
                                    pc.take(p_enc.dictionary, r_p))
     row_answer, answer_list = classify_columns(p.router, r_methods, r_hosts, r_paths, route_idx, ua_values, ua_idx)
-    p_values_cache: list = []
-
-    def p_values_list() -> list[str]:
-        if not p_values_cache:
-            p_values_cache.append(p_enc.dictionary.to_pylist())
-        return p_values_cache[0]
     journey_of_answer = [a[0] for a in answer_list]
     excluded_answer = [a[1] is not None for a in answer_list]
     row_journey = _per_row(row_answer, journey_of_answer)
@@ -217,7 +211,7 @@ def process(p: "Pipeline", cols: RequestColumns, now_ms: int | None, origin: "Or
 
                 verdicts = stateful_batch(
                     filters, requests_of, sub[0], sub[1], sub[5], sub[8], pc.take(ua_idx, which), ua_values,
-                    pc.take(p_idx, which), p_values_list(), pc.take(route_idx, which), login,
+                    pc.take(p_idx, which), p_enc.dictionary.to_pylist(), pc.take(route_idx, which), login,
                     pc.take(row_journey, which).to_pylist(), flags)
                 new = [drop_id(v) for v in verdicts]
                 row_drop = pc.replace_with_mask(row_drop, reach, pa.array(new, _INT64))
@@ -321,7 +315,6 @@ def _windows(p: "Pipeline", in_journey, row_journey, ts, status, duration, ip, r
         if is_late:
             late_n += c
     counted = 0
-    bad_any: dict[tuple, bool] = {}
     for jj, ss, d, s, b, c in zip(g["j"], g["start"], g["drop"], g["status"], g["bucket"], g["n_count"]):
         acc = accs[(jj, ss)]
         dur = None if b < 0 else reps[b]
@@ -405,7 +398,6 @@ def _any_bad(p: "Pipeline", j, status, duration) -> pa.Array:
 
 def _pylists(ts, ip, method, host, path, status, duration, ua, rate_limited, synthetic, forwarded_for):
     """Requests for a per-record step, built from columns (one ``to_pylist`` per column)."""
-    from streams.core.model import Request
     return [Request(*vals) for vals in zip(ts.to_pylist(), ip.to_pylist(), method.to_pylist(),
                                              host.to_pylist(), path.to_pylist(), status.to_pylist(),
                                              duration.to_pylist(), ua.to_pylist(), rate_limited.to_pylist(),

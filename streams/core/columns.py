@@ -44,13 +44,6 @@ class RequestColumns:
     forwarded_for: pa.Array
     failures: dict[int, DecodeFailure] = field(default_factory=dict)
 
-    def request(self, i: int) -> Request:
-        """Row ``i`` as a Request (a decoded row only): for the few records a per-record step needs."""
-        return Request(self.ts_ms[i].as_py(), self.client_ip[i].as_py(), self.method[i].as_py(),
-                       self.host[i].as_py(), self.path[i].as_py(), self.status[i].as_py(),
-                       self.duration_ms[i].as_py(), self.user_agent[i].as_py(), self.rate_limited[i].as_py(),
-                       self.synthetic[i].as_py(), self.forwarded_for[i].as_py())
-
 
 @dataclass(slots=True)
 class ColumnBatch:

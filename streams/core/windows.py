@@ -65,21 +65,8 @@ class Windows:
         return ct is not None and ts_ms < ct - self.retain_ms
 
     def acc_for(self, journey: int, ts_ms: int) -> tuple[WindowAcc, bool]:
-        """The accumulator for ``ts_ms``'s window and whether the record is late."""
-        start = ts_ms - ts_ms % self.size_ms
-        key = (journey, start)
-        ct = self.closed_through
-        if ct is not None and start < ct:
-            acc = self._closed.get(key)
-            if acc is None:
-                acc = self._closed[key] = WindowAcc(journey, start, len(self._journeys[journey][1]))
-            acc.late += 1
-            self._dirty[key] = acc
-            return acc, True
-        acc = self._open.get(key)
-        if acc is None:
-            acc = self._open[key] = WindowAcc(journey, start, len(self._journeys[journey][1]))
-        return acc, False
+        """The accumulator for ``ts_ms``'s window and whether the record is late (one record)."""
+        return self.acc_for_count(journey, ts_ms - ts_ms % self.size_ms, 1)
 
     def acc_for_count(self, journey: int, start: int, n: int) -> tuple[WindowAcc, bool]:
         """``acc_for`` for ``n`` records of one window at once (``start`` window-aligned): the batch core."""
