@@ -68,7 +68,7 @@ def test_live_anomalies_equal_embedded_detection(kafka_broker, tmp_path):
 
     pipeline = Pipeline(config)
     ref = RunResult(Tally(), CounterBook(), [str(log)], abuse=AbuseCollector(config))
-    for batch, origin in iter_input_batches([str(log)], "auto"):
+    for batch, origin in iter_input_batches([str(log)], "auto", pipeline.decoder):
         ref.collect(pipeline.process(batch, None, origin))
     ref.collect(pipeline.flush())
     merged = ref.book.merged()
