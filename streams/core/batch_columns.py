@@ -276,9 +276,14 @@ def read_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema
 
 def decode_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
                    max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns:
-    """:func:`read_columns`, else the per-record path (``from_decoded`` of ``decoder.decode``)."""
+    """:func:`read_columns`, else per record through ``decoder.batch_decoder`` (the msgspec path for a
+    batch Arrow may not read but msgspec may, e.g. a ``NaN`` inside a string; ``decode`` itself otherwise —
+    equal to ``decode`` item for item either way, tests/unit/core/test_batch_decode.py)."""
     cols = read_columns(decoder, batch, read, max_bytes, duration_factor, path_cap, ua_cap)
-    return cols if cols is not None else from_decoded([decoder.decode(x) for x in batch])
+    if cols is not None:
+        return cols
+    decode = decoder.batch_decoder(batch)
+    return from_decoded([decode(x) for x in batch])
 
 
 def row_columns(decoder: "Decoder", raw: dict[str, pa.Array] | None, rows: Sequence[Any],
