@@ -13,6 +13,9 @@ an IP no rule can fire and only two things change: the rate window (bucket count
 order, exact when its requests' buckets do not interleave in batch order — otherwise it is walked) and
 the touch (last-seen time, touch order, change sequence). Every other IP is walked record by record.
 
+A plain state (filters/ipstate.py: no cooldown, no evidence) is kept packed in one int when the store does
+not track changes: the bulk step reads and writes such entries without building an IpState.
+
 Touch order and change sequence numbers are rebuilt at the end from each IP's last request in the batch,
 which is what record-by-record touching leaves; so the whole batch is walked when it could evict (the
 store would pass ``state.max_tracked_ips``), because eviction order depends on the interleaving.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core.filters.ipstate import IpState
+from streams.core.filters.ipstate import IpState, pack, pack_state, state_of, unpack
 from streams.core.filters.probes import PROBE_STATUSES
 from streams.core.filters.rate_limit import RateLimitCheck
 from streams.core.filters.scanner import ScannerCheck
@@ -85,6 +88,8 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
             walk_ips.add(k)
             continue
         st = states.get(ips[k])
+        if type(st) is int:
+            st = state_of(st)
         runs = buckets[k]
         if len(runs) > 1:
             runs.sort()
@@ -114,7 +119,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         codes = ip_enc.indices.to_pylist()
         quiet_l = quiet.to_pylist()
         rows = [i for i in range(n) if not quiet_l[i] and codes[i] in partial]
-        saved = {k: _save(states.get(ips[k])) for k in partial}
+        saved = {k: _save(states.get(ips[k])) for k in partial}  # before the walk unpacks them
         local: list[IpFlag] = []
         verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], local)
         fired = {ips[codes[i]] for i, v in zip(rows, verdicts) if v is not None} | {f.client_ip for f in local}
@@ -126,10 +131,12 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
             else:
                 st = states[a]  # walked, so touched: give the rate window back to the bulk step below
                 before = saved[k]
+                if before is not None:
+                    before = state_of(before)
                 if before is None:
                     st.rate_idx, st.rate_cur, st.rate_prev = -1, 0, 0
                 else:
-                    st.rate_idx, st.rate_cur, st.rate_prev = before[0].rate_idx, before[0].rate_cur, before[0].rate_prev
+                    st.rate_idx, st.rate_cur, st.rate_prev = before.rate_idx, before.rate_cur, before.rate_prev
         if walk_ips:
             bulk = [(k, tmax) for k, tmax in bulk if k not in walk_ips]
     if walk_ips:
@@ -139,16 +146,26 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], flags)
         for i, v in zip(rows, verdicts):
             out[i] = v
-    fresh: dict[str, IpState] = {}  # bulk IPs new to the store: inserted once, in touch order, below
+    track = store._evicted_keys is not None
+    # Bulk IPs' new entries (new to the store, or packed): put in place, in touch order, below.
+    fresh: dict[str, IpState | int] = {}
     for k, tmax in bulk:
         a = ips[k]
         st = states.get(a)
-        if st is None:
-            st = fresh[a] = IpState(tmax)
-        elif tmax > st.last_ms:
-            st.last_ms = tmax
-        if rate is not None:
+        if st is None or type(st) is int:
+            if st is None:
+                last, idx, cur, prev = tmax, -1, 0, 0
+            else:
+                last, idx, cur, prev = unpack(st)
+                if tmax > last:
+                    last = tmax
+            obj = None
+        else:
+            obj = st
+            if tmax > st.last_ms:
+                st.last_ms = tmax
             idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
+        if rate is not None:
             for b, c, _, _ in buckets[k]:  # sorted above
                 if b <= idx:
                     cur += c
@@ -156,26 +173,35 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
                     idx, cur, prev = b, c, cur
                 else:
                     idx, cur, prev = b, c, 0
-            st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
+        if obj is not None:
+            obj.rate_idx, obj.rate_cur, obj.rate_prev = idx, cur, prev
+            continue
+        v = None if track else pack(last, idx, cur, prev)
+        if v is None:
+            v = IpState(last)
+            v.rate_idx, v.rate_cur, v.rate_prev = idx, cur, prev
+        fresh[a] = v
     # Touch order and change sequence: as record-by-record touching leaves them (by each IP's last row).
-    track = store._evicted_keys is not None
+    # A walked IP left plain is packed here (its walk unpacked it).
     for last, k in sorted(zip(per_ip["pos_max"], per_ip["ip"])):
         a = ips[k]
-        st = fresh.pop(a, None)
-        if st is None:
-            st = states.pop(a)
+        st = states.pop(a, None)
+        st = fresh.pop(a, st)
         if track:
             st.seq = base_seq + last + 1
+        elif type(st) is not int:
+            st = pack_state(st)
         states[a] = st
     if track:
         store._seq = base_seq + n
     return out  # flags: only walked rows raise them, and the walk ran in batch order
 
 
-def _save(st: IpState | None) -> tuple | None:
-    """A copy of ``st`` (and of its scanner/login evidence) to put back if an optimistic walk fired."""
-    if st is None:
-        return None
+def _save(st: IpState | int | None) -> IpState | int | None:
+    """A copy of ``st`` (and of its scanner/login evidence) to put back if an optimistic walk fired
+    (a packed state is its own copy)."""
+    if st is None or type(st) is int:
+        return st
     copy = IpState(st.last_ms)
     for f in IpState.__slots__:
         setattr(copy, f, getattr(st, f))
@@ -186,16 +212,18 @@ def _save(st: IpState | None) -> tuple | None:
             v = getattr(x, f)
             setattr(xc, f, set(v) if isinstance(v, set) else v)
         copy.x = xc
-    return (copy,)
+    return copy
 
 
-def _restore(states: dict, ip: str, saved: tuple | None) -> None:
+def _restore(states: dict, ip: str, saved: IpState | int | None) -> None:
     if saved is None:
         states.pop(ip, None)
+    elif type(saved) is int:
+        states[ip] = saved
     else:
         st = states[ip]
         for f in IpState.__slots__:
-            setattr(st, f, getattr(saved[0], f))
+            setattr(st, f, getattr(saved, f))
 
 
 def _walk(chain, requests: list[Request], journeys: list[int], flags: list[IpFlag]) -> list:

@@ -4,6 +4,13 @@ Owned by one pipeline (one partition in live mode — the input topic is keyed b
 requests all reach the same owner). The dict is kept in least-recently-touched order: touching an IP
 moves it to the end, so eviction pops from the front. A plain dict beats cachetools' LRUCache here by
 several times per touch (measured in docs/benchmarks.md), which matters at one touch per request.
+
+Most IPs never produce evidence: their whole state is the last-seen time and the rate window. The batch
+core (filters/ip_batch.py) stores such a *plain* state as one packed int (:func:`pack`, ~48 bytes) instead
+of an :class:`IpState` and its two boxed ints (~160 bytes) — the difference between meeting and missing
+the memory bar at a million IPs (docs/benchmarks.md). Everything that reads the store sees IpStates: a
+packed entry is unpacked on touch and in :meth:`IpStateStore.items`. Packing is used only when the store
+does not track changes (the changelog of live mode needs each entry's sequence number).
 """
 
 from __future__ import annotations
@@ -57,6 +64,50 @@ class IpExtra:
         self.cs_rule = ""
 
 
+_COUNT_BITS = 24
+_IDX_BITS = 48
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
+_IDX_MASK = (1 << _IDX_BITS) - 1
+_LAST_SHIFT = _IDX_BITS + 2 * _COUNT_BITS
+
+
+def pack(last_ms: int, rate_idx: int, rate_cur: int, rate_prev: int) -> int | None:
+    """A plain state (no cooldown, no evidence, sequence unused) as one int, or None when a value does
+    not fit its field (then an IpState is kept). Layout: last_ms | rate_idx + 1 | rate_cur | rate_prev."""
+    if (rate_cur > _COUNT_MASK or rate_prev > _COUNT_MASK or rate_idx + 1 > _IDX_MASK or rate_idx < -1
+            or last_ms < 0):
+        return None
+    return (((last_ms << _IDX_BITS | (rate_idx + 1)) << _COUNT_BITS | rate_cur) << _COUNT_BITS) | rate_prev
+
+
+def unpack(v: int) -> tuple[int, int, int, int]:
+    """(last_ms, rate_idx, rate_cur, rate_prev) of a :func:`pack`ed state."""
+    return (v >> _LAST_SHIFT, (v >> 2 * _COUNT_BITS & _IDX_MASK) - 1, v >> _COUNT_BITS & _COUNT_MASK,
+            v & _COUNT_MASK)
+
+
+def packed_last_ms(v: int) -> int:
+    return v >> _LAST_SHIFT
+
+
+def pack_state(st: IpState) -> int | IpState:
+    """``st`` packed when it is plain (no cooldown, rule or evidence; fits the layout), else ``st``."""
+    if st.x is not None or st.rate_until or st.rate_rule:
+        return st
+    v = pack(st.last_ms, st.rate_idx, st.rate_cur, st.rate_prev)
+    return st if v is None else v
+
+
+def state_of(v: "int | IpState") -> IpState:
+    """The IpState of a store entry (a packed one unpacked into a new object)."""
+    if type(v) is not int:
+        return v
+    last, idx, cur, prev = unpack(v)
+    st = IpState(last)
+    st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
+    return st
+
+
 def slide(idx: int, cur: int, prev: int, ts_ms: int, window_ms: int) -> tuple[int, int, int]:
     """Advance a two-bucket sliding counter to ``ts_ms`` and count one event.
 
@@ -90,7 +141,8 @@ class IpStateStore:
     __slots__ = ("_states", "max_entries", "ttl_ms", "evicted", "_seq", "_synced_seq", "_evicted_keys")
 
     def __init__(self, max_entries: int, ttl_s: int, *, track_changes: bool = False) -> None:
-        self._states: dict[str, IpState] = {}
+        # ip → IpState, or a packed plain state (an int, see the module docstring; never when tracking)
+        self._states: dict[str, IpState | int] = {}
         self.max_entries = max_entries
         self.ttl_ms = ttl_s * 1000
         self.evicted = 0
@@ -108,8 +160,11 @@ class IpStateStore:
             st = IpState(ts_ms)
             if len(states) >= self.max_entries:
                 self._evict(next(iter(states)))
-        elif ts_ms > st.last_ms:
-            st.last_ms = ts_ms
+        else:
+            if type(st) is int:
+                st = state_of(st)
+            if ts_ms > st.last_ms:
+                st.last_ms = ts_ms
         if self._evicted_keys is not None:  # change tracking (live mode) only: saves an int per IP otherwise
             self._seq += 1
             st.seq = self._seq
@@ -129,7 +184,8 @@ class IpStateStore:
         gone = 0
         while states:
             ip = next(iter(states))
-            if states[ip].last_ms >= cutoff:
+            v = states[ip]
+            if (v >> _LAST_SHIFT if type(v) is int else v.last_ms) >= cutoff:
                 break
             self._evict(ip)
             gone += 1
@@ -161,4 +217,6 @@ class IpStateStore:
         self._states.pop(ip, None)
 
     def items(self):
-        return self._states.items()
+        """(ip, IpState) in touch order; packed entries are unpacked into new objects (a view: changing
+        one does not change the store)."""
+        return ((ip, state_of(v)) for ip, v in self._states.items())
