@@ -111,13 +111,17 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
                    on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> RunResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
     the rows whose ``ts`` is in [from, to)."""
+    from streams.core.decode import Decoder
     from streams.sources.limits import InputLimits
-    from streams.sources.parquet import iter_archive_batches
+    from streams.sources.parquet_columns import iter_archive_columns
 
     pipelines: dict[int, Pipeline] = {}
     result = RunResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
     caps = result.capped
-    for partition, items, origin in iter_archive_batches(files, from_ms=from_ms, to_ms=to_ms,
+    # Columns straight from the archive into the batch core (one decoder: it is the config's, stateless
+    # across partitions but for bounded caches).
+    decoder = Decoder(config.input)
+    for partition, items, origin in iter_archive_columns(files, decoder, from_ms=from_ms, to_ms=to_ms,
                                                          max_row_bytes=config.input.max_line_bytes,
                                                          limits=InputLimits.of(config.limits), caps=caps):
         if not items:

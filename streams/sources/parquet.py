@@ -304,37 +304,32 @@ def archive_files(paths: list[str]) -> list[Path] | None:
     return sorted(files, key=lambda f: f.name)  # p<partition:05d>-<first offset:020d>.parquet
 
 
-def iter_archive_batches(files: list[Path], batch_rows: int = BATCH_ROWS, *, from_ms: int | None = None,
-                         to_ms: int | None = None, max_row_bytes: int = 65_536,
-                         limits: InputLimits = InputLimits(), caps: list[Cap] | None = None):
-    """(partition, records, Origin) in offset order: raw bytes for records that did not decode when
-    archived, request-field dicts for the rest — the same inputs the live worker saw. With a time range,
-    only rows whose ``ts`` (event time; message time for undecodable rows) is in [from, to). A row over
-    ``max_row_bytes`` comes as an OversizedRow (``oversized``, as the live worker judged its message)."""
-    lo = from_ms if from_ms is not None else -(1 << 62)
-    hi = to_ms if to_ms is not None else 1 << 62
-    for file in files:
-        for _, rows in iter_checked_batches(file, REQUEST_FIELDS + ARCHIVE_COLUMNS, max_row_bytes, batch_rows,
-                                            limits, caps):
-            items: list = []
-            offsets: list[int] = []
-            partition = None
-            for row in rows:
-                if type(row) is OversizedRow:
-                    where = row.where
-                    ts, part, off = where.get("ts"), where.get("kafka_partition"), where.get("kafka_offset")
-                    item = row
-                else:
-                    ts, part, off = row.get("ts"), row.get("kafka_partition"), row.get("kafka_offset")
-                    raw = row.pop("raw", None)
-                    for k in ARCHIVE_COLUMNS:
-                        row.pop(k, None)
-                    item = raw if raw is not None else row
-                if ts is not None and not (type(ts) is int and lo <= ts < hi):
-                    continue
-                partition = part if partition is None else partition
-                items.append(item)
-                offsets.append(off)
-            if items:
-                # one partition per archive file
-                yield partition, items, Origin(source=str(file), partition=partition, offsets=offsets)
+def archive_item(row: dict):
+    """What the worker decoded for one archive row (a dict): its raw bytes if it had not decoded, else its
+    request fields (the archive's own columns removed, in place)."""
+    raw = row.pop("raw", None)
+    for k in ARCHIVE_COLUMNS:
+        row.pop(k, None)
+    return raw if raw is not None else row
+
+
+def archive_batch(rows: list, lo: int, hi: int) -> tuple[int | None, list, list] | None:
+    """(partition, items, offsets) of one converted archive part's rows with ``ts`` null or in [lo, hi),
+    or None when no row is."""
+    items: list = []
+    offsets: list[int] = []
+    partition = None
+    for row in rows:
+        if type(row) is OversizedRow:
+            where = row.where
+            ts, part, off = where.get("ts"), where.get("kafka_partition"), where.get("kafka_offset")
+            item = row
+        else:
+            ts, part, off = row.get("ts"), row.get("kafka_partition"), row.get("kafka_offset")
+            item = archive_item(row)
+        if ts is not None and not (type(ts) is int and lo <= ts < hi):
+            continue
+        partition = part if partition is None else partition
+        items.append(item)
+        offsets.append(off)
+    return (partition, items, offsets) if items else None

@@ -22,8 +22,11 @@ from streams.core.columns import ColumnBatch, RequestColumns
 from streams.core.decode import Decoder
 from streams.core.pipeline import Origin
 from streams.sources.limits import Cap, InputLimits
-from streams.sources.parquet import (BATCH_ROWS, REQUEST_FIELDS, Part, _convert, iter_checked_parts,
-                                     parquet_files)
+from pathlib import Path
+
+from streams.core.decode import OversizedRow
+from streams.sources.parquet import (ARCHIVE_COLUMNS, BATCH_ROWS, REQUEST_FIELDS, Part, _convert, archive_batch,
+                                     archive_item, iter_checked_parts, parquet_files)
 
 _REQUIRED = ("ts", "client_ip", "method", "path", "status")
 _STRINGS = ("client_ip", "method", "host", "path", "user_agent", "forwarded_for")
@@ -90,13 +93,20 @@ def _string(col: pa.Array) -> pa.Array | None:
 def part_columns(part: Part, decoder: Decoder) -> RequestColumns:
     """One part as RequestColumns (module contract)."""
     rb, start, end, replaced = part
-    rows = _Rows(part)
     sliced = rb.slice(start, end - start)
-    names = set(sliced.schema.names)
     over = None
     if replaced:
         hit = set(i - start for i in replaced)
         over = pa.array([k in hit for k in range(end - start)], pa.bool_())
+    return _columns_of(sliced, over, over, _Rows(part), decoder)
+
+
+def _columns_of(sliced: pa.RecordBatch, over: pa.Array | None, per_record: pa.Array | None, rows: Sequence,
+                decoder: Decoder) -> RequestColumns:
+    """RequestColumns of a record batch's rows: ``over`` marks the oversized rows (nulled before any
+    value is converted), ``per_record`` the rows decoded one by one from ``rows[i]`` whatever their
+    values (the oversized ones, and an archive's undecodable records)."""
+    names = set(sliced.schema.names)
     raw: dict[str, pa.Array] | None = {}
     if not all(n in names for n in _REQUIRED):
         raw = None
@@ -111,7 +121,7 @@ def part_columns(part: Part, decoder: Decoder) -> RequestColumns:
                     raw[name] = col
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
             raw = None
-    return decoder.row_columns(raw, rows, over)
+    return decoder.row_columns(raw, rows, per_record)
 
 
 def iter_parquet_columns(path: str, decoder: Decoder, max_row_bytes: int = 65_536,
@@ -121,3 +131,79 @@ def iter_parquet_columns(path: str, decoder: Decoder, max_row_bytes: int = 65_53
     for file in parquet_files(path):
         for first, part in iter_checked_parts(file, REQUEST_FIELDS, max_row_bytes, batch_rows, limits, caps):
             yield ColumnBatch(part_columns(part, decoder), _Rows(part)), Origin(source=str(file), first=first + 1)
+
+
+class _ArchiveRows(Sequence):
+    """An archive part's kept rows as ``iter_archive_batches`` hands them over, each converted only when
+    asked for: the raw bytes of a record that did not decode when archived, the OversizedRow of a row
+    over the cap, else the row's fields without the archive's own columns."""
+
+    def __init__(self, rb: pa.RecordBatch, replaced: dict[int, OversizedRow]) -> None:
+        self._rb, self._replaced = rb, replaced
+
+    def __len__(self) -> int:
+        return self._rb.num_rows
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        if k in self._replaced:
+            return self._replaced[k]
+        return archive_item(_convert(self._rb, k, k + 1, {})[0])
+
+
+def iter_archive_columns(files: list[Path], decoder: Decoder, *, from_ms: int | None = None,
+                         to_ms: int | None = None, max_row_bytes: int = 65_536, batch_rows: int = BATCH_ROWS,
+                         limits: InputLimits = InputLimits(), caps: list[Cap] | None = None
+                         ) -> Iterator[tuple[int | None, ColumnBatch | list, Origin]]:
+    """``iter_archive_batches`` (same batches, rows, partitions, offsets, caps) with each batch as a
+    ColumnBatch read by ``decoder`` — or, for a part whose archive columns are not of the archive
+    schema's types, as the item list itself (decoded the per-record way)."""
+    lo = from_ms if from_ms is not None else -(1 << 62)
+    hi = to_ms if to_ms is not None else 1 << 62
+    for file in files:
+        for _, part in iter_checked_parts(file, REQUEST_FIELDS + ARCHIVE_COLUMNS, max_row_bytes, batch_rows,
+                                          limits, caps):
+            rb, start, end, replaced = part
+            sliced = rb.slice(start, end - start)
+            kept = _kept_rows(sliced, lo, hi)
+            if kept is None:  # not the archive's column types: the dict way, row for row
+                out = archive_batch(_convert(*part), lo, hi)
+                if out is not None:
+                    yield out[0], out[1], Origin(source=str(file), partition=out[0], offsets=out[2])
+                continue
+            if not len(kept):
+                continue
+            sub = sliced if len(kept) == len(sliced) else sliced.take(kept)
+            kept_l = kept.to_pylist()
+            local = {k: replaced[start + i] for k, i in enumerate(kept_l) if start + i in replaced}
+            over = pa.array([k in local for k in range(len(kept_l))], pa.bool_()) if local else None
+            per_record = over
+            if "raw" in sub.schema.names:
+                undecoded = sub.column("raw").is_valid()
+                if pc.any(undecoded).as_py():
+                    per_record = undecoded if over is None else pc.or_(undecoded, over)
+            parts = pc.drop_null(sub.column("kafka_partition"))
+            partition = parts[0].as_py() if len(parts) else None
+            offsets = sub.column("kafka_offset").to_pylist()
+            rows = _ArchiveRows(sub, local)
+            yield (partition, ColumnBatch(_columns_of(sub, over, per_record, rows, decoder), rows),
+                   Origin(source=str(file), partition=partition, offsets=offsets))
+
+
+def _kept_rows(sliced: pa.RecordBatch, lo: int, hi: int) -> pa.Array | None:
+    """Indices of the rows whose ``ts`` is null or in [lo, hi) — the dict path's test on the same epoch
+    ms values — or None when ``ts``/``kafka_partition``/``kafka_offset`` are not timestamp/integer columns."""
+    schema = sliced.schema
+    if any(n not in schema.names for n in ("ts", "kafka_partition", "kafka_offset")):
+        return None
+    t = schema.field("ts").type
+    if not (pa.types.is_timestamp(t) or pa.types.is_integer(t)) or pa.types.is_uint64(t) or not all(
+            pa.types.is_integer(schema.field(n).type) for n in ("kafka_partition", "kafka_offset")):
+        return None
+    ts = sliced.column("ts")
+    if pa.types.is_dictionary(ts.type):
+        return None
+    ts = ts.cast(pa.int64())
+    keep = pc.fill_null(pc.and_(pc.greater_equal(ts, lo), pc.less(ts, hi)), True)
+    return pc.indices_nonzero(keep)
