@@ -129,7 +129,7 @@ class KafkaConfig(Strict):
     replication_factor: int = Field(default=1, ge=1)
     security: KafkaSecurityConfig = KafkaSecurityConfig()
     client: dict[str, str] = Field(default_factory=dict)
-    batch_max_messages: int = Field(default=10_000, ge=1)
+    batch_max_messages: int = Field(default=50_000, ge=1)
     batch_timeout_ms: int = Field(default=200, ge=1)
     commit_interval_ms: int = Field(default=1_000, ge=10)
     transaction_timeout_ms: int = Field(default=15_000, ge=1_000)

@@ -58,6 +58,20 @@ class ColumnBatch:
         return self.columns.n
 
 
+def take_rows(cols: RequestColumns, rows: Sequence[int]) -> RequestColumns:
+    """The rows ``rows`` of ``cols`` (positions, in the order given) as a batch of their own: row ``k`` of
+    the result is row ``rows[k]``, its failure moved with it. Decoding is item by item (the module
+    contract), so this equals decoding those items alone — a source may decode once and split."""
+    if len(rows) == cols.n and all(k == i for k, i in enumerate(rows)):
+        return cols
+    idx = pa.array(rows, pa.int64())
+    failures = {}
+    if cols.failures:
+        failures = {k: cols.failures[i] for k, i in enumerate(rows) if i in cols.failures}
+    return RequestColumns(len(rows), *(getattr(cols, name).take(idx) for name in COLUMN_TYPES),
+                          failures=failures)
+
+
 def from_decoded(decoded: Sequence[Request | DecodeFailure]) -> RequestColumns:
     """Columns from per-record decode results (the path of every batch the whole-batch decode does not
     take: text formats, dicts, hostile or mixed batches)."""

@@ -25,6 +25,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from streams.kafka.health import LIBRDKAFKA_LOGGER, BrokerProbe, Reachability
 from streams.config import Config
+from streams.core.decode import Decoder
 from streams.core.pipeline import Origin, Outputs, Tally
 from streams.kafka.clients import client_conf
 from streams.live.changelog import (ChangelogUnavailable, PartitionState, changelog_records, read_changelog,
@@ -89,6 +90,7 @@ class StageA:
         self.stats = StageAStats()
         self._stop = threading.Event()
         self._parts: dict[int, PartitionState] = {}
+        self._decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
         self._needs_restore: set[int] = set()
         self._dirty = False
         self._worker_id = worker_id
@@ -264,7 +266,11 @@ class StageA:
 
     # -- processing ---------------------------------------------------------------------------------------
     def _process(self, msgs: list) -> None:
-        by_part: dict[int, tuple[list[bytes], list[int]]] = {}
+        # One decode for the whole consume call, each partition's rows then to its own pipeline
+        # (Decoder.decode_groups: equal to decoding per partition, one fixed cost instead of six).
+        values: list[bytes] = []
+        by_part: dict[int, tuple[list[int], list[int]]] = {}  # partition → (positions in values, offsets)
+        parts, restoring = self._parts, self._needs_restore
         for m in msgs:
             err = m.error()
             if err is not None:
@@ -272,20 +278,23 @@ class StageA:
                     raise ConsumerFailed(err.str())
                 log.warning("consume error: %s", err.str())
                 continue
-            if m.partition() not in self._parts or m.partition() in self._needs_restore:
+            p = m.partition()
+            if p not in parts or p in restoring:
                 continue
-            values, offsets = by_part.setdefault(m.partition(), ([], []))
+            rows, offsets = by_part.setdefault(p, ([], []))
             value = m.value()
+            rows.append(len(values))
             values.append(value if value is not None else b"")
             offsets.append(m.offset())
         now = self.now_ms()
         t0 = time.perf_counter()
+        batches = self._decoder.decode_groups(values, {p: rows for p, (rows, _) in by_part.items()})
         for p, state in self._parts.items():
             if p in self._needs_restore:
                 continue
             if p in by_part:
-                values, offsets = by_part[p]
-                out = state.pipeline.process(values, now, Origin(self.topics.requests, p, offsets=offsets))
+                offsets = by_part[p][1]
+                out = state.pipeline.process(batches[p], now, Origin(self.topics.requests, p, offsets=offsets))
                 state.next_offset = offsets[-1] + 1
                 self._dirty = True
             else:

@@ -57,18 +57,23 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
         pipelines = {p: Pipeline(config, partition=p) for p in partitions}
         reader = PartitionReader.bounded(consumer, topic, ranges)
         done = 0
+        decoder = pipelines[partitions[0]].decoder if partitions else None
         for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
-            batch: dict[int, tuple[list[bytes], list[int]]] = {}
+            values: list[bytes] = []
+            batch: dict[int, tuple[list[int], list[int]]] = {}  # partition → (positions in values, offsets)
             for m in msgs:
                 if not lo <= m.timestamp()[1] < hi:
                     continue
-                values, offsets = batch.setdefault(m.partition(), ([], []))
+                rows, offsets = batch.setdefault(m.partition(), ([], []))
+                rows.append(len(values))
                 values.append(m.value() if m.value() is not None else b"")
                 offsets.append(m.offset())
-            for p, (values, offsets) in sorted(batch.items()):
-                _publish(result, pipelines[p].process(values, now_ms, Origin(topic, p, offsets=offsets)),
+            # One decode per consume call, split per partition (as the live worker does).
+            decoded = decoder.decode_groups(values, {p: rows for p, (rows, _) in batch.items()}) if batch else {}
+            for p, (rows, offsets) in sorted(batch.items()):
+                _publish(result, pipelines[p].process(decoded[p], now_ms, Origin(topic, p, offsets=offsets)),
                          on_output)
-                done += len(values)  # progress counts kept records against the offset span (an estimate)
+                done += len(rows)  # progress counts kept records against the offset span (an estimate)
             if progress is not None:
                 progress(done, total, time.monotonic() - t0)
         for p in partitions:

@@ -175,9 +175,10 @@ def iter_archive_columns(files: list[Path], decoder: Decoder, *, from_ms: int | 
             if not len(kept):
                 continue
             sub = sliced if len(kept) == len(sliced) else sliced.take(kept)
-            kept_l = kept.to_pylist()
-            local = {k: replaced[start + i] for k, i in enumerate(kept_l) if start + i in replaced}
-            over = pa.array([k in local for k in range(len(kept_l))], pa.bool_()) if local else None
+            local: dict[int, OversizedRow] = {}
+            if replaced:
+                local = {k: replaced[start + i] for k, i in enumerate(kept.to_pylist()) if start + i in replaced}
+            over = pa.array([k in local for k in range(len(kept))], pa.bool_()) if local else None
             per_record = over
             if "raw" in sub.schema.names:
                 undecoded = sub.column("raw").is_valid()

@@ -56,6 +56,16 @@ class _Table:
         hits = self._set.Match(ua)
         return self._entries[min(hits)][0] if hits else None
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry_regex(self, k: int) -> Any:
+        """Entry ``k``'s own (RE2) regex, compiled on first use."""
+        rx = self._compiled.get(k)
+        if rx is None:
+            rx = self._compiled[k] = compile_re2(self._entries[k][1], ignore_case=self._ignore_case)
+        return rx
+
     def first_match(self, ua: str) -> tuple[Any, str] | None:
         """(tag, matched text) of the first entry that hits."""
         if self._set is None:
@@ -64,11 +74,8 @@ class _Table:
         if not hits:
             return None
         k = min(hits)
-        tag, pattern = self._entries[k]
-        rx = self._compiled.get(k)
-        if rx is None:
-            rx = self._compiled[k] = compile_re2(pattern, ignore_case=self._ignore_case)
-        m = rx.search(ua)
+        m = self.entry_regex(k).search(ua)
+        tag = self._entries[k][0]
         return tag, (m.group(0) if m else "")
 
 

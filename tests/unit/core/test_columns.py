@@ -295,3 +295,26 @@ def test_arbitrary_typed_objects_equal_the_per_record_decoder(objs: list[dict], 
                 min_size=1, max_size=12))
 def test_arbitrary_batches_equal_the_per_record_decoder(batch: list[bytes]) -> None:
     _check(Decoder(InputConfig()), batch)
+
+
+@pytest.mark.parametrize("batch_of", ["clean", "mangled"])
+def test_decode_groups_equals_decoding_each_group_alone(batch_of: str) -> None:
+    """One decode of a consume call's records split by partition = each partition decoded alone: every
+    column value, every failure at its row in its group, the items themselves."""
+    decoder = Decoder(InputConfig())
+    items = _mix(600, 8)
+    if batch_of == "mangled":
+        for k, (line, _) in enumerate(MANGLED):
+            items[7 * k + 3] = line
+    groups = {p: [i for i in range(len(items)) if (i * 7 + i // 50) % 3 == p] for p in range(3)}
+    got = decoder.decode_groups(items, groups)
+    assert sorted(got) == [0, 1, 2]
+    failed = 0
+    for p, rows in groups.items():
+        alone = [items[i] for i in rows]
+        assert list(got[p].items) == alone
+        assert_columns_equal(got[p].columns, _oracle(decoder, alone))
+        failed += len(got[p].columns.failures)
+    whole = _oracle(decoder, items).failures
+    assert failed == len(whole) and (len(whole) > 20 if batch_of == "mangled" else not whole)
+    assert decoder.decode_groups(items, {}) == {}

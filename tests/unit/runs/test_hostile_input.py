@@ -459,11 +459,12 @@ def test_backtracking_prone_patterns_are_compiled_with_re2() -> None:
     pipeline = Pipeline(config_from_dict(HOSTILE_CONFIG))
     bot = next(f.__self__ for _, f in pipeline.filters._stateless if type(f.__self__) is bot_ua.BotUaCheck)
     c = bot.classifier
-    user = [rx for _, rx in c._user._entries]
-    assert len(user) == len(EVIL_PATTERNS)
+    assert len(c._user) == len(EVIL_PATTERNS)
     tables = [c._payload, c._typo, c._tools, c._human, c._user, c._classes, c._class_hints, c._hints]
     tables += [lst._table for lst in c._lists]
-    compiled = [rx for t in tables for _, rx in t._entries] + [t._any for t in tables]
+    # Each table is searched as one RE2 set; an entry's own regex (compiled on its first hit) is RE2 too.
+    assert all(type(t._set) is re2.Set for t in tables if len(t)), {type(t._set) for t in tables}
+    compiled = [t.entry_regex(k) for t in tables for k in range(len(t))]
     compiled += [lst._exclude for lst in c._lists if lst._exclude is not None] + [c._browser]
     compiled += [ex.ua_regex for ex in pipeline.router._exclusions if ex.ua_regex is not None]
     assert all(type(rx) is re2._Regexp for rx in compiled), {type(rx) for rx in compiled}
