@@ -21,6 +21,7 @@ from streams.sinks.files import OutputFiles
 from streams.sources.files import InputError, iter_line_batches, sniff_format
 from streams.sources.limits import Cap, InputLimits
 from streams.sources.parquet_columns import iter_parquet_columns
+from streams.sources.prefetch import prefetched
 
 
 def iter_input_batches(paths: Sequence[str], fmt: str, decoder: Decoder, max_line_bytes: int = 65_536,
@@ -35,6 +36,15 @@ def iter_input_batches(paths: Sequence[str], fmt: str, decoder: Decoder, max_lin
             yield from iter_line_batches(path, max_line_bytes=max_line_bytes, limits=limits, caps=caps)
 
 
+def decoded_batches(batches: Iterator[tuple[list | ColumnBatch, Origin]], decoder: Decoder
+                    ) -> Iterator[tuple[ColumnBatch, Origin]]:
+    """Every batch as columns (line batches decoded by ``decoder``; Parquet ones already are)."""
+    for batch, origin in batches:
+        if type(batch) is not ColumnBatch:
+            batch = ColumnBatch(decoder.decode_columns(batch), batch)
+        yield batch, origin
+
+
 def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, fmt: str = "auto",
                  counters_path: str | None = None, dead_letters_path: str | None = None,
                  verdicts_path: str | None = None) -> RunResult:
@@ -45,8 +55,11 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0,
                         max_dead_letters=lim.max_dead_letters, max_verdicts=lim.max_verdicts)
     try:
-        for batch, origin in iter_input_batches(inputs, fmt, pipeline.decoder, config.input.max_line_bytes,
-                                                InputLimits.of(lim), result.capped):
+        # Reading and decoding run one batch ahead on their own thread (sources/prefetch.py): mostly C
+        # with the GIL released, they overlap the core's counting of the previous batch.
+        batches = iter_input_batches(inputs, fmt, pipeline.decoder, config.input.max_line_bytes,
+                                     InputLimits.of(lim), result.capped)
+        for batch, origin in prefetched(decoded_batches(batches, pipeline.decoder)):
             out = pipeline.process(batch, now_ms, origin)
             result.collect(out)
             files.add(out)
