@@ -62,7 +62,7 @@ def take_rows(cols: RequestColumns, rows: Sequence[int]) -> RequestColumns:
     """The rows ``rows`` of ``cols`` (positions, in the order given) as a batch of their own: row ``k`` of
     the result is row ``rows[k]``, its failure moved with it. Decoding is item by item (the module
     contract), so this equals decoding those items alone — a source may decode once and split."""
-    if len(rows) == cols.n and all(k == i for k, i in enumerate(rows)):
+    if len(rows) == cols.n and rows == list(range(cols.n)):  # compared in C: the one-partition case
         return cols
     idx = pa.array(rows, pa.int64())
     failures = {}

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer
 
 from streams.config import Config
+from streams.core.decode import Decoder
 from streams.core.merge import CounterBook
 from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
@@ -57,7 +58,7 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
         pipelines = {p: Pipeline(config, partition=p) for p in partitions}
         reader = PartitionReader.bounded(consumer, topic, ranges)
         done = 0
-        decoder = pipelines[partitions[0]].decoder if partitions else None
+        decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
         for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
             values: list[bytes] = []
             batch: dict[int, tuple[list[int], list[int]]] = {}  # partition → (positions in values, offsets)
@@ -116,7 +117,6 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
                    on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> RunResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
     the rows whose ``ts`` is in [from, to)."""
-    from streams.core.decode import Decoder
     from streams.sources.limits import InputLimits
     from streams.sources.parquet_columns import iter_archive_columns
 
