@@ -130,12 +130,10 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
                 walk_ips.add(k)
             else:
                 st = states[a]  # walked, so touched: give the rate window back to the bulk step below
-                before = saved[k]
-                if before is not None:
-                    before = state_of(before)
-                if before is None:
+                if saved[k] is None:
                     st.rate_idx, st.rate_cur, st.rate_prev = -1, 0, 0
                 else:
+                    before = state_of(saved[k])
                     st.rate_idx, st.rate_cur, st.rate_prev = before.rate_idx, before.rate_cur, before.rate_prev
         if walk_ips:
             bulk = [(k, tmax) for k, tmax in bulk if k not in walk_ips]
