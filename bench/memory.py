@@ -6,7 +6,7 @@ Pipeline with state.max_tracked_ips = N. Browser user agents, so every record re
 paths spread over the journeys of examples/truesli.yaml (and outside them), 2% of them 404s so scanner
 evidence exists for some IPs. Reports the IPs held in state, the sizes of the input-keyed caches, the
 label values of every counter emitted, and the process's peak RSS. Records are generated batch by batch,
-so the input itself is not resident.   Usage: scripts/bench memory [--ips N] [--ttl-s S] [--json FILE]
+so the input itself is not resident.   Usage: scripts/bench memory [--ips N] [--ttl-s S] [--track-changes] [--json FILE]
 """
 
 from __future__ import annotations
@@ -50,16 +50,20 @@ def main() -> int:
     ap.add_argument("--ips", type=int, default=1_000_000)
     ap.add_argument("--ttl-s", type=int, default=1800)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--track-changes", action="store_true",
+                    help="the live worker's store: change tracking on, changes taken after every batch")
     args = ap.parse_args()
     doc = yaml.safe_load((ROOT / "examples" / "truesli.yaml").read_text())
     doc["state"] = {"max_tracked_ips": args.ips, "ip_ttl_s": args.ttl_s}
     config = config_from_dict(doc)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(config, track_state_changes=args.track_changes)
     book = CounterBook()
     start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     for b in range(0, args.ips, 10_000):
         book.add(pipeline.process([record(n) for n in range(b, min(b + 10_000, args.ips))]).counters)
+        if args.track_changes:
+            pipeline.filters.store.take_changes()  # what a commit's changelog write reads
     in_state = len(pipeline.filters.store)
     gc.collect()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

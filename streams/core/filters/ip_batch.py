@@ -13,8 +13,9 @@ an IP no rule can fire and only two things change: the rate window (bucket count
 order, exact when its requests' buckets do not interleave in batch order — otherwise it is walked) and
 the touch (last-seen time, touch order, change sequence). Every other IP is walked record by record.
 
-A plain state (filters/ipstate.py: no cooldown, no evidence) is kept packed in one int when the store does
-not track changes: the bulk step reads and writes such entries without building an IpState.
+A plain state (filters/ipstate.py: no cooldown, no evidence) is kept packed in one int (with its change
+sequence when the store tracks changes): the bulk step reads and writes such entries without building an
+IpState.
 
 Touch order and change sequence numbers are rebuilt at the end from each IP's last request in the batch,
 which is what record-by-record touching leaves; so the whole batch is walked when it could evict (the
@@ -26,7 +27,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core.filters.ipstate import IpState, pack, pack_state, state_of, unpack
+from streams.core.filters.ipstate import IpState, pack, pack_state, state_of, unpack, with_seq
 from streams.core.filters.probes import PROBE_STATUSES
 from streams.core.filters.rate_limit import RateLimitCheck
 from streams.core.filters.scanner import ScannerCheck
@@ -174,7 +175,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         if obj is not None:
             obj.rate_idx, obj.rate_cur, obj.rate_prev = idx, cur, prev
             continue
-        v = None if track else pack(last, idx, cur, prev)
+        v = pack(last, idx, cur, prev)  # its change sequence is set below
         if v is None:
             v = IpState(last)
             v.rate_idx, v.rate_cur, v.rate_prev = idx, cur, prev
@@ -185,9 +186,12 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         a = ips[k]
         st = states.pop(a, None)
         st = fresh.pop(a, st)
-        if track:
-            st.seq = base_seq + last + 1
-        elif type(st) is not int:
+        if type(st) is int and track:
+            v = with_seq(st, base_seq + last + 1)
+            st = v if v is not None else state_of(st)
+        if type(st) is not int:
+            if track:
+                st.seq = base_seq + last + 1
             st = pack_state(st)
         states[a] = st
     if track:

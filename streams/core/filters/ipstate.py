@@ -9,8 +9,8 @@ Most IPs never produce evidence: their whole state is the last-seen time and the
 core (filters/ip_batch.py) stores such a *plain* state as one packed int (:func:`pack`, ~48 bytes) instead
 of an :class:`IpState` and its two boxed ints (~160 bytes) — the difference between meeting and missing
 the memory bar at a million IPs (docs/benchmarks.md). Everything that reads the store sees IpStates: a
-packed entry is unpacked on touch and in :meth:`IpStateStore.items`. Packing is used only when the store
-does not track changes (the changelog of live mode needs each entry's sequence number).
+packed entry is unpacked on touch, in :meth:`IpStateStore.items` and in :meth:`IpStateStore.take_changes`.
+When the store tracks changes (live mode) the entry's change sequence is packed too (a few bytes more).
 """
 
 from __future__ import annotations
@@ -66,35 +66,51 @@ class IpExtra:
 
 _COUNT_BITS = 24
 _IDX_BITS = 48
+_LAST_BITS = 48
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
 _IDX_MASK = (1 << _IDX_BITS) - 1
+_LAST_MASK = (1 << _LAST_BITS) - 1
 _LAST_SHIFT = _IDX_BITS + 2 * _COUNT_BITS
+_SEQ_SHIFT = _LAST_SHIFT + _LAST_BITS
+_SEQ_CAP = 1 << 62  # change sequences past this stay objects (a worker does not touch 4.6e18 times)
+_BELOW_SEQ = (1 << _SEQ_SHIFT) - 1
 
 
-def pack(last_ms: int, rate_idx: int, rate_cur: int, rate_prev: int) -> int | None:
-    """A plain state (no cooldown, no evidence, sequence unused) as one int, or None when a value does
-    not fit its field (then an IpState is kept). Layout: last_ms | rate_idx + 1 | rate_cur | rate_prev."""
+def pack(last_ms: int, rate_idx: int, rate_cur: int, rate_prev: int, seq: int = 0) -> int | None:
+    """A plain state (no cooldown, no evidence) as one int, or None when a value does not fit its field
+    (then an IpState is kept). Layout, high to low: seq | last_ms | rate_idx + 1 | rate_cur | rate_prev.
+    ``seq`` is the change sequence (0 when the store does not track changes: the int stays ~48 bytes)."""
     if (rate_cur > _COUNT_MASK or rate_prev > _COUNT_MASK or rate_idx + 1 > _IDX_MASK or rate_idx < -1
-            or last_ms < 0):
+            or not 0 <= last_ms <= _LAST_MASK or not 0 <= seq < _SEQ_CAP):
         return None
-    return (((last_ms << _IDX_BITS | (rate_idx + 1)) << _COUNT_BITS | rate_cur) << _COUNT_BITS) | rate_prev
+    return ((((seq << _LAST_BITS | last_ms) << _IDX_BITS | (rate_idx + 1)) << _COUNT_BITS | rate_cur)
+            << _COUNT_BITS) | rate_prev
 
 
 def unpack(v: int) -> tuple[int, int, int, int]:
     """(last_ms, rate_idx, rate_cur, rate_prev) of a :func:`pack`ed state."""
-    return (v >> _LAST_SHIFT, (v >> 2 * _COUNT_BITS & _IDX_MASK) - 1, v >> _COUNT_BITS & _COUNT_MASK,
-            v & _COUNT_MASK)
+    return (v >> _LAST_SHIFT & _LAST_MASK, (v >> 2 * _COUNT_BITS & _IDX_MASK) - 1,
+            v >> _COUNT_BITS & _COUNT_MASK, v & _COUNT_MASK)
 
 
 def packed_last_ms(v: int) -> int:
-    return v >> _LAST_SHIFT
+    return v >> _LAST_SHIFT & _LAST_MASK
+
+
+def packed_seq(v: int) -> int:
+    return v >> _SEQ_SHIFT
+
+
+def with_seq(v: int, seq: int) -> int | None:
+    """A packed state with its change sequence replaced, or None if ``seq`` does not fit."""
+    return (v & _BELOW_SEQ) | seq << _SEQ_SHIFT if 0 <= seq < _SEQ_CAP else None
 
 
 def pack_state(st: IpState) -> int | IpState:
     """``st`` packed when it is plain (no cooldown, rule or evidence; fits the layout), else ``st``."""
     if st.x is not None or st.rate_until or st.rate_rule:
         return st
-    v = pack(st.last_ms, st.rate_idx, st.rate_cur, st.rate_prev)
+    v = pack(st.last_ms, st.rate_idx, st.rate_cur, st.rate_prev, st.seq)
     return st if v is None else v
 
 
@@ -104,7 +120,7 @@ def state_of(v: "int | IpState") -> IpState:
         return v
     last, idx, cur, prev = unpack(v)
     st = IpState(last)
-    st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
+    st.rate_idx, st.rate_cur, st.rate_prev, st.seq = idx, cur, prev, v >> _SEQ_SHIFT
     return st
 
 
@@ -141,7 +157,7 @@ class IpStateStore:
     __slots__ = ("_states", "max_entries", "ttl_ms", "evicted", "_seq", "_synced_seq", "_evicted_keys")
 
     def __init__(self, max_entries: int, ttl_s: int, *, track_changes: bool = False) -> None:
-        # ip → IpState, or a packed plain state (an int, see the module docstring; never when tracking)
+        # ip → IpState, or a packed plain state (an int, see the module docstring)
         self._states: dict[str, IpState | int] = {}
         self.max_entries = max_entries
         self.ttl_ms = ttl_s * 1000
@@ -185,7 +201,7 @@ class IpStateStore:
         while states:
             ip = next(iter(states))
             v = states[ip]
-            if (v >> _LAST_SHIFT if type(v) is int else v.last_ms) >= cutoff:
+            if (packed_last_ms(v) if type(v) is int else v.last_ms) >= cutoff:
                 break
             self._evict(ip)
             gone += 1
@@ -197,9 +213,9 @@ class IpStateStore:
         states = self._states
         for ip in reversed(states):  # touch order is dict order, so stop at the first unchanged entry
             st = states[ip]
-            if st.seq <= self._synced_seq:
+            if (packed_seq(st) if type(st) is int else st.seq) <= self._synced_seq:
                 break
-            changed.append((ip, st))
+            changed.append((ip, state_of(st)))
         changed.reverse()
         self._synced_seq = self._seq
         evicted = self._evicted_keys or []
@@ -211,7 +227,7 @@ class IpStateStore:
         """Restore one entry (in the order the changelog recorded it)."""
         self._states.pop(ip, None)
         st.seq = 0
-        self._states[ip] = st
+        self._states[ip] = pack_state(st)
 
     def forget(self, ip: str) -> None:
         self._states.pop(ip, None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from streams.config import config_from_dict
-from streams.core.filters.ipstate import IpState, IpStateStore, pack, pack_state, state_of, unpack
+from streams.core.filters.ipstate import IpState, IpStateStore, pack, pack_state, state_of, unpack, with_seq
 from streams.core.pipeline import Pipeline
 from tests.unit.helpers import BROWSER, T0_MS, req
 
@@ -67,3 +67,26 @@ def test_the_batch_core_packs_quiet_ips_and_keeps_evidence_as_objects() -> None:
     # The next request of a packed IP goes through the same rules with the unpacked counts.
     p.process([req(ts=T0_MS + 100, ip="10.0.0.2", path="/products/2", ua=BROWSER)])
     assert dict(p.filters.store.items())["10.0.0.2"].rate_cur == 2
+
+
+def test_a_tracking_store_packs_the_change_sequence_and_reports_changes_unpacked() -> None:
+    doc = yaml.safe_load(open("examples/truesli.yaml"))
+    p = Pipeline(config_from_dict(doc), track_state_changes=True)
+    p.process([req(ts=T0_MS + i, ip=f"10.0.1.{i}", path="/products/1", ua=BROWSER) for i in range(1, 4)])
+    store = p.filters.store
+    assert [type(v).__name__ for v in store._states.values()] == ["int", "int", "int"]
+    evicted, changed = store.take_changes()
+    assert evicted == []
+    assert [(ip, st.seq, st.last_ms, st.rate_cur) for ip, st in changed] == [
+        ("10.0.1.1", 1, T0_MS + 1, 1), ("10.0.1.2", 2, T0_MS + 2, 1), ("10.0.1.3", 3, T0_MS + 3, 1)]
+    p.process([req(ts=T0_MS + 10, ip="10.0.1.2", path="/products/2", ua=BROWSER)])
+    assert [(ip, st.seq, st.rate_cur) for ip, st in store.take_changes()[1]] == [("10.0.1.2", 4, 2)]
+    assert store.take_changes() == ([], [])
+
+
+def test_the_sequence_field_does_not_disturb_the_others() -> None:
+    v = pack(T0_MS, 7, 3, 2, seq=123_456_789)
+    assert unpack(v) == (T0_MS, 7, 3, 2)
+    assert state_of(v).seq == 123_456_789
+    assert unpack(with_seq(v, 5)) == (T0_MS, 7, 3, 2) and state_of(with_seq(v, 5)).seq == 5
+    assert with_seq(v, 1 << 62) is None and pack(T0_MS, 7, 3, 2, seq=-1) is None
