@@ -33,6 +33,7 @@ from streams.live.changelog import (ChangelogUnavailable, PartitionState, change
 from streams.live.transactions import ProducerWedged, TransactionalProducer
 from streams.sinks.publish import make_sink
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
+from streams.sources.kafka import by_partition
 
 log = logging.getLogger("truesli.stage_a")
 
@@ -268,8 +269,7 @@ class StageA:
     def _process(self, msgs: list) -> None:
         # One decode for the whole consume call, each partition's rows then to its own pipeline
         # (Decoder.decode_groups: equal to decoding per partition, one fixed cost instead of six).
-        values: list[bytes] = []
-        by_part: dict[int, tuple[list[int], list[int]]] = {}  # partition → (positions in values, offsets)
+        kept = []
         parts, restoring = self._parts, self._needs_restore
         for m in msgs:
             err = m.error()
@@ -281,11 +281,8 @@ class StageA:
             p = m.partition()
             if p not in parts or p in restoring:
                 continue
-            rows, offsets = by_part.setdefault(p, ([], []))
-            value = m.value()
-            rows.append(len(values))
-            values.append(value if value is not None else b"")
-            offsets.append(m.offset())
+            kept.append(m)
+        values, by_part = by_partition(kept)
         now = self.now_ms()
         t0 = time.perf_counter()
         batches = self._decoder.decode_groups(values, {p: rows for p, (rows, _) in by_part.items()})

@@ -31,7 +31,7 @@ from streams.runs.detection import AbuseCollector
 from streams.runs.embedded import run_embedded
 from streams.runs.result import RunResult
 from streams.kafka.clients import client_conf, preflight, topic_partitions
-from streams.sources.kafka import PartitionReader, offset_ranges
+from streams.sources.kafka import PartitionReader, by_partition, offset_ranges
 
 
 MIN_SLACK_MS = 300_000
@@ -60,15 +60,7 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
         done = 0
         decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
         for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
-            values: list[bytes] = []
-            batch: dict[int, tuple[list[int], list[int]]] = {}  # partition → (positions in values, offsets)
-            for m in msgs:
-                if not lo <= m.timestamp()[1] < hi:
-                    continue
-                rows, offsets = batch.setdefault(m.partition(), ([], []))
-                rows.append(len(values))
-                values.append(m.value() if m.value() is not None else b"")
-                offsets.append(m.offset())
+            values, batch = by_partition(m for m in msgs if lo <= m.timestamp()[1] < hi)
             # One decode per consume call, split per partition (as the live worker does).
             decoded = decoder.decode_groups(values, {p: rows for p, (rows, _) in batch.items()}) if batch else {}
             for p, (rows, offsets) in sorted(batch.items()):

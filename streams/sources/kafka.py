@@ -22,7 +22,7 @@ is at the end: the last offsets may be a transaction marker or a compacted-away 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -49,6 +49,21 @@ def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms
         stop = min(stops[p], ends[p][1])
         out[p] = (starts[p], max(starts[p], stop))
     return out
+
+
+def by_partition(msgs: Iterable[Message]) -> tuple[list[bytes], dict[int, tuple[list[int], list[int]]]]:
+    """The records' values in delivery order (a null value as ``b""``) and, per partition, the positions
+    of its records in that list and their offsets — a consume call's records, grouped for one decode and
+    a pipeline per partition (live Stage A, replay from a topic)."""
+    values: list[bytes] = []
+    groups: dict[int, tuple[list[int], list[int]]] = {}
+    for m in msgs:
+        rows, offsets = groups.setdefault(m.partition(), ([], []))
+        value = m.value()
+        rows.append(len(values))
+        values.append(value if value is not None else b"")
+        offsets.append(m.offset())
+    return values, groups
 
 
 class PartitionReader:
