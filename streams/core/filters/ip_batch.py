@@ -17,6 +17,10 @@ A plain state (filters/ipstate.py: no cooldown, no evidence) is kept packed in o
 sequence when the store tracks changes): the bulk step reads and writes such entries without building an
 IpState.
 
+A request the rate rule drops outright — an edge flag or a 429 — is *settled*: the rule answers before
+counting it or passing it on (no journey can keep ``rate_limited``), so its only effect is the touch. It
+counts as quiet, stays out of the rate counts and gets the rule's answer directly.
+
 Touch order and change sequence numbers are rebuilt at the end from each IP's last request in the batch,
 which is what record-by-record touching leaves; so the whole batch is walked when it could evict (the
 store would pass ``state.max_tracked_ips``), because eviction order depends on the interleaving.
@@ -66,13 +70,19 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
 
     w = rate._window_ms if rate is not None else 1 << 62  # no rate rule: one bucket, never slid
     pos = pa.array(range(n), _INT64)
-    sure = _sure_rows(rate, status, rate_limited)
+    # A row with an edge flag or a 429 is settled: the rate rule drops it before it counts or reaches another
+    # rule — no journey can keep rate_limited (``keep`` takes traffic classes only: config/sli.py) — so its
+    # only effect on state is the touch. It is quiet, and left out of the rate counts.
+    settled = _settled_rows(rate, status, rate_limited)
+    any_settled = pc.any(settled).as_py()
+    if any_settled:
+        quiet = pc.or_(quiet, settled)
+    counted = pc.invert(settled) if any_settled else pa.array([True] * n, pa.bool_())
     table = pa.table({"ip": ip_enc.indices, "b": pc.divide(ts, w), "quiet": pc.cast(quiet, pa.int8()),
-                      "sure": pc.cast(sure, pa.int8()), "ts": ts, "pos": pos})
+                      "ts": ts, "pos": pos, "counted": pc.cast(counted, _INT64)})
     per_ip = table.group_by(["ip"], use_threads=False).aggregate(
-        [("quiet", "min"), ("sure", "max"), ("ts", "min"), ("ts", "max"), ("pos", "count"),
-         ("pos", "max")]).to_pydict()
-    per_bucket = table.group_by(["ip", "b"], use_threads=False).aggregate(
+        [("quiet", "min"), ("ts", "min"), ("ts", "max"), ("counted", "sum"), ("pos", "max")]).to_pydict()
+    per_bucket = (table.filter(counted) if any_settled else table).group_by(["ip", "b"], use_threads=False).aggregate(
         [("pos", "count"), ("pos", "min"), ("pos", "max")]).to_pydict()
     buckets: dict[int, list[tuple[int, int, int, int]]] = {}
     for k, b, c, lo, hi in zip(per_bucket["ip"], per_bucket["b"], per_bucket["pos_count"], per_bucket["pos_min"],
@@ -83,15 +93,12 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     walk_ips: set[int] = set()
     bulk: list[tuple[int, int]] = []  # (ip code, max ts): the rate window advanced in bulk
     partial: set[int] = set()  # IPs whose non-quiet requests only are walked (optimistically)
-    for k, q, fires, tmin, tmax, cnt in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["sure_max"],
-                                            per_ip["ts_min"], per_ip["ts_max"], per_ip["pos_count"]):
-        if fires:  # an edge flag or a 429 drops the request whatever else: no point walking it twice
-            walk_ips.add(k)
-            continue
+    for k, q, tmin, tmax, cnt in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["ts_min"], per_ip["ts_max"],
+                                     per_ip["counted_sum"]):
         st = states.get(ips[k])
         if type(st) is int:
             st = state_of(st)
-        runs = buckets[k]
+        runs = buckets.get(k, [])  # none: every request of the IP is settled
         if len(runs) > 1:
             runs.sort()
             ok = all(runs[i][3] < runs[i + 1][2] for i in range(len(runs) - 1))
@@ -116,7 +123,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     if partial:
         # Walk only the non-quiet requests of these IPs. Nothing can fire on the quiet ones and they leave
         # no evidence but the rate count, which cannot pass the limit here; if a rule fires anyway (a 404
-        # threshold, a login limit, an edge flag) the IP's state is put back and all of it is walked.
+        # threshold, a login limit) the IP's state is put back and all of it is walked.
         codes = ip_enc.indices.to_pylist()
         quiet_l = quiet.to_pylist()
         rows = [i for i in range(n) if not quiet_l[i] and codes[i] in partial]
@@ -145,6 +152,14 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], flags)
         for i, v in zip(rows, verdicts):
             out[i] = v
+    if any_settled:  # the rate rule's own answer, as its check gives it (edge flag first)
+        if codes is None:
+            codes = ip_enc.indices.to_pylist()
+        which = pc.indices_nonzero(settled)
+        edge = pc.take(rate_limited, which).to_pylist() if rate._edge else None
+        for k, i in enumerate(which.to_pylist()):
+            if codes[i] not in walk_ips:
+                out[i] = (rate.reason, "edge_flag" if edge is not None and edge[k] else "status_429")
     track = store._evicted_keys is not None
     # Bulk IPs' new entries (new to the store, or packed): put in place, in touch order, below.
     fresh: dict[str, IpState | int] = {}
@@ -165,7 +180,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
                 st.last_ms = tmax
             idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
         if rate is not None:
-            for b, c, _, _ in buckets[k]:  # sorted above
+            for b, c, _, _ in buckets.get(k, ()):  # sorted above
                 if b <= idx:
                     cur += c
                 elif b == idx + 1:
@@ -233,7 +248,7 @@ def _walk(chain, requests: list[Request], journeys: list[int], flags: list[IpFla
     return [stateful(req, flags, j) for req, j in zip(requests, journeys)]
 
 
-def _sure_rows(rate, status, rate_limited) -> pa.Array:
+def _settled_rows(rate, status, rate_limited) -> pa.Array:
     """Per row: whether the rate rule drops it outright (edge flag, 429), whatever the IP's state."""
     sure = pa.array([False] * len(status), pa.bool_())
     if rate is not None and rate._edge:

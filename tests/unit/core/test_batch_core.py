@@ -208,3 +208,25 @@ def test_arbitrary_batches_equal_the_oracle(batches: list[list[bytes]]) -> None:
     config = _config(filters__rate_limited__max_requests=3, filters__scanner__distinct_404_threshold=1,
                      windows__allowed_lateness_s=1, windows__retain_closed_s=60)
     _check(config, batches, track=True)
+
+
+@pytest.mark.parametrize("keep", [[], ["scanner"]])
+def test_edge_flags_and_429s_are_settled_without_a_walk(keep: list[str]) -> None:
+    """Requests the rate rule drops outright (edge flag, 429) are answered without walking their IP; the
+    outputs and the per-IP state equal the oracle's: IPs with only such requests, with them between
+    ordinary ones, beside 404 scans (kept by a journey or not) and logins, and over a cooldown."""
+    data = copy.deepcopy(EXAMPLE)
+    data["journeys"][0]["keep"] = keep  # checkout
+    data["filters"]["rate_limited"]["max_requests"] = 6
+    config = config_from_dict(data)
+    rng = random.Random(11)
+    lines = []
+    for i in range(4_000):
+        ip = f"11.2.{rng.randrange(6)}.{rng.randrange(20)}"
+        method, path = rng.choice([("POST", "/checkout"), ("POST", "/login"), ("GET", "/search"), ("GET", "/x/.env"),
+                                   ("GET", "/products/1")])
+        flagged = ip.endswith((".1", ".2", ".3")) and rng.random() < 0.7
+        lines.append(req(ts=T0_MS + i * 40, ip=ip, method=method, path=path, ua=BROWSER,
+                         status=rng.choice([200, 200, 401, 404, 429]), rate_limited=flagged))
+    s = _check(config, _batches(lines, 300), track=True)
+    assert s["flags"] > 0 and s["counted"] > 0
