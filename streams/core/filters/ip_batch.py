@@ -4,11 +4,11 @@ Contract: ``stateful_batch`` leaves the IP store, the flags and the verdicts exa
 ``FilterChain.stateful`` on each reaching request in batch order would (tests/unit/core/test_batch_core.py
 compares against that walk). It knows the three per-IP rules' conditions, so it can tell the quiet case:
 
-An IP's requests in this batch are *quiet* when every one of them has no edge rate-limit flag, is not a
-429 (when those count), is not a 404 and hits no probe path under the scanner's status rule, carries no
-scanner user agent, and is not on a login route — and its state has no cooldown running at the batch's
-first request of it (rate, scanner or login), and a rate count that cannot pass
-``max_requests`` even if every request of the batch were added (current + previous bucket + n). For such
+An IP's requests in this batch are *quiet* when every one of them is settled (below) or is not a 404,
+hits no probe path under the scanner's status rule, carries no scanner user agent, and is not on a login
+route — and its state has no cooldown running at the batch's first request of it (rate, scanner or
+login), and a rate count that cannot pass ``max_requests`` even if every counted request of the batch
+were added (current + previous bucket + n). For such
 an IP no rule can fire and only two things change: the rate window (bucket counts, applied in bucket
 order, exact when its requests' buckets do not interleave in batch order — otherwise it is walked) and
 the touch (last-seen time, touch order, change sequence). Every other IP is walked record by record.
@@ -59,7 +59,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     if len(checks) != (rate is not None) + (scanner is not None) + (stuffing is not None):
         return _walk(chain, requests_of(list(range(n))), journeys, flags)  # a rule this module does not know
 
-    quiet = _quiet_rows(rate, scanner, stuffing, status, rate_limited, ua_idx, ua_values, p_idx, p_values,
+    quiet = _quiet_rows(scanner, stuffing, status, ua_idx, ua_values, p_idx, p_values,
                         route_idx, route_login)
     ip_enc = pc.dictionary_encode(ip)
     ips = ip_enc.dictionary.to_pylist()
@@ -258,19 +258,16 @@ def _settled_rows(rate, status, rate_limited) -> pa.Array:
     return sure
 
 
-def _quiet_rows(rate, scanner, stuffing, status, rate_limited, ua_idx, ua_values, p_idx, p_values, route_idx,
+def _quiet_rows(scanner, stuffing, status, ua_idx, ua_values, p_idx, p_values, route_idx,
                 route_login) -> pa.Array:
-    """Per row: whether no per-IP rule could fire on it or record evidence from it (see module doc)."""
+    """Per row: whether neither the scanner nor the login rule could fire on it or record evidence from it
+    (see module doc). The rate rule's outright drops are the settled rows, or'ed in by the caller."""
     quiet = None
 
     def both(m):
         nonlocal quiet
         quiet = m if quiet is None else pc.and_(quiet, m)
 
-    if rate is not None and rate._edge:
-        both(pc.invert(rate_limited))
-    if rate is not None and rate._429:
-        both(pc.not_equal(status, 429))
     if scanner is not None:
         both(pc.not_equal(status, 404))
         both(pc.take(pa.array([scanner._ua_rule(u) is None for u in ua_values], pa.bool_()), ua_idx))
