@@ -6,7 +6,7 @@ Pipeline with state.max_tracked_ips = N. Browser user agents, so every record re
 paths spread over the journeys of examples/truesli.yaml (and outside them), 2% of them 404s so scanner
 evidence exists for some IPs. Reports the IPs held in state, the sizes of the input-keyed caches, the
 label values of every counter emitted, and the process's peak RSS. Records are generated batch by batch,
-so the input itself is not resident.   Usage: scripts/bench memory [--ips N] [--ttl-s S] [--track-changes] [--json FILE]
+so the input itself is not resident. Then times the expiry of every IP held at once (a gap in the input).   Usage: scripts/bench memory [--ips N] [--ttl-s S] [--track-changes] [--json FILE]
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def main() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     took = time.perf_counter() - t0
     book.add(pipeline.flush().counters)
+    # A gap in the input (or the end of a burst of one-request bots): every IP expires in one call.
+    store = pipeline.filters.store
+    t1 = time.perf_counter()
+    expired = store.expire(1 << 60)
+    expire_s = time.perf_counter() - t1
     merged = book.merged()
     labels: dict[str, set[str]] = {}
     for sample_labels, _, _ in counter_samples(merged):
@@ -83,11 +88,13 @@ def main() -> int:
         "label_values": {k: sorted(v) for k, v in sorted(labels.items()) if k != "__name__"},
         "series": len(series), "windows": len({c.window_start_ms for c in merged}),
         "peak_rss_mb": round(peak), "start_rss_mb": round(start_rss), "seconds": round(took, 1),
+        "expired_at_once": expired, "expire_seconds": round(expire_s, 3),
     }
     print(f"records {args.ips:,} · distinct IPs {args.ips:,} · distinct paths {args.ips:,} · IPs in state at the "
           f"end {in_state:,} (max {args.ips:,}, TTL {args.ttl_s} s of event time) · route cache "
           f"{result['route_cache']:,} entries · peak RSS {peak:.0f} MB (interpreter + libraries at start: "
           f"{start_rss:.0f} MB) · {took:.1f} s")
+    print(f"then a gap in the input: {expired:,} IPs expired in one call in {expire_s:.3f} s")
     print(f"exported series {len(series)} over {result['windows']} windows; label values: "
           + "; ".join(f"{k}={','.join(v)}" for k, v in result["label_values"].items()))
     print(f"tally {orjson.dumps(result['tally']).decode()}")

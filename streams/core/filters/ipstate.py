@@ -196,16 +196,16 @@ class IpStateStore:
     def expire(self, event_now_ms: int) -> int:
         """Drop IPs untouched for longer than the TTL (event time). Returns how many went."""
         cutoff = event_now_ms - self.ttl_ms
-        states = self._states
-        gone = 0
-        while states:
-            ip = next(iter(states))
-            v = states[ip]
+        # One pass from the oldest touch collects them: ``next(iter(dict))`` per eviction would re-skip every
+        # hole that touching (pop + reinsert) leaves at the front of the dict, once per IP expired.
+        old: list[str] = []
+        for ip, v in self._states.items():
             if (packed_last_ms(v) if type(v) is int else v.last_ms) >= cutoff:
                 break
+            old.append(ip)
+        for ip in old:
             self._evict(ip)
-            gone += 1
-        return gone
+        return len(old)
 
     def take_changes(self) -> tuple[list[str], list[tuple[str, IpState]]]:
         """(evicted IPs, [(ip, state)] touched since the last call, oldest touch first); resets both."""

@@ -90,3 +90,19 @@ def test_the_sequence_field_does_not_disturb_the_others() -> None:
     assert state_of(v).seq == 123_456_789
     assert unpack(with_seq(v, 5)) == (T0_MS, 7, 3, 2) and state_of(with_seq(v, 5)).seq == 5
     assert with_seq(v, 1 << 62) is None and pack(T0_MS, 7, 3, 2, seq=-1) is None
+
+
+def test_expiry_stops_at_the_first_fresh_touch_and_reports_evictions_in_touch_order() -> None:
+    store = IpStateStore(10, ttl_s=60, track_changes=True)
+    for i, ip in enumerate(("a", "b", "c", "d", "e")):
+        store.touch(ip, T0_MS + i * 1_000)
+    store.touch("b", T0_MS + 30_000)  # moved behind e
+    store.touch("d", T0_MS + 3_500)  # moved too, but still old
+    store.take_changes()
+    # cutoff T0 + 4 s: a (0 s) and c (2 s) go; e (4 s) is fresh and the walk in touch order stops there
+    assert store.expire(T0_MS + 64_000) == 2
+    assert list(store._states) == ["e", "b", "d"]
+    assert store.take_changes()[0] == ["a", "c"]
+    assert store.evicted == 2
+    # a second later e goes too; d (3.5 s) sits behind b (30 s) in touch order, so it stays until b goes
+    assert store.expire(T0_MS + 64_001) == 1 and list(store._states) == ["b", "d"]
