@@ -6,7 +6,7 @@ Pipeline with state.max_tracked_ips = N. Browser user agents, so every record re
 paths spread over the journeys of examples/truesli.yaml (and outside them), 2% of them 404s so scanner
 evidence exists for some IPs. Reports the IPs held in state, the sizes of the input-keyed caches, the
 label values of every counter emitted, and the process's peak RSS. Records are generated batch by batch,
-so the input itself is not resident. Then times the expiry of every IP held at once (a gap in the input).   Usage: scripts/bench memory [--ips N] [--ttl-s S] [--track-changes] [--json FILE]
+so the input itself is not resident. Then times a flood of new IPs into the full store (each record evicts one) and the expiry of every IP held at once (a gap in the input).   Usage: scripts/bench memory [--ips N] [--ttl-s S] [--track-changes] [--json FILE]
 """
 
 from __future__ import annotations
@@ -68,6 +68,12 @@ def main() -> int:
     gc.collect()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     took = time.perf_counter() - t0
+    # A flood of new IPs into the full store: every request evicts the least recently touched IP.
+    flood = min(args.ips, 100_000)
+    t1 = time.perf_counter()
+    for b in range(0, flood, 10_000):
+        book.add(pipeline.process([record(n) for n in range(args.ips + b, args.ips + min(b + 10_000, flood))]).counters)
+    flood_us = (time.perf_counter() - t1) / flood * 1e6
     book.add(pipeline.flush().counters)
     # A gap in the input (or the end of a burst of one-request bots): every IP expires in one call.
     store = pipeline.filters.store
@@ -88,12 +94,14 @@ def main() -> int:
         "label_values": {k: sorted(v) for k, v in sorted(labels.items()) if k != "__name__"},
         "series": len(series), "windows": len({c.window_start_ms for c in merged}),
         "peak_rss_mb": round(peak), "start_rss_mb": round(start_rss), "seconds": round(took, 1),
+        "flood_records": flood, "flood_us_per_record": round(flood_us, 2),
         "expired_at_once": expired, "expire_seconds": round(expire_s, 3),
     }
     print(f"records {args.ips:,} · distinct IPs {args.ips:,} · distinct paths {args.ips:,} · IPs in state at the "
           f"end {in_state:,} (max {args.ips:,}, TTL {args.ttl_s} s of event time) · route cache "
           f"{result['route_cache']:,} entries · peak RSS {peak:.0f} MB (interpreter + libraries at start: "
           f"{start_rss:.0f} MB) · {took:.1f} s")
+    print(f"then {flood:,} records from new IPs into the full store: {flood_us:.2f} µs per record (each evicts one)")
     print(f"then a gap in the input: {expired:,} IPs expired in one call in {expire_s:.3f} s")
     print(f"exported series {len(series)} over {result['windows']} windows; label values: "
           + "; ".join(f"{k}={','.join(v)}" for k, v in result["label_values"].items()))

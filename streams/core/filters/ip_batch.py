@@ -67,6 +67,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     new_ips = sum(1 for a in ips if a not in states)
     if len(states) + new_ips > store.max_entries:
         return _walk(chain, requests_of(list(range(n))), journeys, flags)
+    store.reordered()  # below, entries are written and moved in place, not through touch
 
     w = rate._window_ms if rate is not None else 1 << 62  # no rate rule: one bucket, never slid
     pos = pa.array(range(n), _INT64)
