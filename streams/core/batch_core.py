@@ -346,27 +346,27 @@ def _windows(p: "Pipeline", in_journey, row_journey, ts, status, duration, ip, r
     needs = pc.or_(pc.greater_equal(dr, 0), bad)
     if pc.any(needs).as_py():
         which = pc.indices_nonzero(needs)
-        nt = pa.table({"j": pc.take(j, which), "start": pc.take(start, which), "ip": pc.take(pc.take(ip, sel), which),
-                       "first": which})
-        ng = nt.group_by(["j", "start", "ip"], use_threads=False).aggregate([("first", "min"), ("first", "count")])
-        d = ng.to_pydict()
-        per_window: dict[tuple[int, int], dict[str, list[int]]] = {}
+        # Each distinct IP's network once, then rows grouped by (journey, window, network) on integer codes.
+        ip_enc = pc.dictionary_encode(pc.take(pc.take(ip, sel), which))
         cache = p._net_cache
-        for jj, ss, a, first, c in zip(d["j"], d["start"], d["ip"], d["first_min"], d["first_count"]):
+        net_code: dict[str, int] = {}
+        codes = []
+        for a in ip_enc.dictionary.to_pylist():
             net = cache.get(a)
             if net is None:
                 net = p._network(a)
-            w = per_window.setdefault((jj, ss), {})
-            e = w.get(net)
-            if e is None:
-                w[net] = [first, c]
-            else:
-                if first < e[0]:
-                    e[0] = first
-                e[1] += c
+            codes.append(net_code.setdefault(net, len(net_code)))
+        nets_of = list(net_code)
+        nt = pa.table({"j": pc.take(j, which), "start": pc.take(start, which),
+                       "net": pc.take(pa.array(codes, _INT64), ip_enc.indices), "first": which})
+        d = nt.group_by(["j", "start", "net"], use_threads=False).aggregate(
+            [("first", "min"), ("first", "count")]).to_pydict()
+        per_window: dict[tuple[int, int], list[tuple[int, str, int]]] = {}
+        for jj, ss, nc, first, c in zip(d["j"], d["start"], d["net"], d["first_min"], d["first_count"]):
+            per_window.setdefault((jj, ss), []).append((first, nets_of[nc], c))
         for key, nets in per_window.items():
             tally = accs[key].networks
-            for net, (_, c) in sorted(nets.items(), key=lambda kv: kv[1][0]):
+            for _, net, c in sorted(nets):  # first appearance (row positions are distinct)
                 tally_network(tally, net)
                 if c > 1:
                     # tally_network decided where this network's rows go (itself or OTHER); the rest follow.
