@@ -231,20 +231,39 @@ def iter_checked_parts(file: Path, wanted: tuple[str, ...], max_row_bytes: int,
 
 
 def _split(rb: pa.RecordBatch, first: int, cap: int) -> Iterator[tuple[int, Part]]:
-    """One record batch → byte-bounded parts, oversized rows replaced."""
+    """One record batch → byte-bounded parts, oversized rows replaced. Row sizes are summed in Arrow
+    (text columns by their bytes, every other column a constant); Python sees them only when a row is
+    over ``cap`` or the batch is over ``BATCH_BYTES`` (then it is cut greedily, row by row)."""
     names = rb.schema.names
     if not names or rb.num_rows == 0:
         return
-    lengths_arrow = {n: _lengths(c) for n, c in zip(names, rb.columns)}
-    total = lengths_arrow[names[0]]
-    for n in names[1:]:
-        total = pc.add(total, lengths_arrow[n])
-    sizes = total.to_pylist()
-    big = [i for i, s in enumerate(sizes) if s > cap]
-    lengths = {n: a.to_pylist() for n, a in lengths_arrow.items()} if big else {}
-    replaced = _oversized(rb, big, sizes, lengths) if big else {}
-    start = 0
     n_rows = rb.num_rows
+    total, fixed = None, 0
+    for c in rb.columns:
+        width = _width(c.type)
+        if width is not None:
+            fixed += width
+            continue
+        length = _lengths(c)
+        total = length if total is None else pc.add(total, length)
+    total = pa.array([fixed] * n_rows, pa.int64()) if total is None else pc.add(total, fixed)
+    over = pc.greater(total, cap)
+    replaced: dict[int, OversizedRow] = {}
+    sizes: list[int] | None = None
+    if pc.any(over).as_py():
+        sizes = total.to_pylist()
+        big = pc.indices_nonzero(over).to_pylist()
+        lengths = {n: _lengths(c).to_pylist() for n, c in zip(names, rb.columns)}
+        replaced = _oversized(rb, big, sizes, lengths)
+        held = pc.sum(pc.if_else(over, 0, total)).as_py()
+    else:
+        held = pc.sum(total).as_py()
+    if held <= BATCH_BYTES:  # the greedy cut below would not cut: one part
+        yield first, (rb, 0, n_rows, replaced)
+        return
+    if sizes is None:
+        sizes = total.to_pylist()
+    start = 0
     while start < n_rows:
         end, acc = start, 0
         while end < n_rows and (end == start or acc + (0 if end in replaced else sizes[end]) <= BATCH_BYTES):
@@ -252,6 +271,15 @@ def _split(rb: pa.RecordBatch, first: int, cap: int) -> Iterator[tuple[int, Part
             end += 1
         yield first + start, (rb, start, end, replaced)
         start = end
+
+
+def _width(t: pa.DataType) -> int | None:
+    """What :func:`_lengths` counts for every cell of a column of type ``t``, or None for text (per cell)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if _is_text(t):
+        return None
+    return t.byte_width if pa.types.is_fixed_size_binary(t) else _FIXED
 
 
 def _convert(rb: pa.RecordBatch, start: int, end: int, replaced: dict[int, OversizedRow]) -> list:
