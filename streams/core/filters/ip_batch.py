@@ -21,6 +21,12 @@ A request the rate rule drops outright — an edge flag or a 429 — is *settled
 counting it or passing it on (no journey can keep ``rate_limited``), so its only effect is the touch. It
 counts as quiet, stays out of the rate counts and gets the rule's answer directly.
 
+A walked IP's leading requests that no rule can flag or count evidence from — inside a rate, scanner or
+login cooldown (a 404, probe or failed login extending it as the rule does), an edge flag or 429, or an
+ordinary request the rate window passes — are answered by :func:`_steps` on plain ints, in the rules'
+order, without building a Request; from the IP's first other request on it is walked record by record.
+On a scanner- and stuffing-heavy mix most walked requests are inside a cooldown.
+
 Touch order and change sequence numbers are rebuilt at the end from each IP's last request in the batch,
 which is what record-by-record touching leaves; so the whole batch is walked when it could evict (the
 store would pass ``state.max_tracked_ips``), because eviction order depends on the interleaving.
@@ -31,7 +37,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core.filters.ipstate import IpState, pack, pack_state, state_of, unpack, with_seq
+from streams.core.filters.ipstate import IpState, estimate, pack, pack_state, slide, state_of, unpack, with_seq
 from streams.core.filters.probes import PROBE_STATUSES
 from streams.core.filters.rate_limit import RateLimitCheck
 from streams.core.filters.scanner import ScannerCheck
@@ -150,6 +156,11 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         if codes is None:
             codes = ip_enc.indices.to_pylist()
         rows = [i for i in range(n) if codes[i] in walk_ips]
+        if _may_step(chain, scanner, stuffing):
+            # Each IP's leading requests that no rule can flag or count are answered by _steps; from its
+            # first other request on, the IP is walked. Only walked requests raise flags, in batch order.
+            rows = _steps(states, ips, codes, rows, ts, status, rate_limited, ua_idx, ua_values, p_idx, p_values,
+                          route_idx, route_login, rate, scanner, stuffing, out)
         verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], flags)
         for i, v in zip(rows, verdicts):
             out[i] = v
@@ -242,6 +253,118 @@ def _restore(states: dict, ip: str, saved: IpState | int | None) -> None:
         st = states[ip]
         for f in IpState.__slots__:
             setattr(st, f, getattr(saved, f))
+
+
+def _may_step(chain, scanner, stuffing) -> bool:
+    """Whether :func:`_steps` may answer requests: no journey keeps a per-IP reason (a kept verdict passes
+    the request on to the next rule, which only the walk does) and a cooldown rule exists (without one a
+    walked IP's requests are mostly the rate rule's own business)."""
+    if scanner is None and stuffing is None:
+        return False
+    reasons = {c.reason for c in chain.stateful_checks}
+    return not any(k & reasons for k in (*chain._keep, chain._keep_default))
+
+
+def _steps(states: dict, ips: list[str], codes: list[int], rows: list[int], ts, status, rate_limited, ua_idx,
+           ua_values, p_idx, p_values, route_idx, route_login, rate, scanner, stuffing, out: list) -> list[int]:
+    """Answer, IP by IP, the leading requests of ``rows`` (batch order) as ``FilterChain.stateful`` would —
+    rate, scanner, stuffing, first answer wins — as long as no rule would flag the IP or count evidence:
+    a request inside a rate, scanner or login cooldown (extending it as the rule does), an edge flag or
+    429, a request the rate window passes that is no 404, probe, scanner tool or login. Only plain ints
+    change (the rate window, a cooldown's end, last-seen; touch order and sequence are rebuilt by the
+    caller). From an IP's first other request on, the rest of its rows are returned, in batch order, for
+    the walk; so is every row of an IP with no state object yet. Per-IP state is the IP's own, so answering
+    one IP's rows before another's equals batch order."""
+    pick = pa.array(rows, _INT64)
+    t_l = pc.take(ts, pick).to_pylist()
+    s_l = pc.take(status, pick).to_pylist()
+    rl_l = pc.take(rate_limited, pick).to_pylist()
+    u_l = pc.take(ua_idx, pick).to_pylist()
+    p_l = pc.take(p_idx, pick).to_pylist()
+    login_l = pc.take(route_login, pc.take(route_idx, pick)).to_pylist() if stuffing is not None else None
+    by_ip: dict[int, list[int]] = {}
+    for j, i in enumerate(rows):
+        by_ip.setdefault(codes[i], []).append(j)
+    edge = rate is not None and rate._edge
+    s429 = rate is not None and rate._429
+    w = rate._window_ms if rate is not None else 1
+    mx = rate._max if rate is not None else 0
+    rate_cd = rate._cooldown_ms if rate is not None else 0
+    failures = stuffing._failures if stuffing is not None else ()
+    walk: list[int] = []
+    for k, js in by_ip.items():
+        a = ips[k]
+        st = states.get(a)
+        if st is None:
+            walk.extend(rows[j] for j in js)
+            continue
+        if type(st) is int:
+            st = states[a] = state_of(st)  # in place: the caller rebuilds the touch order
+        x = st.x
+        done = 0
+        for j in js:
+            t = t_l[j]
+            code = s_l[j]
+            if rate is not None:
+                if edge and rl_l[j]:
+                    v = (rate.reason, "edge_flag")
+                elif s429 and code == 429:
+                    v = (rate.reason, "status_429")
+                else:
+                    v = None
+                if v is not None:
+                    if t > st.last_ms:
+                        st.last_ms = t
+                    out[rows[j]] = v
+                    done += 1
+                    continue
+                idx, cur, prev = slide(st.rate_idx, st.rate_cur, st.rate_prev, t, w)
+                over = cur + prev > mx and estimate(idx, cur, prev, t, w) > mx
+                if t < st.rate_until:
+                    st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
+                    if over:  # still above the rate: the cooldown restarts
+                        st.rate_until = t + rate_cd
+                    if t > st.last_ms:
+                        st.last_ms = t
+                    out[rows[j]] = (rate.reason, st.rate_rule)
+                    done += 1
+                    continue
+                if over:
+                    break  # the rate rule flags the IP: walked
+            v = None
+            if scanner is not None:
+                rule = scanner._ua_rule(ua_values[u_l[j]])
+                scanning = x is not None and t < x.scan_until
+                if rule is not None:
+                    if not scanning:
+                        break  # a scanner tool's request flags the IP: walked
+                    v = (scanner.reason, rule)
+                else:
+                    probe = scanner._probes.rule(p_values[p_l[j]], code)
+                    if scanning:
+                        if code == 404 or probe is not None:  # fresh evidence keeps the cooldown going
+                            x.scan_until = t + scanner._cooldown_ms
+                        v = (scanner.reason, x.scan_rule)
+                    elif probe is not None or code == 404:
+                        break  # a probe flags, a 404 counts: walked
+            if v is None and stuffing is not None:
+                login = login_l[j]
+                if x is not None and t < x.cs_until:
+                    if login and code in failures:  # a failed login during the cooldown extends it
+                        x.cs_until = t + stuffing._cooldown_ms
+                    v = (stuffing.reason, x.cs_rule)
+                elif login:
+                    break  # a login attempt counts towards the rule: walked
+            if rate is not None:
+                st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
+            if t > st.last_ms:
+                st.last_ms = t
+            out[rows[j]] = v
+            done += 1
+        if done < len(js):
+            walk.extend(rows[j] for j in js[done:])
+    walk.sort()
+    return walk
 
 
 def _walk(chain, requests: list[Request], journeys: list[int], flags: list[IpFlag]) -> list:

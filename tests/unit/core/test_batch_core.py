@@ -230,3 +230,39 @@ def test_edge_flags_and_429s_are_settled_without_a_walk(keep: list[str]) -> None
                          status=rng.choice([200, 200, 401, 404, 429]), rate_limited=flagged))
     s = _check(config, _batches(lines, 300), track=True)
     assert s["flags"] > 0 and s["counted"] > 0
+
+
+@pytest.mark.parametrize("keep", [[], ["scanner"]])
+def test_requests_inside_a_cooldown_are_answered_without_a_walk(keep: list[str], monkeypatch) -> None:
+    """After a scanner and a stuffing IP are flagged, their requests inside the cooldown (404s and failed
+    logins extending it, other requests beside them, an edge flag) are answered by the batch core's step
+    without the record-by-record walk — unless a journey keeps a per-IP reason (then everything of theirs is
+    walked) — and everything equals the oracle, state included."""
+    data = copy.deepcopy(EXAMPLE)
+    data["journeys"][0]["keep"] = keep
+    config = config_from_dict(data)
+    scan, stuff = "11.3.0.1", "11.3.0.2"
+    flag = [req(ts=T0_MS + i, ip=scan, path=f"/x{i}/.env", status=404) for i in range(3)]
+    flag += [req(ts=T0_MS + 10 + i, ip=stuff, method="POST", path="/login", status=401) for i in range(40)]
+    during = []
+    for i in range(60):
+        t = T0_MS + 60_000 + i * 500
+        during.append(req(ts=t, ip=scan, path=["/products/1", "/nope", "/wp-admin/"][i % 3],
+                          status=[200, 404, 404][i % 3]))
+        during.append(req(ts=t + 1, ip=stuff, method=["POST", "GET"][i % 2], path=["/login", "/search"][i % 2],
+                          status=[401, 200][i % 2], rate_limited=i == 7))
+    from streams.core.filters import FilterChain
+    walked = {"n": 0}
+    real = FilterChain.stateful
+
+    def counting(self, *a, **k):
+        walked["n"] += 1
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(FilterChain, "stateful", counting)
+    s = _check(config, [flag, during], track=True)
+    # Batch 1 (43 records) flags both IPs: the oracle walks it once, the product twice (its optimistic walk
+    # of the non-quiet records fires, so the IPs are put back and walked whole). Batch 2 (120 records) is
+    # walked by the oracle only — or by both when a journey keeps "scanner".
+    assert s["flags"] == 2
+    assert walked["n"] == 3 * 43 + (240 if keep else 120)
