@@ -21,11 +21,13 @@ A request the rate rule drops outright — an edge flag or a 429 — is *settled
 counting it or passing it on (no journey can keep ``rate_limited``), so its only effect is the touch. It
 counts as quiet, stays out of the rate counts and gets the rule's answer directly.
 
-A walked IP's leading requests that no rule can flag or count evidence from — inside a rate, scanner or
-login cooldown (a 404, probe or failed login extending it as the rule does), an edge flag or 429, or an
-ordinary request the rate window passes — are answered by :func:`_steps` on plain ints, in the rules'
-order, without building a Request; from the IP's first other request on it is walked record by record.
-On a scanner- and stuffing-heavy mix most walked requests are inside a cooldown.
+A walked IP's leading requests that no rule can flag — inside a rate, scanner or login cooldown (a 404,
+probe or failed login extending it as the rule does), an edge flag or 429, a login the stuffing rule
+counts below its limits, or an ordinary request the rate window passes — are answered by :func:`_steps`
+on plain ints, in the rules' order, without building a Request; from the IP's first other request on
+(a 404 to count, a probe, a scanner tool, a limit reached) it is walked record by record. The same steps
+go first for the non-quiet requests of the optimistic walk. On a scanner- and stuffing-heavy mix most
+walked requests are inside a cooldown.
 
 Touch order and change sequence numbers are rebuilt at the end from each IP's last request in the batch,
 which is what record-by-record touching leaves; so the whole batch is walked when it could evict (the
@@ -37,7 +39,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core.filters.ipstate import IpState, estimate, pack, pack_state, slide, state_of, unpack, with_seq
+from streams.core.filters.ipstate import IpExtra, IpState, estimate, pack, pack_state, slide, state_of, unpack, with_seq
 from streams.core.filters.probes import PROBE_STATUSES
 from streams.core.filters.rate_limit import RateLimitCheck
 from streams.core.filters.scanner import ScannerCheck
@@ -45,6 +47,7 @@ from streams.core.filters.credential_stuffing import CredentialStuffingCheck
 from streams.core.model import IpFlag, Request
 
 _INT64 = pa.int64()
+_NO_EVIDENCE = IpExtra()  # what an IP's evidence reads before it has any (never written)
 
 
 def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Array, rate_limited: pa.Array,
@@ -126,6 +129,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
 
     base_seq = store._seq
     out: list[tuple[str, str] | None] = [None] * n
+    may_step = _may_step(chain, scanner, stuffing)
     codes: list[int] | None = None
     if partial:
         # Walk only the non-quiet requests of these IPs. Nothing can fire on the quiet ones and they leave
@@ -136,8 +140,13 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         rows = [i for i in range(n) if not quiet_l[i] and codes[i] in partial]
         saved = {k: _save(states.get(ips[k])) for k in partial}  # before the walk unpacks them
         local: list[IpFlag] = []
+        seen: list = [None] * n
+        if may_step:
+            rows = _steps(states, ips, codes, rows, ts, status, rate_limited, ua_idx, ua_values, p_idx, p_values,
+                          route_idx, route_login, rate, scanner, stuffing, seen)
         verdicts = _walk(chain, requests_of(rows), [journeys[i] for i in rows], local)
-        fired = {ips[codes[i]] for i, v in zip(rows, verdicts) if v is not None} | {f.client_ip for f in local}
+        fired = ({ips[codes[i]] for i, v in zip(rows, verdicts) if v is not None} | {f.client_ip for f in local}
+                 | {ips[codes[i]] for i, v in enumerate(seen) if v is not None})
         for k in partial:
             a = ips[k]
             if a in fired:
@@ -156,7 +165,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         if codes is None:
             codes = ip_enc.indices.to_pylist()
         rows = [i for i in range(n) if codes[i] in walk_ips]
-        if _may_step(chain, scanner, stuffing):
+        if may_step:
             # Each IP's leading requests that no rule can flag or count are answered by _steps; from its
             # first other request on, the IP is walked. Only walked requests raise flags, in batch order.
             rows = _steps(states, ips, codes, rows, ts, status, rate_limited, ua_idx, ua_values, p_idx, p_values,
@@ -268,13 +277,14 @@ def _may_step(chain, scanner, stuffing) -> bool:
 def _steps(states: dict, ips: list[str], codes: list[int], rows: list[int], ts, status, rate_limited, ua_idx,
            ua_values, p_idx, p_values, route_idx, route_login, rate, scanner, stuffing, out: list) -> list[int]:
     """Answer, IP by IP, the leading requests of ``rows`` (batch order) as ``FilterChain.stateful`` would —
-    rate, scanner, stuffing, first answer wins — as long as no rule would flag the IP or count evidence:
+    rate, scanner, stuffing, first answer wins — as long as no rule would flag the IP or count 404s:
     a request inside a rate, scanner or login cooldown (extending it as the rule does), an edge flag or
-    429, a request the rate window passes that is no 404, probe, scanner tool or login. Only plain ints
-    change (the rate window, a cooldown's end, last-seen; touch order and sequence are rebuilt by the
-    caller). From an IP's first other request on, the rest of its rows are returned, in batch order, for
-    the walk; so is every row of an IP with no state object yet. Per-IP state is the IP's own, so answering
-    one IP's rows before another's equals batch order."""
+    429, a login attempt the stuffing rule counts without reaching a limit, a request the rate window
+    passes that is no 404, probe or scanner tool. Only plain ints change (the rate window, the login
+    counts, a cooldown's end, last-seen; touch order and sequence are rebuilt by the caller; an IP new to
+    the store gets its state as the walk's touch would make it). From an IP's first other request on,
+    the rest of its rows are returned, in batch order, for the walk. Per-IP state is the IP's own, so
+    answering one IP's rows before another's equals batch order."""
     pick = pa.array(rows, _INT64)
     t_l = pc.take(ts, pick).to_pylist()
     s_l = pc.take(status, pick).to_pylist()
@@ -291,14 +301,14 @@ def _steps(states: dict, ips: list[str], codes: list[int], rows: list[int], ts, 
     mx = rate._max if rate is not None else 0
     rate_cd = rate._cooldown_ms if rate is not None else 0
     failures = stuffing._failures if stuffing is not None else ()
+    cs_w = stuffing._window_ms if stuffing is not None else 1
     walk: list[int] = []
     for k, js in by_ip.items():
         a = ips[k]
         st = states.get(a)
-        if st is None:
-            walk.extend(rows[j] for j in js)
-            continue
-        if type(st) is int:
+        if st is None:  # as the walk's touch creates it (the caller checked that the store has room)
+            st = states[a] = IpState(t_l[js[0]])
+        elif type(st) is int:
             st = states[a] = state_of(st)  # in place: the caller rebuilds the touch order
         x = st.x
         done = 0
@@ -353,8 +363,19 @@ def _steps(states: dict, ips: list[str], codes: list[int], rows: list[int], ts, 
                     if login and code in failures:  # a failed login during the cooldown extends it
                         x.cs_until = t + stuffing._cooldown_ms
                     v = (stuffing.reason, x.cs_rule)
-                elif login:
-                    break  # a login attempt counts towards the rule: walked
+                elif login:  # counted as the rule counts it; a count past a limit flags: walked
+                    c = x if x is not None else _NO_EVIDENCE
+                    cs_idx, att, att_prev = slide(c.cs_idx, c.cs_att, c.cs_att_prev, t, cs_w)
+                    fail, fail_prev = c.cs_fail, c.cs_fail_prev
+                    if cs_idx != c.cs_idx:
+                        fail, fail_prev = (0, fail) if cs_idx == c.cs_idx + 1 else (0, 0)
+                    if code in failures:
+                        fail += 1
+                    if (estimate(cs_idx, fail, fail_prev, t, cs_w) > stuffing._max_fail
+                            or estimate(cs_idx, att, att_prev, t, cs_w) > stuffing._max_att):
+                        break
+                    x = st.extra()
+                    x.cs_idx, x.cs_att, x.cs_att_prev, x.cs_fail, x.cs_fail_prev = cs_idx, att, att_prev, fail, fail_prev
             if rate is not None:
                 st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
             if t > st.last_ms:

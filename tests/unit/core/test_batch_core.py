@@ -261,8 +261,12 @@ def test_requests_inside_a_cooldown_are_answered_without_a_walk(keep: list[str],
 
     monkeypatch.setattr(FilterChain, "stateful", counting)
     s = _check(config, [flag, during], track=True)
-    # Batch 1 (43 records) flags both IPs: the oracle walks it once, the product twice (its optimistic walk
-    # of the non-quiet records fires, so the IPs are put back and walked whole). Batch 2 (120 records) is
-    # walked by the oracle only — or by both when a journey keeps "scanner".
+    # Batch 1 (43 records) flags both IPs. The oracle walks all of it. The product walks the scanner's 3
+    # (its first request is a probe, which flags) and the stuffer's records from the 11th failed login
+    # (which flags; the steps count the first max_failures = 10), and does that twice: once
+    # optimistically, once for the whole IP after a rule fired. Batch 2 (120 records) is walked by the
+    # oracle only. A journey keeping "scanner" turns the steps off: the product walks batch 1 twice and
+    # batch 2 too.
     assert s["flags"] == 2
-    assert walked["n"] == 3 * 43 + (240 if keep else 120)
+    product = 2 * 43 + 120 if keep else 2 * (3 + 30)
+    assert walked["n"] == 43 + 120 + product
