@@ -251,10 +251,11 @@ def patch(cols: dict[str, pa.Array], ok: pa.Array, batch: Sequence[Any],
                                for name, t in COLUMN_TYPES.items()), failures=failures)
 
 
-def read_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
-                 max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns | None:
-    """The batch read whole by Arrow and finished (module contract), or None when the screen or Arrow
-    declines it. ``read`` is :func:`arrow_schema` of the decoder's field map (None: always declined)."""
+def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
+             max_bytes: int) -> dict[str, pa.Array] | None:
+    """The batch's field columns as Arrow reads them (truesli names), or None when the screen or Arrow
+    declines it. ``read`` is :func:`arrow_schema` of the decoder's field map (None: always declined). The
+    half of :func:`read_columns` that runs in C, mostly without the GIL."""
     joined = arrow_screen(batch, max_bytes) if read is not None else None
     if joined is None:
         return None
@@ -265,25 +266,30 @@ def read_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema
                                                            unexpected_field_behavior="ignore"))
     except _ARROW_ERRORS:
         return None
-    n = len(batch)
-    if table.num_rows != n:  # an item holding "\n{", or two objects on one line
+    if table.num_rows != len(batch):  # an item holding "\n{", or two objects on one line
         return None
-    raw = {name: pa.concat_arrays(table.column(key).chunks) if table.column(key).num_chunks != 1
-           else table.column(key).chunk(0) for name, key in wanted.items()}
-    cols, ok = finish(raw, n, duration_factor, path_cap, ua_cap)
+    return {name: pa.concat_arrays(table.column(key).chunks) if table.column(key).num_chunks != 1
+            else table.column(key).chunk(0) for name, key in wanted.items()}
+
+
+def finish_raw(decoder: "Decoder", raw: dict[str, pa.Array] | None, batch: Sequence[Any], duration_factor: float,
+               path_cap: int, ua_cap: int) -> RequestColumns:
+    """RequestColumns of ``batch`` from :func:`read_raw`'s answer for it: finished and patched, or — for
+    None — per record through ``decoder.batch_decoder`` (the msgspec path for a batch Arrow may not read but
+    msgspec may, e.g. a ``NaN`` inside a string; ``decode`` itself otherwise — equal to ``decode`` item for
+    item either way, tests/unit/core/test_batch_decode.py)."""
+    if raw is None:
+        decode = decoder.batch_decoder(batch)
+        return from_decoded([decode(x) for x in batch])
+    cols, ok = finish(raw, len(batch), duration_factor, path_cap, ua_cap)
     return patch(cols, ok, batch, decoder.decode)
 
 
 def decode_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
                    max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns:
-    """:func:`read_columns`, else per record through ``decoder.batch_decoder`` (the msgspec path for a
-    batch Arrow may not read but msgspec may, e.g. a ``NaN`` inside a string; ``decode`` itself otherwise —
-    equal to ``decode`` item for item either way, tests/unit/core/test_batch_decode.py)."""
-    cols = read_columns(decoder, batch, read, max_bytes, duration_factor, path_cap, ua_cap)
-    if cols is not None:
-        return cols
-    decode = decoder.batch_decoder(batch)
-    return from_decoded([decode(x) for x in batch])
+    """The batch read whole by Arrow and finished (module contract) where the screen and Arrow allow it,
+    else per record: :func:`finish_raw` of :func:`read_raw`."""
+    return finish_raw(decoder, read_raw(batch, read, max_bytes), batch, duration_factor, path_cap, ua_cap)
 
 
 def row_columns(decoder: "Decoder", raw: dict[str, pa.Array] | None, rows: Sequence[Any],

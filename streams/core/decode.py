@@ -34,7 +34,8 @@ from typing import Any
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
-from streams.core.batch_columns import arrow_schema, decode_columns as _decode_columns, row_columns as _row_columns
+from streams.core.batch_columns import arrow_schema, decode_columns as _decode_columns, finish_raw as _finish_raw, \
+    read_raw as _read_raw, row_columns as _row_columns
 from streams.core.batch_decode import FAST_ERRORS, batch_is_clean, fast_struct_decoder
 from streams.core.columns import ColumnBatch, RequestColumns, take_rows
 from streams.core.formats import aws, clf, envelope, envoy, haproxy, jsonlogs
@@ -216,6 +217,15 @@ class Decoder:
         lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record."""
         return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
                                self._path_cap, self._ua_cap)
+
+    def read_raw(self, batch: Sequence[bytes | str | dict]) -> Any:
+        """The first half of :meth:`decode_columns`: the screen and Arrow's read (C, mostly without the
+        GIL — what a read-ahead thread can do); hand the answer to :meth:`finish_raw` with the same batch."""
+        return _read_raw(batch, self._arrow, self._max_bytes)
+
+    def finish_raw(self, raw: Any, batch: Sequence[bytes | str | dict]) -> RequestColumns:
+        """The second half: ``finish_raw(read_raw(b), b)`` equals ``decode_columns(b)``."""
+        return _finish_raw(self, raw, batch, self._duration_factor, self._path_cap, self._ua_cap)
 
     def decode_groups(self, items: Sequence[bytes | str | dict], groups: dict[Any, list[int]]
                       ) -> dict[Any, ColumnBatch]:

@@ -9,6 +9,7 @@ of input, never by the clock, so the same files always give the same counters.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from streams.config import Config
 from streams.core.columns import ColumnBatch
@@ -36,13 +37,17 @@ def iter_input_batches(paths: Sequence[str], fmt: str, decoder: Decoder, max_lin
             yield from iter_line_batches(path, max_line_bytes=max_line_bytes, limits=limits, caps=caps)
 
 
-def decoded_batches(batches: Iterator[tuple[list | ColumnBatch, Origin]], decoder: Decoder
-                    ) -> Iterator[tuple[ColumnBatch, Origin]]:
-    """Every batch as columns (line batches decoded by ``decoder``; Parquet ones already are)."""
+def read_batches(batches: Iterator[tuple[list | ColumnBatch, Origin]], decoder: Decoder
+                 ) -> Iterator[tuple[list | ColumnBatch, Any, Origin]]:
+    """Every batch with the first half of its decode (``decoder.read_raw``; None for Parquet batches,
+    which are columns already): what the read-ahead thread does."""
     for batch, origin in batches:
-        if type(batch) is not ColumnBatch:
-            batch = ColumnBatch(decoder.decode_columns(batch), batch)
-        yield batch, origin
+        yield batch, None if type(batch) is ColumnBatch else decoder.read_raw(batch), origin
+
+
+def as_columns(batch: list | ColumnBatch, raw: Any, decoder: Decoder) -> ColumnBatch:
+    """The batch as columns: the second half of its decode (``decoder.finish_raw``) for line batches."""
+    return batch if type(batch) is ColumnBatch else ColumnBatch(decoder.finish_raw(raw, batch), batch)
 
 
 def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, fmt: str = "auto",
@@ -55,12 +60,14 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     files = OutputFiles(counters_path, dead_letters_path, verdicts_path, now_ms if now_ms is not None else 0,
                         max_dead_letters=lim.max_dead_letters, max_verdicts=lim.max_verdicts)
     try:
-        # Reading and decoding run one batch ahead on their own thread (sources/prefetch.py): mostly C
-        # with the GIL released, they overlap the core's counting of the previous batch.
+        # Reading, screening and Arrow's JSON read run one batch ahead on their own thread
+        # (sources/prefetch.py): mostly C with the GIL released, they overlap the core's counting of the
+        # previous batch. The rest of the decode (the per-distinct rules of batch_columns.finish) runs
+        # here: on two cores the read-ahead thread was the longer of the two (benchmarks.md).
         batches = iter_input_batches(inputs, fmt, pipeline.decoder, config.input.max_line_bytes,
                                      InputLimits.of(lim), result.capped)
-        for batch, origin in prefetched(decoded_batches(batches, pipeline.decoder)):
-            out = pipeline.process(batch, now_ms, origin)
+        for batch, raw, origin in prefetched(read_batches(batches, pipeline.decoder)):
+            out = pipeline.process(as_columns(batch, raw, pipeline.decoder), now_ms, origin)
             result.collect(out)
             files.add(out)
         out = pipeline.flush()

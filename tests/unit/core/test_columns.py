@@ -2,7 +2,7 @@
 null, every failure: generated mixes (every preset, a custom field map), the mangled and suspect lines of
 test_batch_decode.py mixed into clean batches, what Arrow accepts and orjson rejects, items holding
 newlines, empty and non-bytes items, and arbitrary objects under hypothesis. Where the whole-batch Arrow
-read must (or must not) be the path taken, ``read_columns`` is asserted directly."""
+read must (or must not) be the path taken, ``read_raw`` is asserted directly."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.config import InputConfig
-from streams.core.batch_columns import read_columns
+from streams.core.batch_columns import finish_raw, read_raw
 from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
 from streams.core.decode import PRESETS, DecodeFailure, Decoder, OversizedRow
 from streams.core.timeparse import format_rfc3339
@@ -41,8 +41,9 @@ def _oracle(decoder: Decoder, batch: list) -> RequestColumns:
 
 
 def _arrow(decoder: Decoder, batch: list) -> RequestColumns | None:
-    return read_columns(decoder, batch, decoder._arrow, decoder._max_bytes, decoder._duration_factor,
-                        decoder._path_cap, decoder._ua_cap)
+    raw = read_raw(batch, decoder._arrow, decoder._max_bytes)
+    return None if raw is None else finish_raw(decoder, raw, batch, decoder._duration_factor, decoder._path_cap,
+                                               decoder._ua_cap)
 
 
 def _check(decoder: Decoder, batch: list, arrow: bool | None = None) -> RequestColumns:
