@@ -24,13 +24,13 @@ no limit). Hostile input costs its own batch the per-record path, never more: ev
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
-import re2
 
 from streams.core.batch_decode import FAST_FIELDS, SUSPECT_NUMBER
 from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
@@ -46,7 +46,9 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 """What Arrow reads each field as: a value of another JSON type is an Arrow error (whole batch per record)."""
 
-_SCREEN = re2.compile(rb"NaN|Inf|\n(?:[^{]|$)|" + SUSPECT_NUMBER)
+_SCREEN = r"NaN|Inf|\n(?:[^{]|$)|" + SUSPECT_NUMBER.decode()
+"""RE2 pattern of the screen's one pass, run by Arrow's RE2 kernel, which releases the GIL: on the
+read-ahead thread the pass then overlaps the core's counting instead of taking turns with it."""
 _DEPTH_GUARD = 1000
 """A line with this many ``[``/``{`` bytes might be nested past orjson's limit (1024): per record."""
 _READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)
@@ -84,9 +86,17 @@ def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | None:
     # One RE2 pass: NaN/Inf literals, a line not starting "{" (an empty item, an item holding a newline
     # followed by anything else), a number that might overflow. An item holding "\n{" makes more rows
     # than items: the caller's row count check catches it.
-    if _SCREEN.search(joined) is not None:
+    if _screen_hit(joined):
         return None
     return joined
+
+
+def _screen_hit(joined: bytes) -> bool:
+    """Whether :data:`_SCREEN` matches anywhere in ``joined`` (one large_binary value over its bytes, no
+    copy; the caller checked it is ASCII, so Arrow's Latin-1 reading of binary is a byte reading)."""
+    offsets = pa.py_buffer(struct.pack("<qq", 0, len(joined)))
+    value = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(joined)])
+    return pc.match_substring_regex(value, _SCREEN)[0].as_py()
 
 
 def _per_distinct(arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
