@@ -70,10 +70,11 @@ class SloTotals:
 class CounterBook:
     """Holds the latest revision of every counter key it has seen (a finite run's Stage B)."""
 
-    __slots__ = ("_latest",)
+    __slots__ = ("_latest", "_merged")
 
     def __init__(self) -> None:
         self._latest: dict[str, WindowCounter] = {}
+        self._merged: list[WindowCounter] | None = None  # merged() until the next add that changes a key
 
     def add(self, counters: Iterable[WindowCounter]) -> None:
         latest = self._latest
@@ -81,18 +82,22 @@ class CounterBook:
             prev = latest.get(c.key)
             if prev is None or c.revision >= prev.revision:
                 latest[c.key] = c
+                self._merged = None
 
     def __len__(self) -> int:
         return len(self._latest)
 
     def merged(self) -> list[WindowCounter]:
         """One counter per (journey, slo, window): :func:`merge_window` of its latest partials, ordered by
-        window then name."""
-        groups: dict[tuple[str, str, int], list[WindowCounter]] = {}
-        for c in self._latest.values():
-            groups.setdefault((c.journey, c.slo, c.window_start_ms), []).append(c)
-        out = [merge_window(parts) for parts in groups.values()]
-        return sorted(out, key=lambda c: (c.window_start_ms, c.journey, c.slo))
+        window then name. Computed once per state of the book (a run's report, detectors and sinks each
+        ask): a new list each call, the same counter objects — read them, do not change them."""
+        if self._merged is None:
+            groups: dict[tuple[str, str, int], list[WindowCounter]] = {}
+            for c in self._latest.values():
+                groups.setdefault((c.journey, c.slo, c.window_start_ms), []).append(c)
+            out = [merge_window(parts) for parts in groups.values()]
+            self._merged = sorted(out, key=lambda c: (c.window_start_ms, c.journey, c.slo))
+        return list(self._merged)
 
     def totals(self) -> dict[tuple[str, str], SloTotals]:
         """Whole-run sums per (journey, slo), in first-seen order."""
