@@ -265,7 +265,7 @@ def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None
              max_bytes: int) -> dict[str, pa.Array] | None:
     """The batch's field columns as Arrow reads them (truesli names), or None when the screen or Arrow
     declines it. ``read`` is :func:`arrow_schema` of the decoder's field map (None: always declined). The
-    half of :func:`read_columns` that runs in C, mostly without the GIL."""
+    half of :func:`decode_columns` that runs in C, mostly without the GIL."""
     joined = arrow_screen(batch, max_bytes) if read is not None else None
     if joined is None:
         return None

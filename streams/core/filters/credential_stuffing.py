@@ -7,7 +7,7 @@ not count as a good real-user login. Counting uses the same two-bucket sliding w
 from __future__ import annotations
 
 from streams.config import CredentialStuffingFilter, expand_statuses
-from streams.core.filters.ipstate import IpState, estimate, slide
+from streams.core.filters.ipstate import IpExtra, IpState, estimate, slide
 from streams.core.journeys import route_predicate
 from streams.core.regex import compile_re2
 from streams.core.model import IpFlag, Request
@@ -47,6 +47,24 @@ class CredentialStuffingCheck:
             self._route_cache[key] = hit
         return hit
 
+    def count(self, x: IpExtra, ts: int, status: int) -> tuple[tuple[int, int, int, int, int], str | None]:
+        """One more login attempt at ``ts`` on evidence ``x``: the new (bucket, attempts, previous attempts,
+        failures, previous failures) and the rule they pass (None: within both limits). Pure — the caller
+        stores the counts (the batch core's steps ask it too, core/filters/ip_batch.py)."""
+        w = self._window_ms
+        idx, att, att_prev = slide(x.cs_idx, x.cs_att, x.cs_att_prev, ts, w)
+        fail, fail_prev = x.cs_fail, x.cs_fail_prev
+        if idx != x.cs_idx:  # the attempts counter moved buckets: move failures alongside
+            fail, fail_prev = (0, fail) if idx == x.cs_idx + 1 else (0, 0)
+        if status in self._failures:
+            fail += 1
+        rule = None
+        if estimate(idx, fail, fail_prev, ts, w) > self._max_fail:
+            rule = self._rule_fail
+        elif estimate(idx, att, att_prev, ts, w) > self._max_att:
+            rule = self._rule_att
+        return (idx, att, att_prev, fail, fail_prev), rule
+
     def check(self, req: Request, st: IpState, flags: list[IpFlag]) -> str | None:
         ts = req.ts_ms
         x = st.x
@@ -58,19 +76,8 @@ class CredentialStuffingCheck:
         if not self._is_login(req):
             return None
         x = st.extra()
-        w = self._window_ms
-        idx, att, att_prev = slide(x.cs_idx, x.cs_att, x.cs_att_prev, ts, w)
-        fail, fail_prev = x.cs_fail, x.cs_fail_prev
-        if idx != x.cs_idx:  # the attempts counter moved buckets: move failures alongside
-            fail, fail_prev = (0, fail) if idx == x.cs_idx + 1 else (0, 0)
-        if req.status in self._failures:
-            fail += 1
-        x.cs_idx, x.cs_att, x.cs_att_prev, x.cs_fail, x.cs_fail_prev = idx, att, att_prev, fail, fail_prev
-        rule = None
-        if estimate(idx, fail, fail_prev, ts, w) > self._max_fail:
-            rule = self._rule_fail
-        elif estimate(idx, att, att_prev, ts, w) > self._max_att:
-            rule = self._rule_att
+        counts, rule = self.count(x, ts, req.status)
+        x.cs_idx, x.cs_att, x.cs_att_prev, x.cs_fail, x.cs_fail_prev = counts
         if rule is None:
             return None
         x.cs_until = ts + self._cooldown_ms

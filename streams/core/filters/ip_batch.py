@@ -39,7 +39,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.core.filters.ipstate import IpExtra, IpState, estimate, pack, pack_state, slide, state_of, unpack, with_seq
+from streams.core.filters.ipstate import IpExtra, IpState, pack, pack_state, slide, state_of, unpack, with_seq
 from streams.core.filters.probes import PROBE_STATUSES
 from streams.core.filters.rate_limit import RateLimitCheck
 from streams.core.filters.scanner import ScannerCheck
@@ -298,10 +298,8 @@ def _steps(states: dict, ips: list[str], codes: list[int], rows: list[int], ts, 
     edge = rate is not None and rate._edge
     s429 = rate is not None and rate._429
     w = rate._window_ms if rate is not None else 1
-    mx = rate._max if rate is not None else 0
     rate_cd = rate._cooldown_ms if rate is not None else 0
     failures = stuffing._failures if stuffing is not None else ()
-    cs_w = stuffing._window_ms if stuffing is not None else 1
     walk: list[int] = []
     for k, js in by_ip.items():
         a = ips[k]
@@ -329,7 +327,7 @@ def _steps(states: dict, ips: list[str], codes: list[int], rows: list[int], ts, 
                     done += 1
                     continue
                 idx, cur, prev = slide(st.rate_idx, st.rate_cur, st.rate_prev, t, w)
-                over = cur + prev > mx and estimate(idx, cur, prev, t, w) > mx
+                over = rate.over(idx, cur, prev, t)
                 if t < st.rate_until:
                     st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
                     if over:  # still above the rate: the cooldown restarts
@@ -364,18 +362,11 @@ def _steps(states: dict, ips: list[str], codes: list[int], rows: list[int], ts, 
                         x.cs_until = t + stuffing._cooldown_ms
                     v = (stuffing.reason, x.cs_rule)
                 elif login:  # counted as the rule counts it; a count past a limit flags: walked
-                    c = x if x is not None else _NO_EVIDENCE
-                    cs_idx, att, att_prev = slide(c.cs_idx, c.cs_att, c.cs_att_prev, t, cs_w)
-                    fail, fail_prev = c.cs_fail, c.cs_fail_prev
-                    if cs_idx != c.cs_idx:
-                        fail, fail_prev = (0, fail) if cs_idx == c.cs_idx + 1 else (0, 0)
-                    if code in failures:
-                        fail += 1
-                    if (estimate(cs_idx, fail, fail_prev, t, cs_w) > stuffing._max_fail
-                            or estimate(cs_idx, att, att_prev, t, cs_w) > stuffing._max_att):
+                    counts, fires = stuffing.count(x if x is not None else _NO_EVIDENCE, t, code)
+                    if fires is not None:
                         break
                     x = st.extra()
-                    x.cs_idx, x.cs_att, x.cs_att_prev, x.cs_fail, x.cs_fail_prev = cs_idx, att, att_prev, fail, fail_prev
+                    x.cs_idx, x.cs_att, x.cs_att_prev, x.cs_fail, x.cs_fail_prev = counts
             if rate is not None:
                 st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
             if t > st.last_ms:

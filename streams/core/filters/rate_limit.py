@@ -24,16 +24,19 @@ class RateLimitCheck:
         self._cooldown_ms = cfg.cooldown_s * 1000
         self._rule = f"ip_rate>{cfg.max_requests}/{cfg.window_s}s"
 
+    def over(self, idx: int, cur: int, prev: int, ts_ms: int) -> bool:
+        """Whether an IP whose window reads (idx, cur, prev) after counting a request at ``ts_ms`` is above
+        the rate (the batch core's steps ask it too, core/filters/ip_batch.py)."""
+        return cur + prev > self._max and estimate(idx, cur, prev, ts_ms, self._window_ms) > self._max
+
     def check(self, req: Request, st: IpState, flags: list[IpFlag]) -> str | None:
         if self._edge and req.rate_limited:
             return "edge_flag"
         if self._429 and req.status == 429:
             return "status_429"
         ts = req.ts_ms
-        w = self._window_ms
-        st.rate_idx, st.rate_cur, st.rate_prev = slide(st.rate_idx, st.rate_cur, st.rate_prev, ts, w)
-        over = (st.rate_cur + st.rate_prev > self._max
-                and estimate(st.rate_idx, st.rate_cur, st.rate_prev, ts, w) > self._max)
+        st.rate_idx, st.rate_cur, st.rate_prev = slide(st.rate_idx, st.rate_cur, st.rate_prev, ts, self._window_ms)
+        over = self.over(st.rate_idx, st.rate_cur, st.rate_prev, ts)
         if ts < st.rate_until:
             if over:  # still above the rate: the cooldown restarts from now
                 st.rate_until = ts + self._cooldown_ms
