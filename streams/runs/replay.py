@@ -31,7 +31,7 @@ from streams.runs.detection import AbuseCollector
 from streams.runs.embedded import run_embedded
 from streams.runs.result import RunResult
 from streams.kafka.clients import client_conf, preflight, topic_partitions
-from streams.sources.kafka import PartitionReader, by_partition, offset_ranges
+from streams.sources.kafka import PartitionReader, decoded_by_partition, offset_ranges
 
 
 MIN_SLACK_MS = 300_000
@@ -60,13 +60,12 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
         done = 0
         decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
         for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
-            values, batch = by_partition(m for m in msgs if lo <= m.timestamp()[1] < hi)
             # One decode per consume call, split per partition (as the live worker does).
-            decoded = decoder.decode_groups(values, {p: rows for p, (rows, _) in batch.items()}) if batch else {}
-            for p, (rows, offsets) in sorted(batch.items()):
-                _publish(result, pipelines[p].process(decoded[p], now_ms, Origin(topic, p, offsets=offsets)),
+            decoded = decoded_by_partition((m for m in msgs if lo <= m.timestamp()[1] < hi), decoder)
+            for p, (batch, offsets) in sorted(decoded.items()):
+                _publish(result, pipelines[p].process(batch, now_ms, Origin(topic, p, offsets=offsets)),
                          on_output)
-                done += len(rows)  # progress counts kept records against the offset span (an estimate)
+                done += len(offsets)  # progress counts kept records against the offset span (an estimate)
             if progress is not None:
                 progress(done, total, time.monotonic() - t0)
         for p in partitions:

@@ -23,8 +23,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from streams.core.columns import ColumnBatch
+
+if TYPE_CHECKING:
+    from streams.core.decode import Decoder
 
 
 def offset_ranges(consumer: Consumer, topic: str, partitions: list[int], from_ms: int | None, to_ms: int | None,
@@ -64,6 +70,15 @@ def by_partition(msgs: Iterable[Message]) -> tuple[list[bytes], dict[int, tuple[
         values.append(value if value is not None else b"")
         offsets.append(m.offset())
     return values, groups
+
+
+def decoded_by_partition(msgs: Iterable[Message], decoder: "Decoder") -> dict[int, tuple[ColumnBatch, list[int]]]:
+    """A consume call's records, decoded once and split: partition → (its rows as a ColumnBatch, their
+    offsets), for a pipeline per partition (live Stage A, replay from a topic). Equal to decoding each
+    partition's records alone (``Decoder.decode_groups``)."""
+    values, groups = by_partition(msgs)
+    batches = decoder.decode_groups(values, {p: rows for p, (rows, _) in groups.items()})
+    return {p: (batches[p], offsets) for p, (_, offsets) in groups.items()}
 
 
 class PartitionReader:

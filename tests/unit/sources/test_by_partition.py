@@ -1,11 +1,12 @@
 """Grouping a consume call's records by partition (sources/kafka.py ``by_partition``): values in delivery
-order, each partition's positions into them and its offsets, a null value as an empty record."""
+order, each partition's positions into them and its offsets, a null value as an empty record; and
+``decoded_by_partition``, one decode split by partition, equal to decoding each partition alone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.sources.kafka import by_partition
+from streams.sources.kafka import by_partition, decoded_by_partition
 
 
 @dataclass
@@ -33,3 +34,22 @@ def test_records_are_grouped_by_partition_in_delivery_order() -> None:
     assert values == [b"a", b"b", b"", b"c", b"d"]
     assert groups == {2: ([0, 2], [10, 11]), 0: ([1, 3], [7, 8]), 5: ([4], [0])}
     assert by_partition([]) == ([], {})
+
+
+def test_decoded_by_partition_equals_decoding_each_partition_alone() -> None:
+    from streams.config import InputConfig
+    from streams.core.decode import Decoder
+    from tests.unit.core.test_columns import assert_columns_equal
+    from tests.unit.helpers import T0_MS, req
+
+    decoder = Decoder(InputConfig())
+    msgs = [_Record(p, 100 + i, req(ts=T0_MS + i, ip=f"10.0.{p}.{i}") if i != 3 else b"not json")
+            for i, p in enumerate([1, 0, 1, 1, 0, 4])]
+    got = decoded_by_partition(msgs, decoder)
+    assert {p: offsets for p, (_, offsets) in got.items()} == {1: [100, 102, 103], 0: [101, 104], 4: [105]}
+    for p, (batch, _) in got.items():
+        alone = [m.value() for m in msgs if m.partition() == p]
+        assert batch.items == alone
+        assert_columns_equal(batch.columns, decoder.decode_columns(alone))
+    assert got[1][0].columns.failures.keys() == {2}  # the bad record, at its place within partition 1
+    assert decoded_by_partition([], decoder) == {}
