@@ -4,9 +4,11 @@
 One fresh broker (or --bootstrap), one generated mix (90% non-users) produced once to a 6-partition topic
 with event-time message timestamps, archived once with `truesli archive`, then measured in one run:
   consume-only   confluent-kafka Consumer.consume(10000) over the whole topic (the ceiling)
-  replay topic   streams.runs.replay.replay_topic over the whole topic (no time range)
+  replay topic   streams.runs.replay.replay_topic over the whole topic (no time range), one process
+  replay topic ×N  the same with one process per usable CPU (--workers; runs/replay_workers.py)
   archive        streams.runs.archive.archive_topic (topic → Parquet)
-  replay parquet streams.runs.replay.replay_archive over the archive
+  replay parquet streams.runs.replay.replay_archive over the archive, one process
+  replay parquet ×N  the same with one process per usable CPU
 Usage: scripts/bench replay [--events N] [--bootstrap HOST:PORT] [--json FILE]
 """
 
@@ -34,6 +36,7 @@ from streams.core.timeparse import parse_rfc3339  # noqa: E402
 from streams.tools.gen import generate  # noqa: E402
 from streams.tools.loaders import produce_request_logs  # noqa: E402
 from streams.runs.replay import replay_archive, replay_topic  # noqa: E402
+from streams.runs.replay_workers import usable_cpus  # noqa: E402
 from streams.sources.parquet import archive_files  # noqa: E402
 
 
@@ -79,29 +82,43 @@ def main() -> int:
         n = len(lines)
         results = {"events": n}
         results["consume_only_s"] = consume_only(bootstrap, topic, n)
+        workers = usable_cpus()
+        results["workers"] = workers
         t0 = time.perf_counter()
-        r = replay_topic(config, topic)
+        r = replay_topic(config, topic, workers=1)
         results["replay_topic_s"] = time.perf_counter() - t0
         assert r.tally.consumed == n, r.tally.consumed
+        t0 = time.perf_counter()
+        rw = replay_topic(config, topic, workers=workers)
+        results["replay_topic_workers_s"] = time.perf_counter() - t0
+        assert rw.tally.consumed == n, rw.tally.consumed
+        want = [c.sli_fields() for c in r.book.merged()]
+        assert [c.sli_fields() for c in rw.book.merged()] == want
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
             a = archive_topic(config, topic, out)
             results["archive_s"] = time.perf_counter() - t0
             assert a.records == n
             files = archive_files([out])
-            t0 = time.perf_counter()
-            p = replay_archive(config, files)
-            results["replay_parquet_s"] = time.perf_counter() - t0
-            assert p.tally.consumed == n
-            assert [c.sli_fields() for c in p.book.merged()] == [c.sli_fields() for c in r.book.merged()]
-        for k in ("consume_only", "replay_topic", "archive", "replay_parquet"):
+            for key, w in (("replay_parquet", 1), ("replay_parquet_workers", workers)):
+                t0 = time.perf_counter()
+                p = replay_archive(config, files, workers=w)
+                results[f"{key}_s"] = time.perf_counter() - t0
+                assert p.tally.consumed == n
+                assert [c.sli_fields() for c in p.book.merged()] == want
+        legs = ("consume_only", "replay_topic", "replay_topic_workers", "archive", "replay_parquet",
+                "replay_parquet_workers")
+        for k in legs:
             results[f"{k}_events_per_s"] = round(n / results[f"{k}_s"])
-        results["replay_topic_vs_consume_only"] = round(results["consume_only_s"] / results["replay_topic_s"], 3)
+        for k in ("replay_topic", "replay_topic_workers"):
+            results[f"{k}_vs_consume_only"] = round(results["consume_only_s"] / results[f"{k}_s"], 3)
         print("| leg | events/s | seconds |\n|---|---:|---:|")
-        for k in ("consume_only", "replay_topic", "archive", "replay_parquet"):
-            print(f"| {k} | {results[f'{k}_events_per_s']:,} | {results[f'{k}_s']:.2f} |")
-        print(f"replay topic / consume-only: {results['replay_topic_vs_consume_only']}×; "
-              "replay from topic and from Parquet gave identical counters")
+        for k in legs:
+            name = k.replace("_workers", f" ×{workers}")
+            print(f"| {name} | {results[f'{k}_events_per_s']:,} | {results[f'{k}_s']:.2f} |")
+        print(f"replay topic / consume-only: {results['replay_topic_vs_consume_only']}× (one process), "
+              f"{results['replay_topic_workers_vs_consume_only']}× ({workers} processes); every replay leg gave "
+              "identical counters")
         if args.json:
             Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     finally:

@@ -203,7 +203,8 @@ def _replay_once(config, args: argparse.Namespace, now: int, with_sinks: bool):
     return _kafka(replay_history, config, topic=args.topic, parquet=args.parquet,
                   from_ms=_time_arg(args.from_, "--from"), to_ms=_time_arg(args.to, "--to"), now_ms=now,
                   counters_path=args.counters if with_sinks else None,
-                  dead_letters_path=args.dead_letters if with_sinks else None, progress=Progress())
+                  dead_letters_path=args.dead_letters if with_sinks else None, progress=Progress(),
+                  workers=args.workers)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -211,6 +212,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from streams.runs.push import push_run
     from streams.sinks.files import write_json
 
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1 (got {args.workers}); leave it out to use every usable CPU")
     config = _with_bootstrap(load_config(args.config), args.bootstrap)
     if args.to_topic and args.to_topic == config.kafka.topics.counters and not args.allow_live_topic:
         raise UserError(f"{args.to_topic} is the live counters topic: pass --allow-live-topic to overwrite live "

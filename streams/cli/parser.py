@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--compare", metavar="OLD_CONFIG",
                     help="also replay under this (old) definition and report what changed, alerts included")
     rp.add_argument("--compare-json", metavar="FILE", help="write the comparison as JSON here")
+    rp.add_argument("--workers", type=int, metavar="N",
+                    help="processes replaying a truesli archive's partitions side by side, same results for any "
+                         "N (default: the usable CPUs, at most one per partition; 1 = this process only)")
     rp.set_defaults(func=cmd_replay)
 
     a = _add(sub, "archive", "append a Kafka topic's new records to Parquet (resumable)")

@@ -16,10 +16,11 @@ never committed (the reader has its own throwaway group).
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from confluent_kafka import Consumer
 
@@ -39,13 +40,16 @@ MIN_SLACK_MS = 300_000
 
 def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_ms: int | None = None,
                  on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None,
-                 progress: Callable[[int, int, float], None] | None = None) -> RunResult:
-    """Recompute counters from ``topic`` (raises KafkaUnavailable for broker/topic problems)."""
+                 progress: Callable[[int, int, float], None] | None = None,
+                 workers: int | None = None) -> RunResult:
+    """Recompute counters from ``topic`` (raises KafkaUnavailable for broker/topic problems).
+    ``workers``: processes reading partitions side by side, each with its own consumer (None = the
+    usable CPUs, at most one per partition with records; runs/replay_workers.py)."""
+    from streams.runs.replay_workers import balanced, replay_groups, worker_count
+
     k = config.kafka
     partitions = topic_partitions(preflight(k), k, topic)
-    consumer = Consumer(client_conf(k, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
-                                          "enable.auto.commit": False, "isolation.level": "read_committed",
-                                          "enable.partition.eof": True}))
+    consumer = _replay_consumer(config)
     result = RunResult(Tally(), CounterBook(), [f"topic {topic}"], abuse=AbuseCollector(config))
     t0 = time.monotonic()
     try:
@@ -55,24 +59,83 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
         lo = from_ms if from_ms is not None else -(1 << 62)
         hi = to_ms if to_ms is not None else 1 << 62
         total = sum(stop - start for start, stop in ranges.values())
-        pipelines = {p: Pipeline(config, partition=p) for p in partitions}
-        reader = PartitionReader.bounded(consumer, topic, ranges)
-        done = 0
-        decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
-        for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
-            # One decode per consume call, split per partition (as the live worker does).
-            decoded = decoded_by_partition((m for m in msgs if lo <= m.timestamp()[1] < hi), decoder)
-            for p, (batch, offsets) in sorted(decoded.items()):
-                _publish(result, pipelines[p].process(batch, now_ms, Origin(topic, p, offsets=offsets)),
-                         on_output)
-                done += len(offsets)  # progress counts kept records against the offset span (an estimate)
-            if progress is not None:
-                progress(done, total, time.monotonic() - t0)
-        for p in partitions:
-            _publish(result, pipelines[p].flush(), on_output)
+        sizes = {p: ranges[p][1] - ranges[p][0] for p in partitions if ranges[p][1] > ranges[p][0]}
+        n = worker_count(workers, len(sizes)) if workers != 1 else 1
+        if n == 1:
+            done = 0
+
+            def counted(kept: int) -> None:
+                nonlocal done
+                done += kept
+                if progress is not None:
+                    progress(done, total, time.monotonic() - t0)
+
+            for _, out in _topic_outputs(config, consumer, topic, ranges, partitions, lo, hi, now_ms, counted):
+                _publish(result, out, on_output)
+            return result
     finally:
-        consumer.close()
+        consumer.close()  # before any fork: a worker process makes its own client
+
+    groups = balanced(sizes, n)
+    groups[0] = sorted(set(groups[0]) | (set(partitions) - set(sizes)))  # empty ones: flushed, as above
+    done = multiprocessing.get_context("fork").Value("q", 0)
+
+    def tick(kept: int) -> None:
+        with done.get_lock():
+            done.value += kept
+
+    def run(group: list[int]) -> list[tuple[int | None, Outputs]]:
+        c = _replay_consumer(config)
+        try:
+            return list(_topic_outputs(config, c, topic, {p: ranges[p] for p in group}, group, lo, hi, now_ms,
+                                       tick))
+        finally:
+            c.close()
+
+    def waiting() -> None:
+        if progress is not None:
+            progress(done.value, total, time.monotonic() - t0)
+
+    flushes: dict[int, Outputs] = {}
+    for outs in replay_groups(groups, n, run, on_wait=waiting):
+        for flushed, out in outs:
+            if flushed is None:
+                _publish(result, out, on_output)
+            else:
+                flushes[flushed] = out
+        waiting()
+    for p in partitions:  # every pipeline's flush after every batch, in partition order, as one process
+        _publish(result, flushes[p], on_output)
     return result
+
+
+def _replay_consumer(config: Config) -> Consumer:
+    """A consumer of committed records only, in a throwaway group (offsets are never committed)."""
+    return Consumer(client_conf(config.kafka, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
+                                                 "enable.auto.commit": False, "isolation.level": "read_committed",
+                                                 "enable.partition.eof": True}))
+
+
+def _topic_outputs(config: Config, consumer: Consumer, topic: str, ranges: dict[int, tuple[int, int]],
+                   partitions: list[int], lo: int, hi: int, now_ms: int | None, counted: Callable[[int], None]
+                   ) -> Iterator[tuple[int | None, Outputs]]:
+    """One consumer's replay of ``ranges``: (None, Outputs) of every batch as consumed, then (partition,
+    Outputs) of every partition's flush in ``partitions`` order; ``counted(n)`` after each consume call
+    with the records kept (progress)."""
+    k = config.kafka
+    pipelines = {p: Pipeline(config, partition=p) for p in partitions}
+    reader = PartitionReader.bounded(consumer, topic, ranges)
+    decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
+    for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
+        # One decode per consume call, split per partition (as the live worker does).
+        decoded = decoded_by_partition((m for m in msgs if lo <= m.timestamp()[1] < hi), decoder)
+        kept = 0
+        for p, (batch, offsets) in sorted(decoded.items()):
+            yield None, pipelines[p].process(batch, now_ms, Origin(topic, p, offsets=offsets))
+            kept += len(offsets)  # progress counts kept records against the offset span (an estimate)
+        counted(kept)
+    for p in partitions:
+        yield p, pipelines[p].flush()
 
 
 def _publish(result: RunResult, out: Outputs, on_output: Callable[[Outputs], None] | None) -> None:
@@ -105,15 +168,48 @@ class Progress:
 
 
 def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: int | None = None,
-                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None) -> RunResult:
+                   on_output: Callable[[Outputs], None] | None = None, now_ms: int | None = None,
+                   workers: int | None = None) -> RunResult:
     """Recompute counters from ``truesli archive`` files: per input partition, in offset order, keeping
-    the rows whose ``ts`` is in [from, to)."""
+    the rows whose ``ts`` is in [from, to). ``workers``: processes replaying partitions side by side
+    (None = the usable CPUs; runs/replay_workers.py) — the result and the ``on_output`` sequence are the
+    same for any number."""
+    from streams.runs.replay_workers import partition_groups, replay_groups, worker_count
+
+    files = list(files)
+    result = RunResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
+    groups = partition_groups(files) if workers != 1 else None
+    n = worker_count(workers, len(groups)) if groups else 1
+    if n == 1:
+        for _, out in _archive_outputs(config, files, from_ms, to_ms, now_ms, result.capped):
+            _publish(result, out, on_output)
+        return result
+
+    def run(group: list) -> tuple[list[tuple[bool, Outputs]], list]:
+        caps: list = []
+        return list(_archive_outputs(config, group, from_ms, to_ms, now_ms, caps)), caps
+
+    flushes: list[Outputs] = []
+    for outs, caps in replay_groups(groups, n, run):
+        result.capped.extend(caps)
+        for is_flush, out in outs:
+            if is_flush:
+                flushes.append(out)  # after every partition's batches, as one process flushes
+            else:
+                _publish(result, out, on_output)
+    for out in flushes:
+        _publish(result, out, on_output)
+    return result
+
+
+def _archive_outputs(config: Config, files: list, from_ms: int | None, to_ms: int | None, now_ms: int | None,
+                     caps: list) -> Iterator[tuple[bool, Outputs]]:
+    """One process's replay of ``files``: (False, Outputs) of every batch in file order, then (True,
+    Outputs) of every pipeline's flush in the order its partition was first seen; caps go to ``caps``."""
     from streams.sources.limits import InputLimits
     from streams.sources.parquet_columns import iter_archive_columns
 
     pipelines: dict[int, Pipeline] = {}
-    result = RunResult(Tally(), CounterBook(), [str(f) for f in files], abuse=AbuseCollector(config))
-    caps = result.capped
     # Columns straight from the archive into the batch core (one decoder: it is the config's, stateless
     # across partitions but for bounded caches).
     decoder = Decoder(config.input)
@@ -125,18 +221,19 @@ def replay_archive(config: Config, files, *, from_ms: int | None = None, to_ms: 
         pipeline = pipelines.get(partition)
         if pipeline is None:
             pipeline = pipelines[partition] = Pipeline(config, partition=partition)
-        _publish(result, pipeline.process(items, now_ms, origin), on_output)
+        yield False, pipeline.process(items, now_ms, origin)
     for pipeline in pipelines.values():
-        _publish(result, pipeline.flush(), on_output)
-    return result
+        yield True, pipeline.flush()
 
 
 def replay_history(config: Config, *, topic: str | None = None, parquet: list[str] | None = None,
                    from_ms: int | None = None, to_ms: int | None = None, now_ms: int | None = None,
                    counters_path: str | None = None, dead_letters_path: str | None = None,
-                   progress: Callable[[int, int, float], None] | None = None) -> RunResult:
-    """One pass over a topic, a truesli archive, or plain request-log Parquet files (embedded mode, file
-    order, no time range); writes counters/dead letters as they come. ``result.inputs`` names what was
+                   progress: Callable[[int, int, float], None] | None = None,
+                   workers: int | None = None) -> RunResult:
+    """One pass over a topic, a truesli archive (``workers`` processes: :func:`replay_archive`), or plain
+    request-log Parquet files (embedded mode, file order, no time range); writes counters/dead letters as
+    they come. ``result.inputs`` names what was
     read. Raises InputError/OutputError/KafkaUnavailable for unusable inputs, outputs or brokers."""
     from streams.sinks.files import OutputFiles
     from streams.sources.files import InputError
@@ -154,12 +251,12 @@ def replay_history(config: Config, *, topic: str | None = None, parquet: list[st
     try:
         if archive is not None:
             result = replay_archive(config, archive, from_ms=from_ms, to_ms=to_ms, on_output=files.add,
-                                    now_ms=now_ms)
+                                    now_ms=now_ms, workers=workers)
             result.inputs = list(parquet or [])
         else:
             assert topic is not None
             result = replay_topic(config, topic, from_ms=from_ms, to_ms=to_ms, on_output=files.add,
-                                  now_ms=now_ms, progress=progress)
+                                  now_ms=now_ms, progress=progress, workers=workers)
     finally:
         files.close()
     result.capped.extend(files.caps())
