@@ -16,6 +16,7 @@ import time
 
 import orjson
 
+from streams.cli import COLLECTOR_THRESHOLDS
 from streams.config import Config
 from streams.core.columns import ColumnBatch
 from streams.core.pipeline import Pipeline
@@ -33,6 +34,7 @@ def _best(fn) -> float:
 
 
 def main() -> None:
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)  # as every truesli command runs (streams/cli)
     label = sys.argv[1] if len(sys.argv) > 1 else "core"
     buf = io.BytesIO()
     generate(buf, events=1_000_000, seed=1, bot_share=0.9)

@@ -24,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from streams.cli import COLLECTOR_THRESHOLDS  # noqa: E402
 from streams.config import config_from_dict  # noqa: E402
 from streams.core.merge import CounterBook  # noqa: E402
 from streams.core.pipeline import Pipeline  # noqa: E402
@@ -46,6 +47,7 @@ def record(n: int) -> bytes:
 
 
 def main() -> int:
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)  # as every truesli command runs (streams/cli)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ips", type=int, default=1_000_000)
     ap.add_argument("--ttl-s", type=int, default=1800)

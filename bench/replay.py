@@ -15,6 +15,7 @@ Usage: scripts/bench replay [--events N] [--bootstrap HOST:PORT] [--json FILE]
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import sys
 import tempfile
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from confluent_kafka import Consumer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from streams.cli import COLLECTOR_THRESHOLDS  # noqa: E402
 from streams.runs.archive import archive_topic  # noqa: E402
 from streams.config import config_from_dict  # noqa: E402
 from streams.core.timeparse import parse_rfc3339  # noqa: E402
@@ -56,6 +58,7 @@ def consume_only(bootstrap: str, topic: str, n: int) -> float:
 
 
 def main() -> int:
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)  # as every truesli command runs (streams/cli)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--bootstrap")

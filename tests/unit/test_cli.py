@@ -167,3 +167,21 @@ def test_demo_reports_truth_alongside(tmp_path):
                                               f"{summary['unmatched']:,} + dead-lettered 0") in out
     assert "Detection (0 change events):" in out
     assert f"HTML report (charts; open it in a browser): {tmp_path / 'report.html'}" in out
+
+
+def test_every_command_runs_with_truesli_collector_thresholds(tmp_path):
+    """``main`` sets CPython's cyclic-collector thresholds before dispatch (streams/cli COLLECTOR_THRESHOLDS:
+    0.88× the wall of a 1M-line run); the process keeps them for the command's whole run."""
+    import gc
+
+    from streams.cli import COLLECTOR_THRESHOLDS, main
+
+    before = gc.get_threshold()
+    log = tmp_path / "a.log"
+    log.write_text('{"ts":"2026-01-01T00:00:00.000Z","client_ip":"1.2.3.4","method":"GET","path":"/","status":200}\n')
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert main(["sniff", str(log)]) == 0
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS == (50_000, 20, 100)
+    finally:
+        gc.set_threshold(*before)
