@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from streams.core.arrays import filled
 from streams.core.batch_decode import FAST_FIELDS, SUSPECT_NUMBER
 from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
 from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS, SECOND_MS_CACHE, parse_rfc3339
@@ -208,7 +209,7 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
     ua = pa.nulls(n, pa.string()) if ua is None else _per_distinct(ua, lambda v: "" if v == "-" else v[:ua_cap],
                                                                      pa.string())
     ua = pc.fill_null(ua, "")
-    flags = {name: pa.array([False] * n, pa.bool_()) if raw.get(name) is None else pc.fill_null(raw[name], False)
+    flags = {name: filled(False, n) if raw.get(name) is None else pc.fill_null(raw[name], False)
              for name in ("rate_limited", "synthetic")}
     fwd = raw.get("forwarded_for")
     if fwd is None:

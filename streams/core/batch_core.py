@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.core.arrays import filled, marked
 from streams.core.columns import RequestColumns
 from streams.core.decode import normalize_ip
 from streams.core.filters.ip_batch import stateful_batch
@@ -103,7 +104,7 @@ def process(p: "Pipeline", cols: RequestColumns, now_ms: int | None, origin: "Or
 
     # -- the living rows, as columns (row k of these = batch item rows[k]) --------------------------------
     if dead_rows:
-        sel = pc.indices_nonzero(pc.invert(pa.array([i in dead_rows for i in range(n)], pa.bool_())))
+        sel = pc.indices_nonzero(pc.invert(marked(dead_rows, n)))
         rows: list[int] | None = sel.to_pylist()
         take = lambda col: pc.take(col, sel)  # noqa: E731
     else:
@@ -204,10 +205,10 @@ def process(p: "Pipeline", cols: RequestColumns, now_ms: int | None, origin: "Or
                 if stuffing is not None:  # login routes per distinct route, as one mask
                     for match, regex in zip(stuffing.route_matches, stuffing.route_regexes):
                         mk = route_mask(match, regex, r_methods, r_hosts, r_paths)
-                        mk = pa.array([True] * len(r_paths), pa.bool_()) if mk is None else mk
+                        mk = filled(True, len(r_paths)) if mk is None else mk
                         login = mk if login is None else pc.or_(login, mk)
                     if login is None:
-                        login = pa.array([False] * len(r_paths), pa.bool_())
+                        login = filled(False, len(r_paths))
 
                 verdicts = stateful_batch(
                     filters, requests_of, sub[0], sub[1], sub[5], sub[8], pc.take(ua_idx, which), ua_values,
@@ -393,7 +394,7 @@ def _any_bad(p: "Pipeline", j, status, duration) -> pa.Array:
             continue
         term = pc.and_(pc.equal(j, jj), bad_j)
         out = term if out is None else pc.or_(out, term)
-    return out if out is not None else pa.array([False] * len(j), pa.bool_())
+    return out if out is not None else filled(False, len(j))
 
 
 def _pylists(ts, ip, method, host, path, status, duration, ua, rate_limited, synthetic, forwarded_for):

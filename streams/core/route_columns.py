@@ -17,6 +17,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.core.arrays import filled
 from streams.config import RouteMatch
 
 _INT64 = pa.int64()
@@ -65,19 +66,19 @@ def classify_columns(router, methods: pa.Array, hosts: pa.Array, paths: pa.Array
     answers.append((-1, None, None))
     answers.extend((i, None, f"journeys[{i}]") for i in range(len(router.journey_names)))
     # First matching journey per route (answer no_journey + 1 + i), none → no_journey.
-    route_answer = pa.array([no_journey] * n_routes, _INT64)
+    route_answer = filled(no_journey, n_routes, _INT64)
     for i in reversed(range(len(router.journey_names))):
         mask = route_mask(router._journey_matches[i], router._journey_regexes[i], methods, hosts, paths)
-        route_answer = pa.array([no_journey + 1 + i] * n_routes, _INT64) if mask is None else \
+        route_answer = filled(no_journey + 1 + i, n_routes, _INT64) if mask is None else \
             pc.if_else(mask, no_journey + 1 + i, route_answer)
     # Exclusions in order: an unconditional one decides per route; a UA-conditioned one per row.
     conditional: list[tuple[int, pa.Array]] = []
-    first_uncond = pa.array([no_journey] * n_routes, _INT64)  # no_journey = "none"
+    first_uncond = filled(no_journey, n_routes, _INT64)  # no_journey = "none"
     for e in reversed(range(len(exclusions))):
         ex = exclusions[e]
         mask = route_mask(router._exclusion_matches[e], router._exclusion_regexes[e], methods, hosts, paths)
         if mask is None:
-            mask = pa.array([True] * n_routes, pa.bool_())
+            mask = filled(True, n_routes)
         if ex.ua_bit:
             conditional.append((e, mask))
         else:

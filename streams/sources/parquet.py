@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from streams.core.arrays import filled
 from streams.core.decode import OversizedRow
 from streams.core.pipeline import Origin
 from streams.sources.files import InputError
@@ -85,8 +86,8 @@ def _lengths(col: pa.Array) -> pa.Array:
     if _is_text(t):
         return pc.fill_null(pc.binary_length(col).cast(pa.int64()), 0)
     if pa.types.is_fixed_size_binary(t):
-        return pa.array([t.byte_width] * len(col), pa.int64())
-    return pa.array([_FIXED] * len(col), pa.int64())
+        return filled(t.byte_width, len(col), pa.int64())
+    return filled(_FIXED, len(col), pa.int64())
 
 
 def _cut(col: pa.Array) -> pa.Array:
@@ -246,7 +247,7 @@ def _split(rb: pa.RecordBatch, first: int, cap: int) -> Iterator[tuple[int, Part
             continue
         length = _lengths(c)
         total = length if total is None else pc.add(total, length)
-    total = pa.array([fixed] * n_rows, pa.int64()) if total is None else pc.add(total, fixed)
+    total = filled(fixed, n_rows, pa.int64()) if total is None else pc.add(total, fixed)
     over = pc.greater(total, cap)
     replaced: dict[int, OversizedRow] = {}
     sizes: list[int] | None = None

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.core.arrays import marked
 from streams.core.columns import ColumnBatch, RequestColumns
 from streams.core.decode import Decoder
 from streams.core.pipeline import Origin
@@ -96,8 +97,7 @@ def part_columns(part: Part, decoder: Decoder) -> RequestColumns:
     sliced = rb.slice(start, end - start)
     over = None
     if replaced:
-        hit = set(i - start for i in replaced)
-        over = pa.array([k in hit for k in range(end - start)], pa.bool_())
+        over = marked({i - start for i in replaced}, end - start)
     return _columns_of(sliced, over, over, _Rows(part), decoder)
 
 
@@ -178,7 +178,7 @@ def iter_archive_columns(files: list[Path], decoder: Decoder, *, from_ms: int | 
             local: dict[int, OversizedRow] = {}
             if replaced:
                 local = {k: replaced[start + i] for k, i in enumerate(kept.to_pylist()) if start + i in replaced}
-            over = pa.array([k in local for k in range(len(kept))], pa.bool_()) if local else None
+            over = marked(local, len(kept)) if local else None
             per_record = over
             if "raw" in sub.schema.names:
                 undecoded = sub.column("raw").is_valid()

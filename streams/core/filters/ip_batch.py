@@ -39,6 +39,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streams.core.arrays import filled, positions
 from streams.core.filters.ipstate import IpExtra, IpState, pack, pack_state, slide, state_of, unpack, with_seq
 from streams.core.filters.probes import PROBE_STATUSES
 from streams.core.filters.rate_limit import RateLimitCheck
@@ -79,7 +80,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     store.reordered()  # below, entries are written and moved in place, not through touch
 
     w = rate._window_ms if rate is not None else 1 << 62  # no rate rule: one bucket, never slid
-    pos = pa.array(range(n), _INT64)
+    pos = positions(n)
     # A row with an edge flag or a 429 is settled: the rate rule drops it before it counts or reaches another
     # rule — no journey can keep rate_limited (``keep`` takes traffic classes only: config/sli.py) — so its
     # only effect on state is the touch. It is quiet, and left out of the rate counts.
@@ -87,7 +88,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     any_settled = pc.any(settled).as_py()
     if any_settled:
         quiet = pc.or_(quiet, settled)
-    counted = pc.invert(settled) if any_settled else pa.array([True] * n, pa.bool_())
+    counted = pc.invert(settled) if any_settled else filled(True, n)
     table = pa.table({"ip": ip_enc.indices, "b": pc.divide(ts, w), "quiet": pc.cast(quiet, pa.int8()),
                       "ts": ts, "pos": pos, "counted": pc.cast(counted, _INT64)})
     per_ip = table.group_by(["ip"], use_threads=False).aggregate(
@@ -386,7 +387,7 @@ def _walk(chain, requests: list[Request], journeys: list[int], flags: list[IpFla
 
 def _settled_rows(rate, status, rate_limited) -> pa.Array:
     """Per row: whether the rate rule drops it outright (edge flag, 429), whatever the IP's state."""
-    sure = pa.array([False] * len(status), pa.bool_())
+    sure = filled(False, len(status))
     if rate is not None and rate._edge:
         sure = pc.or_(sure, rate_limited)
     if rate is not None and rate._429:
@@ -419,5 +420,5 @@ def _quiet_rows(scanner, stuffing, status, ua_idx, ua_values, p_idx, p_values, r
     if stuffing is not None:
         both(pc.invert(pc.take(route_login, route_idx)))
     if quiet is None:
-        return pa.array([True] * len(status), pa.bool_())
+        return filled(True, len(status))
     return quiet
