@@ -58,6 +58,22 @@ _NO_FWD = pa.scalar(None, pa.string())
 _FWD_CAP = 1024
 
 
+class KnownLines(list):
+    """A batch of lines with facts its reader already established, so the screen need not visit every
+    item for them again: ``plain`` — every item is exactly ``bytes`` (no ``OverlongLine``); ``longest`` —
+    no item has more bytes than this (an upper bound); ``nbytes`` — their lengths sum to at most this.
+    Built by sources/files.py (its batches and its per-read lists); any other sequence is screened item
+    by item. A slice is a plain list (the facts are not carried)."""
+
+    __slots__ = ("plain", "longest", "nbytes")
+
+    def __init__(self, items=(), plain: bool = True, longest: int = 0, nbytes: int = 0) -> None:
+        super().__init__(items)
+        self.plain = plain
+        self.longest = longest
+        self.nbytes = nbytes
+
+
 def arrow_schema(keys: dict[str, str]) -> tuple[pa.Schema, dict[str, str]] | None:
     """(explicit read schema named by the log's keys, truesli field → key) for a flat field map, or None
     when the map cannot be read by one schema (two fields on one key, a dotted key)."""
@@ -71,19 +87,21 @@ def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | None:
     """The joined batch when every item may be read by Arrow as exactly one row equal to orjson's
     reading of it (module docstring), else None. C-speed passes over the joined bytes only."""
     n = len(batch)
-    if n == 0 or set(map(type, batch)) != {bytes}:
+    known = type(batch) is KnownLines
+    if n == 0 or not (known and batch.plain) and set(map(type, batch)) != {bytes}:
         return None
     joined = b"\n".join(batch)
     if joined[:1] != b"{" or not joined.isascii():
         return None
-    lengths = list(map(len, batch))
-    longest = max(lengths)
-    if longest > max_bytes:
-        return None
-    # A line nested past orjson's limit has at least that many bytes: count brackets in long lines only.
-    if longest >= _DEPTH_GUARD and any(x.count(b"[") + x.count(b"{") >= _DEPTH_GUARD
-                                       for x, size in zip(batch, lengths) if size >= _DEPTH_GUARD):
-        return None
+    if not known or batch.longest > max_bytes or batch.longest >= _DEPTH_GUARD:
+        lengths = list(map(len, batch))
+        longest = max(lengths)
+        if longest > max_bytes:
+            return None
+        # A line nested past orjson's limit has at least that many bytes: count brackets in long lines only.
+        if longest >= _DEPTH_GUARD and any(x.count(b"[") + x.count(b"{") >= _DEPTH_GUARD
+                                           for x, size in zip(batch, lengths) if size >= _DEPTH_GUARD):
+            return None
     # One RE2 pass: NaN/Inf literals, a line not starting "{" (an empty item, an item holding a newline
     # followed by anything else), a number that might overflow. An item holding "\n{" makes more rows
     # than items: the caller's row count check catches it.

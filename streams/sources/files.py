@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from streams.core.batch_columns import KnownLines
 from streams.core.pipeline import Origin
 from streams.sources.limits import Cap, GuardedReader, InputLimits
 
@@ -43,10 +44,11 @@ class OverlongLine(bytes):
         return obj
 
 
-def _line_lists(f: BinaryIO, cap: int) -> Iterator[list[bytes]]:
+def _line_lists(f: BinaryIO, cap: int) -> Iterator[KnownLines]:
     """Lines of ``f``, one list per read, line endings (``\n``, trailing ``\r``) removed; a line longer
     than ``cap`` bytes comes as an :class:`OverlongLine` (at most ``cap + 1`` bytes are ever held for it).
-    Lists, not lines: the split and the length checks of a whole read run in C."""
+    Lists, not lines: the split and the length checks of a whole read run in C. Each list knows whether
+    it is plain (no OverlongLine), an upper bound of its longest line and of its total bytes."""
     keep = cap + 1
     pending = b""       # start of the current line (≤ keep bytes when over-long)
     seen = 0            # > 0 while inside an over-long line: its length so far
@@ -56,22 +58,33 @@ def _line_lists(f: BinaryIO, cap: int) -> Iterator[list[bytes]]:
             break
         parts = chunk.split(b"\n")
         tail = parts.pop()  # the unfinished line at the end of this read
-        out: list[bytes] = []
+        out = KnownLines(nbytes=len(pending) + len(chunk))
         rest = parts
+        plain = True
+        longest = 0
         if parts and (pending or seen):  # the first part ends the line the last read left open
             part = parts[0]
             rest = parts[1:]
             if seen:
                 out.append(OverlongLine(pending, seen + len(part)))
+                plain, longest = False, len(pending)
             else:
                 part = pending + part
-                out.append(part.rstrip(b"\r") if len(part) < keep else OverlongLine(part[:keep], len(part)))
+                longest = len(part)
+                if longest < keep:
+                    out.append(part.rstrip(b"\r"))
+                else:
+                    out.append(OverlongLine(part[:keep], len(part)))
+                    plain = False
             pending, seen = b"", 0
         if rest:
-            if max(map(len, rest)) < keep:
+            top = max(map(len, rest))
+            longest = max(longest, top)
+            if top < keep:
                 out.extend([p.rstrip(b"\r") for p in rest] if b"\r" in chunk else rest)
             else:
                 out.extend(p.rstrip(b"\r") if len(p) < keep else OverlongLine(p[:keep], len(p)) for p in rest)
+                plain = False
         if seen:
             seen += len(tail)
         else:
@@ -81,11 +94,12 @@ def _line_lists(f: BinaryIO, cap: int) -> Iterator[list[bytes]]:
             else:
                 pending = tail
         if out:
+            out.plain, out.longest = plain, longest
             yield out
     if seen:
-        yield [OverlongLine(pending, seen)]
+        yield KnownLines([OverlongLine(pending, seen)], plain=False, longest=len(pending), nbytes=len(pending))
     elif pending:
-        yield [pending.rstrip(b"\r")]
+        yield KnownLines([pending.rstrip(b"\r")], longest=len(pending), nbytes=len(pending))
 
 
 class InputError(Exception):
@@ -150,10 +164,11 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
     inner = getattr(f, "fileobj", None)  # a GzipFile's compressed stream: its position = bytes consumed
     guarded = GuardedReader(f, name, limits, caps, inner.tell if inner is not None else None)
     line_no = 0
-    batch: list[bytes] = []
+    batch = KnownLines()
     numbers: list[int] = []
     contiguous = True
-    held = 0
+    held = 0  # bytes of the batch's lines, or (``held_exact`` False) an upper bound of them
+    held_exact = True
     try:
         lists = _line_lists(guarded, max_line_bytes + 2)  # type: ignore[arg-type]  # + "\r\n" room
         cut = False  # lines of the last list left unread by max_input_lines
@@ -169,23 +184,34 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
             if lines is None:
                 break
             if len(lines) > limits.max_lines - line_no:
-                lines, cut = lines[:limits.max_lines - line_no], True
+                lines, cut = KnownLines(lines[:limits.max_lines - line_no], lines.plain, lines.longest,
+                                        lines.nbytes), True
             if all(lines) and not any(map(bytes.isspace, lines)):
                 # No blank line: whole slices, cut exactly where the per-line rule below would cut.
+                batch.plain = batch.plain and lines.plain
+                batch.longest = max(batch.longest, lines.longest)
                 i = 0
                 while i < len(lines):
                     seg = lines[i:i + batch_lines - len(batch)]
-                    sizes = list(itertools.accumulate(map(len, seg), initial=held))
-                    if sizes[-1] >= BATCH_BYTES:
-                        seg = seg[:bisect.bisect_left(sizes, BATCH_BYTES, 1)]
+                    if held + lines.nbytes < BATCH_BYTES:
+                        # This whole read fits under the byte bound: only the line count can cut.
+                        held += lines.nbytes
+                        held_exact = False
+                    else:
+                        if not held_exact:
+                            held, held_exact = sum(map(len, batch)), True
+                        sizes = list(itertools.accumulate(map(len, seg), initial=held))
+                        if sizes[-1] >= BATCH_BYTES:
+                            seg = seg[:bisect.bisect_left(sizes, BATCH_BYTES, 1)]
+                        held = sizes[len(seg)]
                     batch.extend(seg)
                     numbers.extend(range(line_no + 1, line_no + 1 + len(seg)))
                     line_no += len(seg)
-                    held = sizes[len(seg)]
                     i += len(seg)
-                    if len(batch) >= batch_lines or held >= BATCH_BYTES:
+                    if len(batch) >= batch_lines or (held_exact and held >= BATCH_BYTES):
                         yield batch, _origin(name, numbers, contiguous)
-                        batch, numbers, contiguous, held = [], [], True, 0
+                        batch, numbers, contiguous, held, held_exact = KnownLines(), [], True, 0, True
+                        batch.plain, batch.longest = lines.plain, lines.longest
                 continue
             for line in lines:
                 line_no += 1
@@ -193,11 +219,15 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
                     contiguous = False
                     continue
                 batch.append(line)
+                batch.plain = batch.plain and type(line) is bytes
+                batch.longest = max(batch.longest, len(line))
                 numbers.append(line_no)
+                if not held_exact:
+                    held, held_exact = sum(map(len, batch)) - len(line), True
                 held += len(line)
                 if len(batch) >= batch_lines or held >= BATCH_BYTES:
                     yield batch, _origin(name, numbers, contiguous)
-                    batch, numbers, contiguous, held = [], [], True, 0
+                    batch, numbers, contiguous, held, held_exact = KnownLines(), [], True, 0, True
         if batch:
             yield batch, _origin(name, numbers, contiguous)
     finally:

@@ -10,6 +10,7 @@ import random
 import pytest
 
 import streams.sources.files as files
+from streams.core.batch_columns import KnownLines
 from streams.sources.files import OverlongLine, iter_line_batches
 from streams.sources.limits import Cap, GuardedReader, InputLimits
 
@@ -81,10 +82,10 @@ def _shape(batches):
     return [([(bytes(x), type(x).__name__, getattr(x, "size", None)) for x in b], o) for b, o in batches]
 
 
-def _lines(rng: random.Random, n: int) -> bytes:
+def _lines(rng: random.Random, n: int, blanks: bool = True) -> bytes:
     out = []
     for i in range(n):
-        kind = rng.random()
+        kind = rng.random() if blanks else 0.08 + 0.92 * rng.random()
         if kind < 0.05:
             out.append(b"")
         elif kind < 0.08:
@@ -99,11 +100,13 @@ def _lines(rng: random.Random, n: int) -> bytes:
     return body if rng.random() < 0.5 else body + b"\n"
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_same_batches_as_the_line_at_a_time_reader(tmp_path, monkeypatch, seed) -> None:
+@pytest.mark.parametrize("seed, blanks", [(s, True) for s in range(12)] + [(s, False) for s in range(12, 24)])
+def test_same_batches_as_the_line_at_a_time_reader(tmp_path, monkeypatch, seed, blanks) -> None:
+    """Without blank lines most reads take the whole-slice path, its byte bound and the exact count it
+    falls back to near ``BATCH_BYTES``; each batch's facts for the screen (KnownLines) hold."""
     rng = random.Random(seed)
     path = tmp_path / "in.log"
-    data = _lines(rng, rng.choice([0, 1, 7, 300, 2_000]))
+    data = _lines(rng, rng.choice([0, 1, 7, 300, 2_000]), blanks)
     if seed % 3 == 0:
         with gzip.open(path, "wb") as g:
             g.write(data)
@@ -114,9 +117,16 @@ def test_same_batches_as_the_line_at_a_time_reader(tmp_path, monkeypatch, seed) 
     batch_lines = rng.choice([1, 3, 50, 5_000])
     limits = InputLimits(max_lines=rng.choice([5, 333, 500_000_000]))
     new_caps, old_caps = [], []
-    got = _shape(iter_line_batches(str(path), batch_lines, 100, limits, new_caps))
+    batches = list(iter_line_batches(str(path), batch_lines, 100, limits, new_caps))
+    got = _shape(batches)
     want = _shape(_old_iter(str(path), batch_lines, 100, limits, old_caps))
     assert got == want
+    for batch, _ in batches:  # the facts may be conservative, never wrong
+        assert type(batch) is KnownLines
+        assert not batch.plain or all(type(x) is bytes for x in batch)
+        assert batch.longest >= max(map(len, batch))
+    if batches and not any(type(x) is OverlongLine for b, _ in batches for x in b):
+        assert all(b.plain for b, _ in batches)
     assert [(c.source, c.limit, c.detail) for c in new_caps] == [(c.source, c.limit, c.detail) for c in old_caps]
 
 
@@ -128,3 +138,29 @@ def test_overlong_line_across_reads_is_one_record_with_its_size(tmp_path, monkey
     assert [bytes(x)[:3] for x in batch] == [b"a", b"yyy", b"b"]
     assert type(batch[1]) is OverlongLine and batch[1].size == 1_001 and len(batch[1]) == 103
     assert origin.first == 1 and origin.offsets is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_screen_answers_the_readers_batches_as_plain_lists(tmp_path, seed) -> None:
+    """The screen trusts a batch's facts (no per-item type and length pass): it must answer exactly as
+    for a plain list of the same items — long lines, deep nesting, over-long lines and all."""
+    from streams.core.batch_columns import arrow_screen
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(3_000):
+        kind = rng.random()
+        if kind < 0.01:
+            out.append(b'{"a":' + b"[" * 1_020 + b"]" * 1_020 + b"}")  # nested past orjson's limit
+        elif kind < 0.02:
+            out.append(b'{"ua":"' + b"x" * rng.choice([990, 1_200, 70_000]) + b'"}')
+        else:
+            out.append(b'{"ts":"2026-01-01T00:00:00Z","i":%d}' % i)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(out) + b"\n")
+    seen = set()
+    for batch, _ in iter_line_batches(str(path), [7, 60][seed % 2], 65_536):
+        got = arrow_screen(batch, 65_536)
+        assert got == arrow_screen(list(batch), 65_536)
+        seen.add(got is None)
+    assert seen == {True, False}  # batches the screen takes, and batches it refuses
