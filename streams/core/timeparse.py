@@ -20,6 +20,8 @@ separator checks and :func:`_second_ms`'s digit checks, so a hit proves the pref
 decoder) may read it directly to skip two calls. Values are not yet bounded (callers still check
 [MIN_TS_MS, MAX_TS_MS)). Cleared, never replaced, when full, so a bound reference stays current."""
 _second_cache = SECOND_MS_CACHE
+_minute_cache: dict[str, int] = {}
+"""``YYYY-MM-DDTHH:MM`` → epoch ms of that minute, for prefixes whose digits were checked."""
 MILLIS_OF: dict[str, int] = {f"{i:03d}": i for i in range(1000)}
 """``"000"``…``"999"`` → 0…999: one lookup both validates and converts a millisecond fraction (``int()``
 of a 3-character slice costs twice as much, and accepts non-ASCII digits the table rightly lacks)."""
@@ -44,9 +46,15 @@ def _second_ms(prefix: str) -> int:
         sec = int(prefix[17:19])
         if sec > 60:
             raise ValueError("bad seconds")
-        dt = datetime(int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13]),
-                      int(prefix[14:16]), tzinfo=timezone.utc)
-        ms = (int(dt.timestamp()) + sec) * 1000
+        minute = _minute_cache.get(prefix[:16])
+        if minute is None:  # the calendar conversion, once per minute (a day of logs has 86,400 seconds)
+            dt = datetime(int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13]),
+                          int(prefix[14:16]), tzinfo=timezone.utc)
+            minute = int(dt.timestamp()) * 1000
+            if len(_minute_cache) >= _CACHE_LIMIT:
+                _minute_cache.clear()
+            _minute_cache[prefix[:16]] = minute
+        ms = minute + sec * 1000
         if len(_second_cache) >= _CACHE_LIMIT:
             _second_cache.clear()
         _second_cache[prefix] = ms

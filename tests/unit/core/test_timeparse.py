@@ -236,3 +236,37 @@ def test_clf_offset_minutes_outside_clock_range_are_rejected(text: str) -> None:
 def test_format_rfc3339_round_trips(ms: int, text: str) -> None:
     assert format_rfc3339(ms) == text
     assert parse_rfc3339(text) == ms
+
+
+def test_second_prefixes_equal_the_calendar_conversion_through_the_minute_cache() -> None:
+    """``_second_ms`` converts once per minute and adds the seconds: the value, or the error, is the one
+    ``datetime`` gives for every prefix, valid or not (leap second 60 included), in any order."""
+    import random
+    from datetime import datetime, timezone
+
+    from streams.core import timeparse
+
+    def reference(prefix: str) -> int:
+        sec = int(prefix[17:19])
+        if sec > 60:
+            raise ValueError("bad seconds")
+        dt = datetime(int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13]),
+                      int(prefix[14:16]), tzinfo=timezone.utc)
+        return (int(dt.timestamp()) + sec) * 1000
+
+    rng = random.Random(3)
+    valid = 0
+    for _ in range(30_000):
+        prefix = (f"{rng.randrange(1999, 2101):04d}-{rng.randrange(0, 14):02d}-{rng.randrange(0, 33):02d}T"
+                  f"{rng.randrange(0, 25):02d}:{rng.randrange(0, 61):02d}:{rng.randrange(0, 62):02d}")
+        try:
+            want: tuple = (reference(prefix), None)
+        except ValueError as exc:
+            want = (None, str(exc))
+        try:
+            got: tuple = (timeparse._second_ms(prefix), None)
+        except ValueError as exc:
+            got = (None, str(exc))
+        assert got == want, prefix
+        valid += want[1] is None
+    assert valid == 22_003
