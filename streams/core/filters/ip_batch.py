@@ -40,7 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.arrays import filled, positions
-from streams.core.filters.ipstate import IpExtra, IpState, pack, pack_state, slide, state_of, unpack, with_seq
+from streams.core.filters.ipstate import (IpExtra, IpState, pack, pack_state, packed_rate_sum, slide, state_of,
+                                          unpack, with_seq)
 from streams.core.filters.probes import PROBE_STATUSES
 from streams.core.filters.rate_limit import RateLimitCheck
 from streams.core.filters.scanner import ScannerCheck
@@ -107,20 +108,20 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     for k, q, tmin, tmax, cnt in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["ts_min"], per_ip["ts_max"],
                                      per_ip["counted_sum"]):
         st = states.get(ips[k])
-        if type(st) is int:
-            st = state_of(st)
-        runs = buckets.get(k, [])  # none: every request of the IP is settled
-        if len(runs) > 1:
+        runs = buckets.get(k)  # None: every request of the IP is settled
+        ok = True
+        if runs is not None and len(runs) > 1:
             runs.sort()
             ok = all(runs[i][3] < runs[i + 1][2] for i in range(len(runs) - 1))
-        else:
-            ok = True
-        if ok and st is not None:
-            x = st.x
-            ok = (st.rate_until <= tmin and st.rate_cur + st.rate_prev + cnt <= limit
-                  and (x is None or (x.scan_until <= tmin and x.cs_until <= tmin)))
-        elif ok:
-            ok = cnt <= limit
+        if ok:
+            if st is None:
+                ok = cnt <= limit
+            elif type(st) is int:  # a plain state: no cooldown, no evidence (ipstate.pack)
+                ok = packed_rate_sum(st) + cnt <= limit
+            else:
+                x = st.x
+                ok = (st.rate_until <= tmin and st.rate_cur + st.rate_prev + cnt <= limit
+                      and (x is None or (x.scan_until <= tmin and x.cs_until <= tmin)))
         if not ok:
             walk_ips.add(k)
             continue

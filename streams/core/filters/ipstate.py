@@ -101,6 +101,11 @@ def unpack(v: int) -> tuple[int, int, int, int]:
             v >> _COUNT_BITS & _COUNT_MASK, v & _COUNT_MASK)
 
 
+def packed_rate_sum(v: int) -> int:
+    """rate_cur + rate_prev of a :func:`pack`ed state (what the rate rule's limit is checked against)."""
+    return (v >> _COUNT_BITS & _COUNT_MASK) + (v & _COUNT_MASK)
+
+
 def packed_last_ms(v: int) -> int:
     return v >> _LAST_SHIFT & _LAST_MASK
 
