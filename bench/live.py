@@ -281,7 +281,12 @@ def rate_from(first_n: int, t_first: float, n_last: int, t_last: float) -> tuple
 
 # -- leg (a): the ceiling ---------------------------------------------------------------------------------------------
 def leg_ceiling(ctx: "Context") -> Leg:
+    from streams.cli import COLLECTOR_THRESHOLDS
+
     leg = Leg("ceiling", ctx.events)
+    # The collector thresholds truesli's worker runs with: at CPython's default the loop's 10,000 Message
+    # objects per call make it 1.7-3.3x slower (docs/benchmarks.md "Fourth round"), a ceiling below its own.
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     c = Consumer({"bootstrap.servers": ctx.bootstrap, "group.id": f"bench-ceiling-{ctx.tag}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": False})
     deadline = time.monotonic() + ctx.leg_timeout

@@ -14,15 +14,17 @@ import pyarrow.compute as pc
 
 _INT64 = pa.int64()
 _BOOL = pa.bool_()
-_positions = pa.array(range(1 << 14), _INT64)
+_positions = pa.array([], _INT64)
 
 
 def positions(n: int) -> pa.Array:
-    """0, 1, …, n − 1 as int64 (a zero-copy slice of a cached array, which grows by doubling)."""
+    """0, 1, …, n − 1 as int64 (a zero-copy slice of a cached array, which grows by doubling; built in
+    C: a cumulative sum of ones)."""
     global _positions
     have = _positions
     if len(have) < n:
-        have = _positions = pa.array(range(max(n, 2 * len(have))), _INT64)
+        size = max(n, 2 * len(have), 1 << 14)
+        have = _positions = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, _INT64), size)), 1)
     return have.slice(0, n)
 
 
