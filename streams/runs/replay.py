@@ -126,9 +126,13 @@ def _topic_outputs(config: Config, consumer: Consumer, topic: str, ranges: dict[
     pipelines = {p: Pipeline(config, partition=p) for p in partitions}
     reader = PartitionReader.bounded(consumer, topic, ranges)
     decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
+    unbounded = lo <= -(1 << 62) and hi >= 1 << 62  # replay_topic's bounds when no --from/--to was given
     for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
         # One decode per consume call, split per partition (as the live worker does).
-        decoded = decoded_by_partition((m for m in msgs if lo <= m.timestamp()[1] < hi), decoder)
+        if unbounded:  # the whole topic: no record to test against a range
+            decoded = decoded_by_partition(msgs, decoder)
+        else:
+            decoded = decoded_by_partition((m for m in msgs if lo <= m.timestamp()[1] < hi), decoder)
         kept = 0
         for p, (batch, offsets) in sorted(decoded.items()):
             yield None, pipelines[p].process(batch, now_ms, Origin(topic, p, offsets=offsets))
