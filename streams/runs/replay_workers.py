@@ -38,13 +38,8 @@ from typing import Any, TypeVar
 
 import pyarrow.parquet as pq
 
-from streams.core.pipeline import Outputs
-
 T = TypeVar("T")
 R = TypeVar("R")
-
-GroupResult = tuple[list[tuple[bool, Outputs]], list]
-"""One partition's (is-flush, Outputs) in publishing order, and the input caps it hit (in order)."""
 
 
 def usable_cpus() -> int:
@@ -163,4 +158,4 @@ def balanced(sizes: dict[int, int], n: int) -> list[list[int]]:
     return [sorted(g) for g in groups]
 
 
-__all__ = ["balanced", "partition_groups", "replay_groups", "usable_cpus", "worker_count", "GroupResult"]
+__all__ = ["balanced", "partition_groups", "replay_groups", "usable_cpus", "worker_count"]
