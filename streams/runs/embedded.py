@@ -63,7 +63,8 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
         # Reading, screening and Arrow's JSON read run one batch ahead on their own thread
         # (sources/prefetch.py): mostly C with the GIL released, they overlap the core's counting of the
         # previous batch. The rest of the decode (the per-distinct rules of batch_columns.finish) runs
-        # here: on two cores the read-ahead thread was the longer of the two (benchmarks.md).
+        # here: it holds the GIL wherever it runs, and it was moved here when the read-ahead thread was the
+        # longer of the two (benchmarks.md, third round; since the fourth, the main thread bounds the run).
         batches = iter_input_batches(inputs, fmt, pipeline.decoder, config.input.max_line_bytes,
                                      InputLimits.of(lim), result.capped)
         for batch, raw, origin in prefetched(read_batches(batches, pipeline.decoder)):
