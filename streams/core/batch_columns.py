@@ -35,7 +35,7 @@ import pyarrow.json as pj
 from streams.core.arrays import filled
 from streams.core.batch_decode import FAST_FIELDS, SUSPECT_NUMBER
 from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
-from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS, SECOND_MS_CACHE, parse_rfc3339
+from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS, MINUTE_MS_CACHE, parse_rfc3339
 
 if TYPE_CHECKING:
     from streams.core.decode import Decoder
@@ -118,13 +118,23 @@ def _screen_hit(joined: bytes) -> bool:
     return pc.match_substring_regex(value, _SCREEN)[0].as_py()
 
 
-def _per_distinct(arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
+def _per_distinct(arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType, same: str | None = None
+                  ) -> pa.Array:
     """``fn`` of every value, computed once per distinct value (nulls stay null; ``fn`` → None = null).
     When ``fn`` changes no distinct value (canonical IPs, clean hosts, short user agents: the usual case)
-    the column itself is returned, so the common batch pays no ``take``."""
+    the column itself is returned, so the common batch pays no ``take``. ``same``: an RE2 pattern of
+    values ``fn`` returns unchanged — those are not passed to ``fn`` (nor converted to Python at all when
+    every distinct value matches)."""
     enc = pc.dictionary_encode(arr)
-    values = enc.dictionary.to_pylist()
-    mapped = [fn(v) for v in values]
+    if same is not None:
+        fixed = pc.match_substring_regex(enc.dictionary, same)
+        if pc.all(fixed).as_py() and arr.type == typ:
+            return arr
+        values = enc.dictionary.to_pylist()
+        mapped = [v if f else fn(v) for v, f in zip(values, fixed.to_pylist())]
+    else:
+        values = enc.dictionary.to_pylist()
+        mapped = [fn(v) for v in values]
     if mapped == values and arr.type == typ:
         return arr
     return pc.take(pa.array(mapped, type=typ), enc.indices)
@@ -139,24 +149,30 @@ def _distinct_path(path: pa.Array, cap: int) -> tuple[pa.Array, pa.Array]:
     return (path if cut is values else pc.take(cut, enc.indices)), slash
 
 
-def _second_of(prefix: str) -> int | None:
-    """Epoch ms of a ``YYYY-MM-DDTHH:MM:SS`` prefix through the parser that fills SECOND_MS_CACHE (so
-    the separators are checked as the per-record path checks them), None if invalid or out of range."""
-    ms = SECOND_MS_CACHE.get(prefix)
+def _minute_of(prefix: str) -> int | None:
+    """Epoch ms of a ``YYYY-MM-DDTHH:MM`` prefix through the parser that fills MINUTE_MS_CACHE (so the
+    separators and digits are checked as the per-record path checks them), None if invalid or wholly out
+    of range (MIN_TS_MS is a whole minute; a leap second past MAX_TS_MS is caught by :func:`finish`)."""
+    ms = MINUTE_MS_CACHE.get(prefix)
     if ms is None:
-        if len(prefix) != 19:
+        if len(prefix) != 16:
             return None
         try:
-            ms = parse_rfc3339(prefix + ".000Z")
+            return parse_rfc3339(prefix + ":00.000Z")
         except (ValueError, OverflowError):
             return None
-    # MIN/MAX are whole seconds: the second in range ⇔ every millisecond of it in range.
     return ms if MIN_TS_MS <= ms < MAX_TS_MS else None
 
 
+_SECONDS = pa.array([f":{s:02d}" for s in range(61)])
+"""":00" … ":60": a timestamp's seconds field's index in it is its seconds (``_second_ms``'s rule: two
+ASCII digits after the ":", at most 60 — a leap second is the next minute's first)."""
 _SUFFIXES = pa.array([f".{ms:03d}Z" for ms in range(1000)])
 """".000Z" … ".999Z": a timestamp's suffix's index in it is its milliseconds (MILLIS_OF's rule: three
 ASCII digits)."""
+_CANONICAL_IPV4 = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
+"""A dotted quad ``normalize_ip`` returns unchanged (decode._is_canonical_ipv4's rule: four decimal
+octets ≤ 255, no leading zeros, nothing around them): RE2 over the distinct IPs, in C."""
 
 
 def _method_of(method: str) -> str | None:
@@ -198,10 +214,15 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
         in_range = pc.and_(pc.greater_equal(ts, MIN_TS_MS), pc.less(ts, MAX_TS_MS))
         ts_ms = pc.if_else(in_range, ts, pa.scalar(None, pa.int64()))
     else:
-        sec = _per_distinct(pc.utf8_slice_codeunits(ts, 0, 19), _second_of, pa.int64())
+        # The calendar once per distinct minute (in Python); seconds and milliseconds looked up in C.
+        minute = _per_distinct(pc.utf8_slice_codeunits(ts, 0, 16), _minute_of, pa.int64())
+        sec = pc.index_in(pc.utf8_slice_codeunits(ts, 16, 19), value_set=_SECONDS)
         millis = pc.index_in(pc.utf8_slice_codeunits(ts, 19, 64), value_set=_SUFFIXES)
-        ts_ms = pc.add(sec, pc.cast(millis, pa.int64()))
-    client_ip = _per_distinct(raw["client_ip"], _normalize_ip, pa.string())
+        ts_ms = pc.add(pc.add(minute, pc.multiply(pc.cast(sec, pa.int64()), 1000)), pc.cast(millis, pa.int64()))
+        late = pc.greater_equal(ts_ms, MAX_TS_MS)  # only :60 of the last minute before MAX_TS_MS
+        if pc.any(late).as_py():
+            ts_ms = pc.if_else(late, pa.scalar(None, pa.int64()), ts_ms)
+    client_ip = _per_distinct(raw["client_ip"], _normalize_ip, pa.string(), same=_CANONICAL_IPV4)
     method = _per_distinct(raw["method"], _method_of, pa.string())
     path, path_ok = _distinct_path(raw["path"], path_cap)
     status = raw["status"]

@@ -20,8 +20,11 @@ separator checks and :func:`_second_ms`'s digit checks, so a hit proves the pref
 decoder) may read it directly to skip two calls. Values are not yet bounded (callers still check
 [MIN_TS_MS, MAX_TS_MS)). Cleared, never replaced, when full, so a bound reference stays current."""
 _second_cache = SECOND_MS_CACHE
-_minute_cache: dict[str, int] = {}
-"""``YYYY-MM-DDTHH:MM`` → epoch ms of that minute, for prefixes whose digits were checked."""
+MINUTE_MS_CACHE: dict[str, int] = {}
+"""``YYYY-MM-DDTHH:MM`` → epoch ms of that minute (not yet bounded), filled by :func:`_second_ms`: like
+SECOND_MS_CACHE, a hit proves the prefix valid (separators and digits checked, a real calendar minute).
+Cleared, never replaced, when full."""
+_minute_cache = MINUTE_MS_CACHE
 MILLIS_OF: dict[str, int] = {f"{i:03d}": i for i in range(1000)}
 """``"000"``…``"999"`` → 0…999: one lookup both validates and converts a millisecond fraction (``int()``
 of a 3-character slice costs twice as much, and accepts non-ASCII digits the table rightly lacks)."""

@@ -245,15 +245,49 @@ def test_caps_cuts_escapes_and_non_ascii_values() -> None:
     assert got.path[3].as_py() == "/a#frag" and got.user_agent[5].as_py() == "\u00e9" * 16
 
 
-def test_seconds_seen_first_in_a_batch_fill_the_same_cache() -> None:
-    """A second first met by the Arrow read is then read from SECOND_MS_CACHE by the per-record path."""
-    from streams.core.timeparse import SECOND_MS_CACHE
+def test_minutes_seen_first_in_a_batch_fill_the_same_cache() -> None:
+    """A minute first met by the Arrow read is then read from MINUTE_MS_CACHE by the per-record path."""
+    from streams.core.timeparse import MINUTE_MS_CACHE
     decoder = Decoder(InputConfig())
     ts = "2031-05-06T07:08:09.010Z"
-    SECOND_MS_CACHE.pop(ts[:19], None)
+    MINUTE_MS_CACHE.pop(ts[:16], None)
     got = _check(decoder, [_line(ts=ts)] * 3, arrow=True)
-    assert ts[:19] in SECOND_MS_CACHE
-    assert got.ts_ms.to_pylist() == [decoder.decode(_line(ts=ts)).ts_ms] * 3
+    assert ts[:16] in MINUTE_MS_CACHE
+    assert got.ts_ms.to_pylist() == [decoder.decode(_line(ts=ts)).ts_ms] * 3 == [1_935_817_689_010] * 3
+
+
+@pytest.mark.parametrize("ts, ms", [
+    ("2026-01-01T00:00:60.000Z", 1_767_225_660_000),  # a leap second: the next minute's first
+    ("2026-01-01t00:00:59.999Z", 1_767_225_659_999),
+    ("2026-01-01 00:00:07.001Z", 1_767_225_607_001),
+    ("2099-12-31T23:59:59.999Z", 4_102_444_799_999),
+    ("2099-12-31T23:59:60.000Z", None),  # = 2100-01-01: out of range
+    ("1999-12-31T23:59:60.000Z", 946_684_800_000),  # = 2000-01-01 (its minute is out of range: per record)
+    ("2026-01-01T00:00:61.000Z", None), ("2026-01-01T00:00;00.000Z", None), ("2026-01-01T00:0:000.000Z", None),
+    ("2026-02-29T00:00:00.000Z", None), ("2026-01-01T24:00:00.000Z", None), ("2026-01-01T00:00:0a.000Z", None),
+])
+def test_timestamps_read_by_minute_and_seconds_equal_the_per_record_parser(ts: str, ms: int | None) -> None:
+    """The Arrow read converts each distinct minute once and looks the seconds up: every value, or the
+    per-record failure, is the one the per-record parser gives (the row goes per record when in doubt)."""
+    decoder = Decoder(InputConfig())
+    got = _check(decoder, [_line(ts=ts), _line()], arrow=True)
+    assert got.ts_ms[0].as_py() == ms
+    assert (0 in got.failures) == (ms is None)
+
+
+@pytest.mark.parametrize("ip, want", [
+    ("10.0.0.1", "10.0.0.1"), ("255.255.255.255", "255.255.255.255"), ("0.0.0.0", "0.0.0.0"),
+    ("010.0.0.1", None), ("256.1.1.1", None), ("1.2.3", None), ("1.2.3.4.5", None),
+    ("1.2.3.4:8080", "1.2.3.4"), (" 1.2.3.4", "1.2.3.4"), ("1.2.3.4\n", "1.2.3.4"), ("[::1]:80", "::1"),
+    ("2001:DB8::1", "2001:db8::1"), ("::ffff:1.2.3.4", "::ffff:102:304"),
+])
+def test_client_ips_fixed_by_pattern_or_normalized_equal_the_per_record_decoder(ip: str, want: str | None) -> None:
+    """Canonical dotted quads are kept as read (an RE2 test, no Python per value); every other distinct IP
+    goes through normalize_ip; an invalid one sends its row per record, to its dead-letter reason."""
+    decoder = Decoder(InputConfig())
+    got = _check(decoder, [_line(client_ip=ip), _line(client_ip="10.0.0.1")], arrow=True)
+    assert got.client_ip.to_pylist() == [want, "10.0.0.1"]
+    assert (0 in got.failures) == (want is None)
 
 
 _TYPED = {
