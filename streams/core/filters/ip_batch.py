@@ -49,6 +49,7 @@ from streams.core.filters.credential_stuffing import CredentialStuffingCheck
 from streams.core.model import IpFlag, Request
 
 _INT64 = pa.int64()
+_PROBE_STATUSES = pa.array(sorted(PROBE_STATUSES), _INT64)
 _NO_EVIDENCE = IpExtra()  # what an IP's evidence reads before it has any (never written)
 
 
@@ -409,15 +410,13 @@ def _quiet_rows(scanner, stuffing, status, ua_idx, ua_values, p_idx, p_values, r
     if scanner is not None:
         both(pc.not_equal(status, 404))
         both(pc.take(pa.array([scanner._ua_rule(u) is None for u in ua_values], pa.bool_()), ua_idx))
-        missing = pc.is_in(status, value_set=pa.array(sorted(PROBE_STATUSES), _INT64))
-        key = pc.add(pc.multiply(p_idx, 2), pc.cast(missing, _INT64))
-        enc = pc.dictionary_encode(key)
+        missing = pc.is_in(status, value_set=_PROBE_STATUSES)
         probes = scanner._probes
-        ok = []
-        for kk in enc.dictionary.to_pylist():
-            pi, miss = divmod(kk, 2)
-            ok.append(probes.rule(p_values[pi], 404 if miss else 200) is None)
-        both(pc.take(pa.array(ok, pa.bool_()), enc.indices))
+        clear = pc.take(pa.array(probes.clear_of_rules(p_values, False), pa.bool_()), p_idx)
+        if pc.any(missing).as_py():
+            clear_missing = pc.take(pa.array(probes.clear_of_rules(p_values, True), pa.bool_()), p_idx)
+            clear = pc.if_else(missing, clear_missing, clear)
+        both(clear)
     if stuffing is not None:
         both(pc.invert(pc.take(route_login, route_idx)))
     if quiet is None:

@@ -108,7 +108,7 @@ class ProbeMatcher:
     """Built once per pipeline from the scanner config and the site profile."""
 
     __slots__ = ("_segments", "_weak", "_names", "_suffix_rx", "_fragment_rx", "_fragments", "_prefixes",
-                 "_always", "_when_missing", "_cache", "_builtin")
+                 "_always", "_when_missing", "_cache", "_builtin", "_clear")
 
     def __init__(self, probe_paths: tuple[str, ...] = (), *, builtin: bool = True,
                  serves: dict[str, bool | None] | None = None) -> None:
@@ -134,6 +134,24 @@ class ProbeMatcher:
         self._always = tuple(always)
         self._when_missing = tuple(missing)
         self._cache: dict[tuple[str, bool], str | None] = {}
+        self._clear: tuple[dict[str, bool], dict[str, bool]] = ({}, {})  # per missing: path → no rule
+
+    def clear_of_rules(self, paths: list[str], missing: bool) -> list[bool]:
+        """Per path: whether ``rule(path, status)`` is None for a status that is (``missing``) or is not
+        one of PROBE_STATUSES — the batch core's quiet test over a batch's distinct paths. Remembered per
+        path (bounded like the rule cache), so a path seen before costs one C-level dict lookup."""
+        memo = self._clear[missing]
+        got = list(map(memo.get, paths))
+        if None in got:
+            status = 404 if missing else 200
+            for i, v in enumerate(got):
+                if v is None:
+                    path = paths[i]
+                    v = got[i] = self.rule(path, status) is None
+                    if len(memo) >= _CACHE_LIMIT:
+                        memo.clear()
+                    memo[path] = v
+        return got
 
     def rule(self, path: str, status: int | None) -> str | None:
         """``probe_path:<rule>`` for a probe, else None."""

@@ -42,6 +42,19 @@ def test_ordinary_paths_are_not_probes(path: str, status: int) -> None:
     assert DEFAULT.rule(path, status) is None
 
 
+def test_clear_of_rules_answers_rule_is_none_per_path_for_both_status_kinds() -> None:
+    """The batch core's quiet test: per path, rule(path, status) is None, for a missing status (403, 404,
+    410) and for any other — the same answers on a second call (remembered) and for a fresh matcher."""
+    paths = ["/geju.php", "/products/shoes", "/backups/.env", "/index.php", "/A/%2e%2e;/WP-ADMIN", "/",
+             "/geju.php"]
+    m = ProbeMatcher(Config().filters.scanner.probe_paths, serves=Config().site.serves())
+    for _ in range(2):
+        assert m.clear_of_rules(paths, False) == [True, True, False, True, False, True, True]
+        assert m.clear_of_rules(paths, True) == [False, True, False, False, False, True, False]
+    for missing, status in ((False, 200), (True, 404)):
+        assert m.clear_of_rules(paths, missing) == [DEFAULT.rule(x, status) is None for x in paths]
+
+
 def test_site_profile_without_php_makes_every_php_a_probe() -> None:
     m = ProbeMatcher((), serves=cfg(site={"serves_php": False}).site.serves())
     assert m.rule("/index.php", 200) == "probe_path:*.php(site serves none)"
