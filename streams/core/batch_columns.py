@@ -52,7 +52,19 @@ _SCREEN = r"NaN|Inf|\n(?:[^{]|$)|" + SUSPECT_NUMBER.decode()
 read-ahead thread the pass then overlaps the core's counting instead of taking turns with it."""
 _DEPTH_GUARD = 1000
 """A line with this many ``[``/``{`` bytes might be nested past orjson's limit (1024): per record."""
-_READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)
+_BLOCK = 1 << 20
+"""Arrow parses a batch in blocks of this many bytes on its CPU pool, side by side: 50,000 mix lines in
+0.47-0.51 s per 500k lines of wall instead of 0.79-1.05 s on one thread, at the same CPU (docs/benchmarks.md).
+A line must fit in a block (else Arrow raises and the batch goes per record), so a cap of more than half
+a block takes blocks of twice the cap."""
+_READS: dict[int, pj.ReadOptions] = {}
+
+
+def _read_options(max_bytes: int) -> pj.ReadOptions:
+    opts = _READS.get(max_bytes)
+    if opts is None:
+        opts = _READS[max_bytes] = pj.ReadOptions(use_threads=True, block_size=max(_BLOCK, 2 * max_bytes + 2))
+    return opts
 _ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError, KeyError)
 _NO_FWD = pa.scalar(None, pa.string())
 _FWD_CAP = 1024
@@ -311,7 +323,7 @@ def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None
         return None
     schema, wanted = read
     try:
-        table = pj.read_json(pa.BufferReader(joined), read_options=_READ,
+        table = pj.read_json(pa.BufferReader(joined), read_options=_read_options(max_bytes),
                              parse_options=pj.ParseOptions(explicit_schema=schema,
                                                            unexpected_field_behavior="ignore"))
     except _ARROW_ERRORS:
