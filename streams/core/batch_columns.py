@@ -52,19 +52,14 @@ _SCREEN = r"NaN|Inf|\n(?:[^{]|$)|" + SUSPECT_NUMBER.decode()
 read-ahead thread the pass then overlaps the core's counting instead of taking turns with it."""
 _DEPTH_GUARD = 1000
 """A line with this many ``[``/``{`` bytes might be nested past orjson's limit (1024): per record."""
-_BLOCK = 1 << 20
-"""Arrow parses a batch in blocks of this many bytes on its CPU pool, side by side: 50,000 mix lines in
-0.47-0.51 s per 500k lines of wall instead of 0.79-1.05 s on one thread, at the same CPU (docs/benchmarks.md).
-A line must fit in a block (else Arrow raises and the batch goes per record), so a cap of more than half
-a block takes blocks of twice the cap."""
-_READS: dict[int, pj.ReadOptions] = {}
-
-
-def _read_options(max_bytes: int) -> pj.ReadOptions:
-    opts = _READS.get(max_bytes)
-    if opts is None:
-        opts = _READS[max_bytes] = pj.ReadOptions(use_threads=True, block_size=max(_BLOCK, 2 * max_bytes + 2))
-    return opts
+_READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)
+_PARALLEL = pj.ReadOptions(use_threads=True, block_size=1 << 20)
+"""With ``parallel``, Arrow parses a batch in 1 MB blocks on its CPU pool, side by side: 50,000 mix lines
+in 0.47–0.51 s of wall per 500k lines instead of 0.79–1.05 s on one thread, at the same CPU — for a
+caller that decodes on the thread that bounds it (live Stage A, replay from a topic). Not for one that
+decodes on a read-ahead thread (embedded): there the pool's threads only compete with the core's thread
+(``truesli process`` 1–9% slower in 5 of 5 pairs; docs/benchmarks.md). A line longer than a block is
+read all the same (tests/unit/core/test_columns.py)."""
 _ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError, KeyError)
 _NO_FWD = pa.scalar(None, pa.string())
 _FWD_CAP = 1024
@@ -314,7 +309,7 @@ def patch(cols: dict[str, pa.Array], ok: pa.Array, batch: Sequence[Any],
 
 
 def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
-             max_bytes: int) -> dict[str, pa.Array] | None:
+             max_bytes: int, parallel: bool = False) -> dict[str, pa.Array] | None:
     """The batch's field columns as Arrow reads them (truesli names), or None when the screen or Arrow
     declines it. ``read`` is :func:`arrow_schema` of the decoder's field map (None: always declined). The
     half of :func:`decode_columns` that runs in C, mostly without the GIL."""
@@ -323,7 +318,7 @@ def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None
         return None
     schema, wanted = read
     try:
-        table = pj.read_json(pa.BufferReader(joined), read_options=_read_options(max_bytes),
+        table = pj.read_json(pa.BufferReader(joined), read_options=_PARALLEL if parallel else _READ,
                              parse_options=pj.ParseOptions(explicit_schema=schema,
                                                            unexpected_field_behavior="ignore"))
     except _ARROW_ERRORS:
@@ -348,10 +343,12 @@ def finish_raw(decoder: "Decoder", raw: dict[str, pa.Array] | None, batch: Seque
 
 
 def decode_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
-                   max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns:
+                   max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int,
+                   parallel: bool = False) -> RequestColumns:
     """The batch read whole by Arrow and finished (module contract) where the screen and Arrow allow it,
     else per record: :func:`finish_raw` of :func:`read_raw`."""
-    return finish_raw(decoder, read_raw(batch, read, max_bytes), batch, duration_factor, path_cap, ua_cap)
+    return finish_raw(decoder, read_raw(batch, read, max_bytes, parallel), batch, duration_factor, path_cap,
+                      ua_cap)
 
 
 def row_columns(decoder: "Decoder", raw: dict[str, pa.Array] | None, rows: Sequence[Any],

@@ -212,11 +212,12 @@ class Decoder:
             return self._decode_fast
         return self.decode
 
-    def decode_columns(self, batch: Sequence[bytes | str | dict]) -> RequestColumns:
+    def decode_columns(self, batch: Sequence[bytes | str | dict], parallel: bool = False) -> RequestColumns:
         """The batch as Arrow columns, equal to ``from_decoded([self.decode(x) for x in batch])``: JSON
-        lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record."""
+        lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record.
+        ``parallel``: Arrow parses on its CPU pool (for a caller decoding on the thread that bounds it)."""
         return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
-                               self._path_cap, self._ua_cap)
+                               self._path_cap, self._ua_cap, parallel)
 
     def read_raw(self, batch: Sequence[bytes | str | dict]) -> Any:
         """The first half of :meth:`decode_columns`: the screen and Arrow's read (C, mostly without the
@@ -232,10 +233,11 @@ class Decoder:
         """``items`` decoded once and split: group → a ColumnBatch of its rows (positions into ``items``,
         in the order given). Equal to decoding each group's items alone (decoding is item by item), at one
         whole-batch decode's fixed cost instead of one per group — a Kafka consume call's records split
-        by partition, each for its own pipeline."""
+        by partition, each for its own pipeline. Decoded on Arrow's CPU pool: the consume loops that call
+        this (live Stage A, replay from a topic) have no read-ahead thread to hide the parse behind."""
         if not groups:
             return {}
-        cols = self.decode_columns(items)
+        cols = self.decode_columns(items, parallel=True)
         return {key: ColumnBatch(take_rows(cols, rows), [items[i] for i in rows]) for key, rows in groups.items()}
 
     def row_columns(self, raw: Any, rows: Sequence[Any], excluded: Any = None) -> RequestColumns:

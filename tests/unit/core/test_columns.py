@@ -86,6 +86,31 @@ def test_generated_mix_is_read_whole_and_equals_the_per_record_decoder(seed: int
         assert not got.failures and got.n == 4_000
 
 
+def test_a_parallel_read_in_blocks_equals_the_one_block_read() -> None:
+    """``parallel``: Arrow parses the batch in 1 MB blocks on its pool (a 10,000-line batch is ~3 MB); the
+    columns, failures and order are those of the one-block read, mangled rows included; a line longer
+    than a block, under a cap that allows it, is still read whole."""
+    decoder = Decoder(InputConfig())
+    lines = _mix(10_000, 4)
+    from streams.core.batch_columns import read_raw
+    bad = [line for line, reason in MANGLED if reason in ("bad_timestamp", "bad_type:client_ip") and b'"not-' in line
+           or reason == "bad_timestamp"]
+    lines[17], lines[9_000] = bad[0], bad[-1]  # rows Arrow reads and the finish patches per record
+    assert sum(map(len, lines)) > 2 << 20
+    assert read_raw(lines, decoder._arrow, decoder._max_bytes, parallel=True) is not None
+    got = decoder.decode_columns(lines, parallel=True)
+    assert sorted(got.failures) == [17, 9_000]
+    assert_columns_equal(got, decoder.decode_columns(lines))
+    assert_columns_equal(decoder.decode_columns(lines, parallel=True), _oracle(decoder, lines))
+    big = Decoder(InputConfig(max_line_bytes=2 << 20))
+    long_line = _line(user_agent="u" * 1_500_000)  # longer than a 1 MB block
+    batch = lines[:50] + [long_line] + lines[50:100]
+    assert read_raw(batch, big._arrow, big._max_bytes, parallel=True) is not None
+    got = big.decode_columns(batch, parallel=True)
+    assert_columns_equal(got, _oracle(big, batch))
+    assert len(got.user_agent[50].as_py()) == big._ua_cap
+
+
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_on_the_generated_mix(preset: str) -> None:
     keys = PRESETS[preset]
