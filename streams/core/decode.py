@@ -219,10 +219,11 @@ class Decoder:
         return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
                                self._path_cap, self._ua_cap, parallel)
 
-    def read_raw(self, batch: Sequence[bytes | str | dict]) -> Any:
+    def read_raw(self, batch: Sequence[bytes | str | dict], parallel: bool = False) -> Any:
         """The first half of :meth:`decode_columns`: the screen and Arrow's read (C, mostly without the
-        GIL — what a read-ahead thread can do); hand the answer to :meth:`finish_raw` with the same batch."""
-        return _read_raw(batch, self._arrow, self._max_bytes)
+        GIL — what a read-ahead thread can do); hand the answer to :meth:`finish_raw` with the same batch.
+        ``parallel`` as in :meth:`decode_columns`."""
+        return _read_raw(batch, self._arrow, self._max_bytes, parallel)
 
     def finish_raw(self, raw: Any, batch: Sequence[bytes | str | dict]) -> RequestColumns:
         """The second half: ``finish_raw(read_raw(b), b)`` equals ``decode_columns(b)``."""
@@ -233,11 +234,20 @@ class Decoder:
         """``items`` decoded once and split: group → a ColumnBatch of its rows (positions into ``items``,
         in the order given). Equal to decoding each group's items alone (decoding is item by item), at one
         whole-batch decode's fixed cost instead of one per group — a Kafka consume call's records split
-        by partition, each for its own pipeline. Decoded on Arrow's CPU pool: the consume loops that call
-        this (live Stage A, replay from a topic) have no read-ahead thread to hide the parse behind."""
+        by partition, each for its own pipeline. Decoded on Arrow's CPU pool: the consume loop that calls
+        this (live Stage A) has no read-ahead thread to hide the parse behind."""
         if not groups:
             return {}
-        cols = self.decode_columns(items, parallel=True)
+        return self.finish_groups(self.read_raw(items, parallel=True), items, groups)
+
+    def finish_groups(self, raw: Any, items: Sequence[bytes | str | dict], groups: dict[Any, list[int]]
+                      ) -> dict[Any, ColumnBatch]:
+        """The second half of :meth:`decode_groups` after :meth:`read_raw` of ``items`` (which a read-ahead
+        thread may do): ``finish_groups(read_raw(items), items, groups)`` equals ``decode_groups(items,
+        groups)``."""
+        if not groups:
+            return {}
+        cols = self.finish_raw(raw, items)
         return {key: ColumnBatch(take_rows(cols, rows), [items[i] for i in rows]) for key, rows in groups.items()}
 
     def row_columns(self, raw: Any, rows: Sequence[Any], excluded: Any = None) -> RequestColumns:

@@ -32,7 +32,9 @@ from streams.runs.detection import AbuseCollector
 from streams.runs.embedded import run_embedded
 from streams.runs.result import RunResult
 from streams.kafka.clients import client_conf, preflight, topic_partitions
-from streams.sources.kafka import PartitionReader, decoded_by_partition, offset_ranges
+from streams.sources.kafka import PartitionReader, ReadRecords, finish_by_partition, offset_ranges, \
+    read_by_partition
+from streams.sources.prefetch import prefetched
 
 
 MIN_SLACK_MS = 300_000
@@ -127,12 +129,18 @@ def _topic_outputs(config: Config, consumer: Consumer, topic: str, ranges: dict[
     reader = PartitionReader.bounded(consumer, topic, ranges)
     decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
     unbounded = lo <= -(1 << 62) and hi >= 1 << 62  # replay_topic's bounds when no --from/--to was given
-    for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
+
+    def read_ahead() -> Iterator[ReadRecords]:
+        # Consuming and Arrow's read of the next call's records (mostly C, the GIL released) run on the
+        # read-ahead thread while this one counts the previous call's, as embedded mode reads files. The
+        # consumer is used by that thread alone until the reading ends.
+        for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
+            yield read_by_partition(msgs if unbounded else (m for m in msgs if lo <= m.timestamp()[1] < hi),
+                                    decoder)
+
+    for read in prefetched(read_ahead()):
         # One decode per consume call, split per partition (as the live worker does).
-        if unbounded:  # the whole topic: no record to test against a range
-            decoded = decoded_by_partition(msgs, decoder)
-        else:
-            decoded = decoded_by_partition((m for m in msgs if lo <= m.timestamp()[1] < hi), decoder)
+        decoded = finish_by_partition(read, decoder)
         kept = 0
         for p, (batch, offsets) in sorted(decoded.items()):
             yield None, pipelines[p].process(batch, now_ms, Origin(topic, p, offsets=offsets))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -78,6 +78,25 @@ def decoded_by_partition(msgs: Iterable[Message], decoder: "Decoder") -> dict[in
     partition's records alone (``Decoder.decode_groups``)."""
     values, groups = by_partition(msgs)
     batches = decoder.decode_groups(values, {p: rows for p, (rows, _) in groups.items()})
+    return {p: (batches[p], offsets) for p, (_, offsets) in groups.items()}
+
+
+ReadRecords = tuple[list[bytes], dict[int, tuple[list[int], list[int]]], Any]
+"""What :func:`read_by_partition` hands to :func:`finish_by_partition`: values, groups, Arrow's read."""
+
+
+def read_by_partition(msgs: Iterable[Message], decoder: "Decoder") -> ReadRecords:
+    """The half of :func:`decoded_by_partition` a read-ahead thread can do (mostly C without the GIL): the
+    records grouped by partition and Arrow's read of their values. No Message is kept past this call."""
+    values, groups = by_partition(msgs)
+    return values, groups, decoder.read_raw(values) if groups else None
+
+
+def finish_by_partition(read: ReadRecords, decoder: "Decoder") -> dict[int, tuple[ColumnBatch, list[int]]]:
+    """The other half: ``finish_by_partition(read_by_partition(m, d), d)`` equals
+    ``decoded_by_partition(m, d)``."""
+    values, groups, raw = read
+    batches = decoder.finish_groups(raw, values, {p: rows for p, (rows, _) in groups.items()})
     return {p: (batches[p], offsets) for p, (_, offsets) in groups.items()}
 
 

@@ -1,12 +1,13 @@
 """Grouping a consume call's records by partition (sources/kafka.py ``by_partition``): values in delivery
 order, each partition's positions into them and its offsets, a null value as an empty record; and
-``decoded_by_partition``, one decode split by partition, equal to decoding each partition alone."""
+``decoded_by_partition``, one decode split by partition, equal to decoding each partition alone, and its
+two halves (``read_by_partition`` on a read-ahead thread, ``finish_by_partition``) equal to it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.sources.kafka import by_partition, decoded_by_partition
+from streams.sources.kafka import by_partition, decoded_by_partition, finish_by_partition, read_by_partition
 
 
 @dataclass
@@ -53,3 +54,29 @@ def test_decoded_by_partition_equals_decoding_each_partition_alone() -> None:
         assert_columns_equal(batch.columns, decoder.decode_columns(alone))
     assert got[1][0].columns.failures.keys() == {2}  # the bad record, at its place within partition 1
     assert decoded_by_partition([], decoder) == {}
+
+
+def test_read_then_finish_by_partition_equals_decoded_by_partition() -> None:
+    """The halves topic replay runs on two threads give what the one call gives: batches, offsets, the bad
+    record's failure; every item is a clean JSON line and Arrow reads the values, or the batch goes per
+    record — both cases, and no records at all."""
+    from streams.config import InputConfig
+    from streams.core.decode import Decoder
+    from streams.core.timeparse import format_rfc3339
+    from tests.unit.core.test_columns import assert_columns_equal
+    from tests.unit.helpers import T0_MS, req
+
+    decoder = Decoder(InputConfig())
+    clean = [_Record(p, 100 + i, req(ts=format_rfc3339(T0_MS + i), ip=f"10.0.{p}.{i}"))  # Arrow reads RFC 3339
+             for i, p in enumerate([1, 0, 1, 1, 0, 4])]
+    mixed = clean[:3] + [_Record(1, 103, b"not json")] + clean[4:]
+    for msgs, arrow in ((clean, True), (mixed, False)):
+        read = read_by_partition(msgs, decoder)
+        assert (read[2] is not None) == arrow
+        got, want = finish_by_partition(read, decoder), decoded_by_partition(msgs, decoder)
+        assert got.keys() == want.keys()
+        for p in want:
+            assert got[p][1] == want[p][1] and got[p][0].items == want[p][0].items
+            assert_columns_equal(got[p][0].columns, want[p][0].columns)
+            assert got[p][0].columns.failures.keys() == want[p][0].columns.failures.keys()
+    assert finish_by_partition(read_by_partition([], decoder), decoder) == {}
