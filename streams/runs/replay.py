@@ -72,7 +72,8 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
                 if progress is not None:
                     progress(done, total, time.monotonic() - t0)
 
-            for _, out in _topic_outputs(config, consumer, topic, ranges, partitions, lo, hi, now_ms, counted):
+            for _, out in _topic_outputs(config, consumer, topic, ranges, partitions, lo, hi, now_ms, counted,
+                                         read_ahead=True):
                 _publish(result, out, on_output)
             return result
     finally:
@@ -90,7 +91,7 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
         c = _replay_consumer(config)
         try:
             return list(_topic_outputs(config, c, topic, {p: ranges[p] for p in group}, group, lo, hi, now_ms,
-                                       tick))
+                                       tick, read_ahead=False))
         finally:
             c.close()
 
@@ -119,26 +120,27 @@ def _replay_consumer(config: Config) -> Consumer:
 
 
 def _topic_outputs(config: Config, consumer: Consumer, topic: str, ranges: dict[int, tuple[int, int]],
-                   partitions: list[int], lo: int, hi: int, now_ms: int | None, counted: Callable[[int], None]
-                   ) -> Iterator[tuple[int | None, Outputs]]:
+                   partitions: list[int], lo: int, hi: int, now_ms: int | None, counted: Callable[[int], None],
+                   read_ahead: bool) -> Iterator[tuple[int | None, Outputs]]:
     """One consumer's replay of ``ranges``: (None, Outputs) of every batch as consumed, then (partition,
     Outputs) of every partition's flush in ``partitions`` order; ``counted(n)`` after each consume call
-    with the records kept (progress)."""
+    with the records kept (progress). ``read_ahead``: consume and read on a second thread — for one replay
+    process; with a process per core the second threads only compete (docs/benchmarks.md)."""
     k = config.kafka
     pipelines = {p: Pipeline(config, partition=p) for p in partitions}
     reader = PartitionReader.bounded(consumer, topic, ranges)
     decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
     unbounded = lo <= -(1 << 62) and hi >= 1 << 62  # replay_topic's bounds when no --from/--to was given
 
-    def read_ahead() -> Iterator[ReadRecords]:
-        # Consuming and Arrow's read of the next call's records (mostly C, the GIL released) run on the
-        # read-ahead thread while this one counts the previous call's, as embedded mode reads files. The
-        # consumer is used by that thread alone until the reading ends.
+    def reads() -> Iterator[ReadRecords]:
+        # With read_ahead, consuming and Arrow's read of the next call's records (mostly C, the GIL
+        # released) run on the read-ahead thread while this one counts the previous call's, as embedded
+        # mode reads files; the consumer is then used by that thread alone until the reading ends.
         for msgs in reader.batches(k.batch_max_messages, timeout=1.0):
             yield read_by_partition(msgs if unbounded else (m for m in msgs if lo <= m.timestamp()[1] < hi),
                                     decoder)
 
-    for read in prefetched(read_ahead()):
+    for read in prefetched(reads()) if read_ahead else reads():
         # One decode per consume call, split per partition (as the live worker does).
         decoded = finish_by_partition(read, decoder)
         kept = 0
