@@ -56,9 +56,10 @@ _READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)
 _PARALLEL = pj.ReadOptions(use_threads=True, block_size=1 << 20)
 """With ``parallel``, Arrow parses a batch in 1 MB blocks on its CPU pool, side by side: 50,000 mix lines
 in 0.47–0.51 s of wall per 500k lines instead of 0.79–1.05 s on one thread, at the same CPU — for a
-caller that decodes on the thread that bounds it (live Stage A, replay from a topic). Not for one that
-decodes on a read-ahead thread (embedded): there the pool's threads only compete with the core's thread
-(``truesli process`` 1–9% slower in 5 of 5 pairs; docs/benchmarks.md). A line longer than a block is
+caller that decodes on the thread that bounds it (live Stage A). Not for one that decodes on a
+read-ahead thread (embedded, a one-process topic replay) or runs a process per core (replay workers):
+there the pool's threads only compete with the core's (``truesli process`` 1–9% slower in 5 of 5 pairs;
+docs/benchmarks.md). A line longer than a block is
 read all the same (tests/unit/core/test_columns.py)."""
 _ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError, KeyError)
 _NO_FWD = pa.scalar(None, pa.string())

@@ -229,22 +229,13 @@ class Decoder:
         """The second half: ``finish_raw(read_raw(b), b)`` equals ``decode_columns(b)``."""
         return _finish_raw(self, raw, batch, self._duration_factor, self._path_cap, self._ua_cap)
 
-    def decode_groups(self, items: Sequence[bytes | str | dict], groups: dict[Any, list[int]]
-                      ) -> dict[Any, ColumnBatch]:
-        """``items`` decoded once and split: group → a ColumnBatch of its rows (positions into ``items``,
-        in the order given). Equal to decoding each group's items alone (decoding is item by item), at one
-        whole-batch decode's fixed cost instead of one per group — a Kafka consume call's records split
-        by partition, each for its own pipeline. Decoded on Arrow's CPU pool: the consume loop that calls
-        this (live Stage A) has no read-ahead thread to hide the parse behind."""
-        if not groups:
-            return {}
-        return self.finish_groups(self.read_raw(items, parallel=True), items, groups)
-
     def finish_groups(self, raw: Any, items: Sequence[bytes | str | dict], groups: dict[Any, list[int]]
                       ) -> dict[Any, ColumnBatch]:
-        """The second half of :meth:`decode_groups` after :meth:`read_raw` of ``items`` (which a read-ahead
-        thread may do): ``finish_groups(read_raw(items), items, groups)`` equals ``decode_groups(items,
-        groups)``."""
+        """``items`` decoded once and split, from :meth:`read_raw`'s answer for them (which a read-ahead
+        thread may give): group → a ColumnBatch of its rows (positions into ``items``, in the order given).
+        Equal to decoding each group's items alone (decoding is item by item), at one whole-batch decode's
+        fixed cost instead of one per group — a Kafka consume call's records split by partition, each for
+        its own pipeline (sources/kafka.py)."""
         if not groups:
             return {}
         cols = self.finish_raw(raw, items)

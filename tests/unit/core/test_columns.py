@@ -358,16 +358,18 @@ def test_arbitrary_batches_equal_the_per_record_decoder(batch: list[bytes]) -> N
 
 
 @pytest.mark.parametrize("batch_of", ["clean", "mangled"])
-def test_decode_groups_equals_decoding_each_group_alone(batch_of: str) -> None:
+@pytest.mark.parametrize("parallel", [False, True])
+def test_finish_groups_equals_decoding_each_group_alone(batch_of: str, parallel: bool) -> None:
     """One decode of a consume call's records split by partition = each partition decoded alone: every
-    column value, every failure at its row in its group, the items themselves."""
+    column value, every failure at its row in its group, the items themselves (Arrow's read on one
+    thread or on its pool)."""
     decoder = Decoder(InputConfig())
     items = _mix(600, 8)
     if batch_of == "mangled":
         for k, (line, _) in enumerate(MANGLED):
             items[7 * k + 3] = line
     groups = {p: [i for i in range(len(items)) if (i * 7 + i // 50) % 3 == p] for p in range(3)}
-    got = decoder.decode_groups(items, groups)
+    got = decoder.finish_groups(decoder.read_raw(items, parallel), items, groups)
     assert sorted(got) == [0, 1, 2]
     failed = 0
     for p, rows in groups.items():
@@ -377,4 +379,4 @@ def test_decode_groups_equals_decoding_each_group_alone(batch_of: str) -> None:
         failed += len(got[p].columns.failures)
     whole = _oracle(decoder, items).failures
     assert failed == len(whole) and (len(whole) > 20 if batch_of == "mangled" else not whole)
-    assert decoder.decode_groups(items, {}) == {}
+    assert decoder.finish_groups(decoder.read_raw(items), items, {}) == {}
