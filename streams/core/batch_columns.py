@@ -227,9 +227,9 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
         sec = pc.index_in(pc.utf8_slice_codeunits(ts, 16, 19), value_set=_SECONDS)
         millis = pc.index_in(pc.utf8_slice_codeunits(ts, 19, 64), value_set=_SUFFIXES)
         ts_ms = pc.add(pc.add(minute, pc.multiply(pc.cast(sec, pa.int64()), 1000)), pc.cast(millis, pa.int64()))
-        late = pc.greater_equal(ts_ms, MAX_TS_MS)  # only :60 of the last minute before MAX_TS_MS
-        if pc.any(late).as_py():
-            ts_ms = pc.if_else(late, pa.scalar(None, pa.int64()), ts_ms)
+        past_end = pc.greater_equal(ts_ms, MAX_TS_MS)  # only :60 of the last minute before MAX_TS_MS
+        if pc.any(past_end).as_py():
+            ts_ms = pc.if_else(past_end, pa.scalar(None, pa.int64()), ts_ms)
     client_ip = _per_distinct(raw["client_ip"], _normalize_ip, pa.string(), same=_CANONICAL_IPV4)
     method = _per_distinct(raw["method"], _method_of, pa.string())
     path, path_ok = _distinct_path(raw["path"], path_cap)
@@ -344,12 +344,10 @@ def finish_raw(decoder: "Decoder", raw: dict[str, pa.Array] | None, batch: Seque
 
 
 def decode_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
-                   max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int,
-                   parallel: bool = False) -> RequestColumns:
+                   max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns:
     """The batch read whole by Arrow and finished (module contract) where the screen and Arrow allow it,
     else per record: :func:`finish_raw` of :func:`read_raw`."""
-    return finish_raw(decoder, read_raw(batch, read, max_bytes, parallel), batch, duration_factor, path_cap,
-                      ua_cap)
+    return finish_raw(decoder, read_raw(batch, read, max_bytes), batch, duration_factor, path_cap, ua_cap)
 
 
 def row_columns(decoder: "Decoder", raw: dict[str, pa.Array] | None, rows: Sequence[Any],

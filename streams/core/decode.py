@@ -212,17 +212,17 @@ class Decoder:
             return self._decode_fast
         return self.decode
 
-    def decode_columns(self, batch: Sequence[bytes | str | dict], parallel: bool = False) -> RequestColumns:
+    def decode_columns(self, batch: Sequence[bytes | str | dict]) -> RequestColumns:
         """The batch as Arrow columns, equal to ``from_decoded([self.decode(x) for x in batch])``: JSON
-        lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record.
-        ``parallel``: Arrow parses on its CPU pool (for a caller decoding on the thread that bounds it)."""
+        lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record."""
         return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
-                               self._path_cap, self._ua_cap, parallel)
+                               self._path_cap, self._ua_cap)
 
     def read_raw(self, batch: Sequence[bytes | str | dict], parallel: bool = False) -> Any:
         """The first half of :meth:`decode_columns`: the screen and Arrow's read (C, mostly without the
         GIL — what a read-ahead thread can do); hand the answer to :meth:`finish_raw` with the same batch.
-        ``parallel`` as in :meth:`decode_columns`."""
+        ``parallel``: Arrow parses on its CPU pool (for a caller decoding on the thread that bounds it:
+        core/batch_columns.py ``_PARALLEL``)."""
         return _read_raw(batch, self._arrow, self._max_bytes, parallel)
 
     def finish_raw(self, raw: Any, batch: Sequence[bytes | str | dict]) -> RequestColumns:
