@@ -26,9 +26,13 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from streams.core.regex import compile_re2
 
 _CACHE_LIMIT = 100_000
+_SCREEN_MIN = 256  # new paths at once from which one regex pass over them beats the rules (its compile: ~0.7 ms)
 
 PROBE_SEGMENTS = (
     ".env", ".git", ".svn", ".hg", ".bzr", ".aws", ".ssh", ".docker", ".kube", ".vscode", ".idea",
@@ -108,7 +112,7 @@ class ProbeMatcher:
     """Built once per pipeline from the scanner config and the site profile."""
 
     __slots__ = ("_segments", "_weak", "_names", "_suffix_rx", "_fragment_rx", "_fragments", "_prefixes",
-                 "_always", "_when_missing", "_cache", "_builtin", "_clear")
+                 "_always", "_when_missing", "_cache", "_builtin", "_clear", "suspect_pattern")
 
     def __init__(self, probe_paths: tuple[str, ...] = (), *, builtin: bool = True,
                  serves: dict[str, bool | None] | None = None) -> None:
@@ -135,23 +139,56 @@ class ProbeMatcher:
         self._when_missing = tuple(missing)
         self._cache: dict[tuple[str, bool], str | None] = {}
         self._clear: tuple[dict[str, bool], dict[str, bool]] = ({}, {})  # per missing: path → no rule
+        self.suspect_pattern = self._suspect_pattern()
+
+    def _suspect_pattern(self) -> str:
+        """An RE2 pattern (matched case-insensitively, anywhere) that every path with a rule matches, for
+        either kind of status: :meth:`clear_of_rules` runs the rules only on the new paths that match it.
+
+        A superset, never a guess: a path that normalisation could change (``%``, ``\\``, ``;``, ``//``,
+        ``/./``, any non-ASCII character — Python's ``lower`` maps some of those to ASCII) is a suspect;
+        otherwise the normalised path is the lowercased path and each rule is a bounded substring test on it
+        — a segment (weak ones too) bounded by ``/`` or the ends, a name or a suffix at the end (trailing
+        slashes allowed: empty segments are dropped), a fragment or configured prefix anywhere, a dot-file
+        last segment."""
+        alts = [r"[^\x00-\x7f]", "%", r"\\", ";", "//", r"/\./"]
+        alts += [_re_escape(prefix) for prefix, _ in self._prefixes]
+        ends: list[str] = list(self._always) + list(self._when_missing)
+        if self._builtin:
+            alts += [_re_escape(f) for f in self._fragments]
+            alts.append("(?:^|/)(?:" + "|".join(_re_escape(s) for s in sorted(self._segments)) + ")(?:/|$)")
+            alts.append("(?:^|/)(?:" + "|".join(_re_escape(s) for s in sorted(self._names)) + ")/*$")
+            alts.append(r"(?:^|/)\.[^/]*/*$")
+            ends += list(PROBE_SUFFIXES) + list(ROOT_SUFFIXES)
+        if ends:
+            alts.append("(?:" + "|".join(_re_escape(e) for e in ends) + ")/*$")
+        return "|".join(alts)
 
     def clear_of_rules(self, paths: list[str], missing: bool) -> list[bool]:
         """Per path: whether ``rule(path, status)`` is None for a status that is (``missing``) or is not
         one of PROBE_STATUSES — the batch core's quiet test over a batch's distinct paths. Remembered per
-        path (bounded like the rule cache), so a path seen before costs one C-level dict lookup."""
+        path (bounded like the rule cache), so a path seen before costs one C-level dict lookup. When many
+        are new (a busy site's ids in paths), one Arrow pass of :attr:`suspect_pattern` over them clears
+        most without running the rules: ~0.7 µs a path and ~0.7 ms to compile, against ~4.3 µs a path
+        for the rules (docs/benchmarks.md)."""
         memo = self._clear[missing]
         got = list(map(memo.get, paths))
         if None in got:
             status = 404 if missing else 200
-            for i, v in enumerate(got):
-                if v is None:
-                    path = paths[i]
-                    v = got[i] = self.rule(path, status) is None
-                    if len(memo) >= _CACHE_LIMIT:
-                        memo.clear()
-                    memo[path] = v
+            todo = [i for i, v in enumerate(got) if v is None]
+            suspect = self._suspects([paths[i] for i in todo]) if len(todo) >= _SCREEN_MIN else None
+            for k, i in enumerate(todo):
+                path = paths[i]
+                v = got[i] = (suspect is not None and not suspect[k]) or self.rule(path, status) is None
+                if len(memo) >= _CACHE_LIMIT:
+                    memo.clear()
+                memo[path] = v
         return got
+
+    def _suspects(self, paths: list[str]) -> list[bool]:
+        """Per path: whether :attr:`suspect_pattern` matches it."""
+        arr = pa.array(paths, pa.string())
+        return pc.match_substring_regex(arr, self.suspect_pattern, ignore_case=True).to_pylist()
 
     def rule(self, path: str, status: int | None) -> str | None:
         """``probe_path:<rule>`` for a probe, else None."""
