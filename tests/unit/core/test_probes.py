@@ -165,6 +165,9 @@ def test_clear_of_rules_on_many_new_paths_screens_them_and_answers_as_the_rules(
         ran.clear()
         assert m.clear_of_rules(paths, kind) == expected
         assert len(ran) == sum(_suspects(m, paths)) == 294  # of 738: the 246 /shop and 198 /a/<token> paths skip them
+        # the other status kind was answered by the same pass
+        assert m.clear_of_rules(paths, not kind) == [classify(m, normalize_path(x), not kind) is None for x in paths]
+        assert len(ran) == 294
         assert m.clear_of_rules(paths[:probes_mod._SCREEN_MIN - 1], kind) == expected[:probes_mod._SCREEN_MIN - 1]
         assert len(ran) == 294  # remembered: asked again, nothing runs
         m = ProbeMatcher(Config().filters.scanner.probe_paths, serves=Config().site.serves())
