@@ -210,6 +210,8 @@ class ProbeMatcher:
     def rule(self, path: str, status: int | None) -> str | None:
         """``probe_path:<rule>`` for a probe, else None."""
         missing = status in _PROBE_STATUSES
+        if self._clear[missing].get(path):  # the batch core's quiet test already cleared it
+            return None
         key = (path, missing)
         rule = self._cache.get(key, 0)
         if rule == 0:
