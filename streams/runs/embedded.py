@@ -19,7 +19,7 @@ from streams.core.pipeline import Origin, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
 from streams.runs.result import RunResult
 from streams.sinks.files import OutputFiles
-from streams.sources.files import InputError, iter_line_batches, sniff_format
+from streams.sources.files import BATCH_LINES, InputError, iter_line_batches, sniff_format
 from streams.sources.limits import Cap, InputLimits
 from streams.sources.parquet_columns import iter_parquet_columns
 from streams.sources.prefetch import prefetched
@@ -80,7 +80,7 @@ def run_embedded(config: Config, inputs: Sequence[str], *, now_ms: int | None, f
     return result
 
 
-def run_records(config: Config, records: Sequence[bytes | str | dict], batch: int = 5_000,
+def run_records(config: Config, records: Sequence[bytes | str | dict], batch: int = BATCH_LINES,
                 now_ms: int | None = None) -> CounterBook:
     """Records in memory → the CounterBook embedded mode ends with (the reference for live and replay)."""
     pipeline = Pipeline(config)
