@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.core.pipeline import Tally
 from streams.core.timeparse import parse_rfc3339
 from streams.live.metrics import render
 from streams.live.stage_a import StageAStats
-from streams.live.stage_b import merge_partials, merged_key
+from streams.live.stage_b import StageB, merge_partials, merged_key
 from streams.sinks.serialize import counter_to_dict
 
 
@@ -36,6 +37,36 @@ def test_merge_sums_partials_of_every_partition():
 def test_merge_is_order_independent():
     parts = [partial(p, p, p + 1, p + 2, p + 3, {"bot_ua": p}) for p in range(4)]
     assert merge_partials(parts) == merge_partials(list(reversed(parts)))
+
+
+def _stage_b(table: dict) -> StageB:
+    from collections import defaultdict
+
+    from streams.config import Config
+
+    config = Config.model_validate({"detection": {"enabled": False}})
+    return StageB(config, defaultdict(dict, table), partials_partitions=1, assignment=lambda: {0})
+
+
+def test_a_run_of_partials_ends_where_one_at_a_time_ends_once_per_key():
+    """accept_many: per merged key touched, the merged counter and the table entry that accepting the
+    messages one by one ends with (later revisions of a partition replace earlier ones), in order of
+    first touch; a malformed message is skipped and counted."""
+    other = dict(partial(0, 1, 1, 1, 1, {}), window_start="2026-01-01T00:01:00.000Z",
+                 window_end="2026-01-01T00:02:00.000Z")
+    msgs = [orjson.dumps(m) for m in (partial(0, 9, 10, 19, 20, {"bot_ua": 10}), other,
+                                     partial(1, 4, 5, 6, 8, {"scanner": 2})) ]
+    msgs += [b"{not json", orjson.dumps(partial(0, 10, 11, 20, 21, {"bot_ua": 10}, revision=1))]
+    one = _stage_b({})
+    singles = [one.accept(m) for m in msgs]
+    assert singles[3] is None and one.stats.skipped == 1
+    run = _stage_b({})
+    got = run.accept_many(msgs)
+    assert [k for k, _ in got] == ["checkout|availability|2026-01-01T00:00:00.000Z",
+                                   "checkout|availability|2026-01-01T00:01:00.000Z"]
+    assert got[0][1] == singles[4][1] and got[1][1] == singles[1][1]
+    assert (got[0][1].good, got[0][1].total, got[0][1].revision) == (14, 16, 2)
+    assert dict(run.table) == dict(one.table) and run.stats.skipped == 1
 
 
 def test_metrics_expose_tallies_with_only_configured_reason_labels():
