@@ -192,15 +192,15 @@ class ProbeMatcher:
 
     def _clear_both(self, path: str) -> tuple[bool, bool]:
         """(no rule for a status not in PROBE_STATUSES, no rule for one in it) from one pass of the rules:
-        only the last rule of :meth:`_classify` depends on the status (a script extension answered
-        403/404/410 on a site of unknown profile), and it is reached only when nothing else matched."""
+        only :meth:`_missing_rule` depends on the status, and :meth:`_classify` asks it only when nothing
+        else matched."""
         norm = normalize_path(path)
         if self._classify(norm, False) is not None:
             return False, False
         if not self._when_missing:
             return True, True
-        segs = [s for s in norm.split("/") if s]
-        return True, not (segs[-1] if segs else "").endswith(self._when_missing)
+        segs = _segments_of(norm)
+        return True, self._missing_rule(segs[-1] if segs else "") is None
 
     def _suspects(self, paths: list[str]) -> list[bool]:
         """Per path: whether :attr:`suspect_pattern` matches it."""
@@ -232,7 +232,7 @@ class ProbeMatcher:
                 i = p.find(prefix, i + 1)
         if not self._builtin and not self._always:
             return None
-        segs = [s for s in p.split("/") if s]
+        segs = _segments_of(p)
         last = segs[-1] if segs else ""
         if self._builtin:
             if self._fragment_rx is not None and self._fragment_rx.search(p):
@@ -259,12 +259,22 @@ class ProbeMatcher:
                 return "probe_path:dot-file"
         if self._always and last.endswith(self._always):
             return f"probe_path:*{_suffix_of(last)}(site serves none)"
-        if missing and self._when_missing and last.endswith(self._when_missing):
-            return f"probe_path:*{_suffix_of(last)}+{'missing'}"
+        return self._missing_rule(last) if missing else None
+
+    def _missing_rule(self, last: str) -> str | None:
+        """The one rule that depends on the status, asked last (for a status in PROBE_STATUSES): a script
+        of a kind the site may not run, by its last path segment ``last``."""
+        if self._when_missing and last.endswith(self._when_missing):
+            return f"probe_path:*{_suffix_of(last)}+missing"
         return None
 
 
 _ALL_SCRIPTS = tuple(e for exts in _SCRIPT_EXTS.values() for e in exts)
+
+
+def _segments_of(p: str) -> list[str]:
+    """The non-empty segments of a normalised path (``//`` and a trailing ``/`` leave none)."""
+    return [s for s in p.split("/") if s]
 
 
 def _suffix_of(name: str) -> str:
