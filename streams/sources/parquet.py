@@ -33,10 +33,10 @@ import pyarrow.parquet as pq
 from streams.core.arrays import filled
 from streams.core.decode import OversizedRow
 from streams.core.pipeline import Origin
-from streams.sources.files import InputError
+from streams.sources.files import BATCH_LINES, InputError
 from streams.sources.limits import Cap, InputLimits
 
-BATCH_ROWS = 20_000  # as files.BATCH_LINES, and why
+BATCH_ROWS = BATCH_LINES  # the batch core's cost per batch and per distinct value: files.BATCH_LINES says why
 BATCH_BYTES = 16 << 20
 """Converted bytes per yielded batch (the Python strings of ≤ 20,000 ordinary rows are ~4–8 MB)."""
 RATIO_MIN_GROUP_BYTES = BATCH_BYTES
