@@ -24,7 +24,6 @@ no limit). Hostile input costs its own batch the per-record path, never more: ev
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ import pyarrow.json as pj
 from streams.core.arrays import filled
 from streams.core.batch_decode import FAST_FIELDS, SUSPECT_NUMBER
 from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
+from streams.core.line_arrays import ArrowLines, one_value, value_buffer
 from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS, MINUTE_MS_CACHE, parse_rfc3339
 
 if TYPE_CHECKING:
@@ -91,9 +91,13 @@ def arrow_schema(keys: dict[str, str]) -> tuple[pa.Schema, dict[str, str]] | Non
     return pa.schema([(key, _ARROW_TYPES[name]) for name, key in wanted.items()]), wanted
 
 
-def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | None:
+def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | pa.Buffer | None:
     """The joined batch when every item may be read by Arrow as exactly one row equal to orjson's
-    reading of it (module docstring), else None. C-speed passes over the joined bytes only."""
+    reading of it (module docstring), else None. C-speed passes over the joined bytes only; for
+    :class:`ArrowLines` (core/line_arrays.py) the same checks in Arrow's kernels, without the GIL, and
+    the joined lines as an Arrow buffer."""
+    if type(batch) is ArrowLines:
+        return _screen_lines(batch, max_bytes)
     n = len(batch)
     known = type(batch) is KnownLines
     if n == 0 or not (known and batch.plain) and set(map(type, batch)) != {bytes}:
@@ -113,16 +117,32 @@ def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | None:
     # One RE2 pass: NaN/Inf literals, a line not starting "{" (an empty item, an item holding a newline
     # followed by anything else), a number that might overflow. An item holding "\n{" makes more rows
     # than items: the caller's row count check catches it.
-    if _screen_hit(joined):
+    if _screen_hit(one_value(joined)):
         return None
     return joined
 
 
-def _screen_hit(joined: bytes) -> bool:
-    """Whether :data:`_SCREEN` matches anywhere in ``joined`` (one large_binary value over its bytes, no
-    copy; the caller checked it is ASCII, so Arrow's Latin-1 reading of binary is a byte reading)."""
-    offsets = pa.py_buffer(struct.pack("<qq", 0, len(joined)))
-    value = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(joined)])
+def _screen_lines(batch: ArrowLines, max_bytes: int) -> pa.Buffer | None:
+    """:func:`arrow_screen` of an ArrowLines batch: its lines are exactly bytes, none empty, none holding
+    a newline, and ``longest`` is exact — so the same checks need no pass over Python objects."""
+    if not len(batch) or batch.longest > max_bytes:
+        return None
+    lines = batch.lines
+    if batch.longest >= _DEPTH_GUARD:
+        long = pc.filter(lines, pc.greater_equal(pc.binary_length(lines), _DEPTH_GUARD))
+        brackets = pc.add(pc.count_substring(long, "["), pc.count_substring(long, "{"))
+        if pc.any(pc.greater_equal(brackets, _DEPTH_GUARD)).as_py():
+            return None
+    value = batch.joined()
+    joined = value_buffer(value)
+    if joined.slice(0, 1).to_pybytes() != b"{" or not pc.string_is_ascii(value.view(pa.large_string()))[0].as_py():
+        return None
+    return None if _screen_hit(value) else joined
+
+
+def _screen_hit(value: pa.Array) -> bool:
+    """Whether :data:`_SCREEN` matches anywhere in the one-element binary array ``value`` (the joined
+    batch; the caller checked it is ASCII, so Arrow's Latin-1 reading of binary is a byte reading)."""
     return pc.match_substring_regex(value, _SCREEN)[0].as_py()
 
 

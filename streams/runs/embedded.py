@@ -28,13 +28,13 @@ from streams.sources.prefetch import prefetched
 def iter_input_batches(paths: Sequence[str], fmt: str, decoder: Decoder, max_line_bytes: int = 65_536,
                        limits: InputLimits = InputLimits(),
                        caps: list[Cap] | None = None) -> Iterator[tuple[list | ColumnBatch, Origin]]:
-    """Batches of every input in order (Parquet already as columns, read by ``decoder``); ``limits``
-    apply per input, the caps hit go to ``caps``."""
+    """Batches of every input in order (Parquet already as columns, read by ``decoder``; lines split by
+    Arrow while they are plain: sources/files.py); ``limits`` apply per input, the caps hit go to ``caps``."""
     for path in paths:
         if fmt == "parquet" or (fmt == "auto" and sniff_format(path) == "parquet"):
             yield from iter_parquet_columns(path, decoder, max_line_bytes, limits=limits, caps=caps)
         else:
-            yield from iter_line_batches(path, max_line_bytes=max_line_bytes, limits=limits, caps=caps)
+            yield from iter_line_batches(path, max_line_bytes=max_line_bytes, limits=limits, caps=caps, arrow=True)
 
 
 def read_batches(batches: Iterator[tuple[list | ColumnBatch, Origin]], decoder: Decoder

@@ -11,6 +11,7 @@ import pytest
 
 import streams.sources.files as files
 from streams.core.batch_columns import KnownLines
+from streams.core.line_arrays import ArrowLines
 from streams.sources.files import OverlongLine, iter_line_batches
 from streams.sources.limits import Cap, GuardedReader, InputLimits
 
@@ -100,10 +101,13 @@ def _lines(rng: random.Random, n: int, blanks: bool = True) -> bytes:
     return body if rng.random() < 0.5 else body + b"\n"
 
 
+@pytest.mark.parametrize("arrow", [False, True])
 @pytest.mark.parametrize("seed, blanks", [(s, True) for s in range(12)] + [(s, False) for s in range(12, 24)])
-def test_same_batches_as_the_line_at_a_time_reader(tmp_path, monkeypatch, seed, blanks) -> None:
+def test_same_batches_as_the_line_at_a_time_reader(tmp_path, monkeypatch, seed, blanks, arrow) -> None:
     """Without blank lines most reads take the whole-slice path, its byte bound and the exact count it
-    falls back to near ``BATCH_BYTES``; each batch's facts for the screen (KnownLines) hold."""
+    falls back to near ``BATCH_BYTES``; each batch's facts for the screen (KnownLines) hold. With
+    ``arrow`` the plain start of the input is split by Arrow and the list reader takes over where it
+    stops being plain: the same batches, origins and caps either way."""
     rng = random.Random(seed)
     path = tmp_path / "in.log"
     data = _lines(rng, rng.choice([0, 1, 7, 300, 2_000]), blanks)
@@ -117,17 +121,61 @@ def test_same_batches_as_the_line_at_a_time_reader(tmp_path, monkeypatch, seed, 
     batch_lines = rng.choice([1, 3, 50, 5_000])
     limits = InputLimits(max_lines=rng.choice([5, 333, 500_000_000]))
     new_caps, old_caps = [], []
-    batches = list(iter_line_batches(str(path), batch_lines, 100, limits, new_caps))
+    batches = list(iter_line_batches(str(path), batch_lines, 100, limits, new_caps, arrow=arrow))
     got = _shape(batches)
     want = _shape(_old_iter(str(path), batch_lines, 100, limits, old_caps))
     assert got == want
     for batch, _ in batches:  # the facts may be conservative, never wrong
-        assert type(batch) is KnownLines
+        assert type(batch) is KnownLines or arrow and type(batch) is ArrowLines
         assert not batch.plain or all(type(x) is bytes for x in batch)
         assert batch.longest >= max(map(len, batch))
+        if type(batch) is ArrowLines:  # exact, and the item-at-a-time reading agrees with the list
+            assert batch.longest == max(map(len, batch)) and batch.nbytes == sum(map(len, batch))
+            assert [batch[i] for i in range(len(batch))] == list(batch) == batch[:]
     if batches and not any(type(x) is OverlongLine for b, _ in batches for x in b):
         assert all(b.plain for b, _ in batches)
     assert [(c.source, c.limit, c.detail) for c in new_caps] == [(c.source, c.limit, c.detail) for c in old_caps]
+
+
+_DEFECTS = [b"", b"  \t", b" {\"a\":1}", b'{"a":1}\r', b"x" * 101, b"y" * 5_000, b"\x0c"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_arrow_reader_hands_over_at_the_first_line_that_is_not_plain(tmp_path, monkeypatch, seed) -> None:
+    """Plain lines with one defect (blank, whitespace-led, CR, over the cap) at a random place, or none:
+    Arrow's batches up to the batch holding it, the list reader's from there — together exactly the list
+    reader's batches — and only ArrowLines when there is no defect."""
+    rng = random.Random(seed)
+    n = rng.choice([1, 2, 9, 40, 400, 3_000])
+    lines = [b'{"i":%d,"p":"%s"}' % (i, b"/" * rng.randrange(30)) for i in range(n)]
+    defect = rng.choice(_DEFECTS + [None, None])
+    at = rng.randrange(n + 1)
+    if defect is not None:
+        lines.insert(at, defect)
+    data = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
+    path = tmp_path / "in.log"
+    if seed % 4 == 0:
+        with gzip.open(path, "wb") as g:
+            g.write(data)
+    else:
+        path.write_bytes(data)
+    monkeypatch.setattr(files, "_READ_HINT", rng.choice([7, 64, 997, 1 << 20]))
+    batch_lines = rng.choice([1, 3, 50, 5_000])
+    limits = InputLimits(max_lines=rng.choice([n // 2 + 1, 500_000_000]))
+    new_caps, old_caps = [], []
+    batches = list(iter_line_batches(str(path), batch_lines, 100, limits, new_caps, arrow=True))
+    assert _shape(batches) == _shape(_old_iter(str(path), batch_lines, 100, limits, old_caps))
+    assert [(c.limit, c.detail) for c in new_caps] == [(c.limit, c.detail) for c in old_caps]
+    kinds = [type(b) for b, _ in batches]
+    assert kinds == sorted(kinds, key=lambda k: k is KnownLines)  # Arrow's first, then the list reader's
+    if defect is None and limits.max_lines > n and files._READ_HINT > 64:
+        assert set(kinds) == {ArrowLines}
+    if defect is not None and seed % 4 and limits.max_lines > n:
+        # Lines ended in reads before the one where the defect starts: a batch of them is Arrow's.
+        start = len(b"\n".join(lines[:at])) + (1 if at else 0)
+        before = (start // files._READ_HINT) * files._READ_HINT
+        if data[:before].count(b"\n") >= batch_lines:
+            assert kinds[0] is ArrowLines
 
 
 def test_overlong_line_across_reads_is_one_record_with_its_size(tmp_path, monkeypatch) -> None:
@@ -140,10 +188,13 @@ def test_overlong_line_across_reads_is_one_record_with_its_size(tmp_path, monkey
     assert origin.first == 1 and origin.offsets is None
 
 
+@pytest.mark.parametrize("arrow", [False, True])
 @pytest.mark.parametrize("seed", range(6))
-def test_the_screen_answers_the_readers_batches_as_plain_lists(tmp_path, seed) -> None:
+def test_the_screen_answers_the_readers_batches_as_plain_lists(tmp_path, seed, arrow) -> None:
     """The screen trusts a batch's facts (no per-item type and length pass): it must answer exactly as
-    for a plain list of the same items — long lines, deep nesting, over-long lines and all."""
+    for a plain list of the same items — long lines, deep nesting, over-long lines and all; for Arrow's
+    batches (ArrowLines) its checks run in Arrow's kernels and it answers with an Arrow buffer of the
+    same bytes."""
     from streams.core.batch_columns import arrow_screen
 
     rng = random.Random(seed)
@@ -153,14 +204,20 @@ def test_the_screen_answers_the_readers_batches_as_plain_lists(tmp_path, seed) -
         if kind < 0.01:
             out.append(b'{"a":' + b"[" * 1_020 + b"]" * 1_020 + b"}")  # nested past orjson's limit
         elif kind < 0.02:
-            out.append(b'{"ua":"' + b"x" * rng.choice([990, 1_200, 70_000]) + b'"}')
+            out.append(b'{"ua":"' + b"x" * rng.choice([990, 1_200, 70_000 if not arrow else 60_000]) + b'"}')
+        elif kind < 0.025:
+            out.append(b'{"ua":"\xc3\xa9"}' if rng.random() < 0.5 else b'{"d":NaN}')
         else:
             out.append(b'{"ts":"2026-01-01T00:00:00Z","i":%d}' % i)
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"\n".join(out) + b"\n")
     seen = set()
-    for batch, _ in iter_line_batches(str(path), [7, 60][seed % 2], 65_536):
+    kinds = set()
+    for batch, _ in iter_line_batches(str(path), [7, 60][seed % 2], 65_536, arrow=arrow):
         got = arrow_screen(batch, 65_536)
-        assert got == arrow_screen(list(batch), 65_536)
+        want = arrow_screen(list(batch), 65_536)
+        kinds.add(type(batch))
+        assert (got.to_pybytes() if type(batch) is ArrowLines and got is not None else got) == want
         seen.add(got is None)
     assert seen == {True, False}  # batches the screen takes, and batches it refuses
+    assert kinds == {ArrowLines if arrow else KnownLines}
