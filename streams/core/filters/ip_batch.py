@@ -185,46 +185,43 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
             if codes[i] not in walk_ips:
                 out[i] = (rate.reason, "edge_flag" if edge is not None and edge[k] else "status_429")
     track = store._evicted_keys is not None
-    # Bulk IPs' new entries (new to the store, or packed): put in place, in touch order, below.
-    fresh: dict[str, IpState | int] = {}
-    for k, tmax in bulk:
-        a = ips[k]
-        st = states.get(a)
-        if st is None or type(st) is int:
-            if st is None:
-                last, idx, cur, prev = tmax, -1, 0, 0
-            else:
-                last, idx, cur, prev = unpack(st)
-                if tmax > last:
-                    last = tmax
-            obj = None
-        else:
-            obj = st
-            if tmax > st.last_ms:
-                st.last_ms = tmax
-            idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
-        if rate is not None:
-            for b, c, _, _ in buckets.get(k, ()):  # sorted above
-                if b <= idx:
-                    cur += c
-                elif b == idx + 1:
-                    idx, cur, prev = b, c, cur
-                else:
-                    idx, cur, prev = b, c, 0
-        if obj is not None:
-            obj.rate_idx, obj.rate_cur, obj.rate_prev = idx, cur, prev
-            continue
-        v = pack(last, idx, cur, prev)  # its change sequence is set below
-        if v is None:
-            v = IpState(last)
-            v.rate_idx, v.rate_cur, v.rate_prev = idx, cur, prev
-        fresh[a] = v
-    # Touch order and change sequence: as record-by-record touching leaves them (by each IP's last row).
-    # A walked IP left plain is packed here (its walk unpacked it).
+    # Touch order and change sequence, as record-by-record touching leaves them: every IP popped and put
+    # back in the order of its last row. A bulk IP's new state is made on the way (new to the store or
+    # packed: a packed int; an IpState: in place); a walked IP left plain is packed here.
+    bulk_tmax = dict(bulk)
     for last, k in sorted(zip(per_ip["pos_max"], per_ip["ip"])):
         a = ips[k]
         st = states.pop(a, None)
-        st = fresh.pop(a, st)
+        tmax = bulk_tmax.get(k)
+        if tmax is not None:
+            if st is None or type(st) is int:
+                if st is None:
+                    last_ms, idx, cur, prev = tmax, -1, 0, 0
+                else:
+                    last_ms, idx, cur, prev = unpack(st)
+                    if tmax > last_ms:
+                        last_ms = tmax
+                obj = None
+            else:
+                obj = st
+                if tmax > st.last_ms:
+                    st.last_ms = tmax
+                idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
+            if rate is not None:
+                for b, c, _, _ in buckets.get(k, ()):  # sorted above
+                    if b <= idx:
+                        cur += c
+                    elif b == idx + 1:
+                        idx, cur, prev = b, c, cur
+                    else:
+                        idx, cur, prev = b, c, 0
+            if obj is not None:
+                obj.rate_idx, obj.rate_cur, obj.rate_prev = idx, cur, prev
+            else:
+                st = pack(last_ms, idx, cur, prev)  # its change sequence is set below
+                if st is None:
+                    st = IpState(last_ms)
+                    st.rate_idx, st.rate_cur, st.rate_prev = idx, cur, prev
         if type(st) is int and track:
             v = with_seq(st, base_seq + last + 1)
             st = v if v is not None else state_of(st)
