@@ -20,7 +20,7 @@ from streams.config import Config
 from streams.core import snapshot
 from streams.core.detect import AbuseEpisodes
 from streams.core.pipeline import Pipeline
-from streams.kafka.clients import client_conf
+from streams.kafka.clients import consumer_conf
 from streams.sinks.cumulative import CumulativeExporter
 
 
@@ -95,7 +95,7 @@ def read_changelog(config: Config, partition: int, kafka_log: logging.Logger) ->
 
 def _read_records(config: Config, partition: int, kafka_log: logging.Logger) -> list[tuple[bytes, bytes | None]]:
     k = config.kafka
-    reader = Consumer(client_conf(k, **{
+    reader = Consumer(consumer_conf(k, **{
         "group.id": f"{k.group_id}-restore", "enable.auto.commit": False,
         "isolation.level": "read_committed", "enable.partition.eof": True, "logger": kafka_log}))
     try:

@@ -36,7 +36,7 @@ from streams.kafka.health import LIBRDKAFKA_LOGGER
 from streams.config import Config
 from streams.core.detect import Anomaly, ChangeEvent, Detector, parse_change
 from streams.core.detect.user_reports import ReportMapper, UserReport, parse_user_report
-from streams.kafka.clients import client_conf
+from streams.kafka.clients import consumer_conf
 from streams.core.model import DeadLetter, WindowCounter
 from streams.live.review import LiveReview
 from streams.sources.kafka import PartitionReader
@@ -170,7 +170,7 @@ class TopicFeed(Generic[T]):
     def _consume(self) -> None:
         k = self.config.kafka
         # librdkafka's lines go to the rate-limited logger, like Stage A's: an outage is one line, not a flood.
-        consumer = Consumer(client_conf(k, **{"group.id": f"{k.group_id}-{self.NAME}-{uuid.uuid4().hex[:8]}",
+        consumer = Consumer(consumer_conf(k, **{"group.id": f"{k.group_id}-{self.NAME}-{uuid.uuid4().hex[:8]}",
                                               "enable.auto.commit": False,
                                               "logger": logging.getLogger(LIBRDKAFKA_LOGGER),
                                               "error_cb": lambda _err: None}))

@@ -27,7 +27,7 @@ from streams.kafka.health import LIBRDKAFKA_LOGGER, BrokerProbe, Reachability
 from streams.config import Config
 from streams.core.decode import Decoder
 from streams.core.pipeline import Origin, Outputs, Tally
-from streams.kafka.clients import client_conf
+from streams.kafka.clients import client_conf, consumer_conf
 from streams.live.changelog import (ChangelogUnavailable, PartitionState, changelog_records, read_changelog,
                                     restore_partition)
 from streams.live.transactions import ProducerWedged, TransactionalProducer
@@ -105,7 +105,7 @@ class StageA:
 
     def _new_consumer(self) -> Consumer:
         k = self.config.kafka
-        return Consumer(client_conf(
+        return Consumer(consumer_conf(
             k, **{"group.id": k.group_id, "group.instance.id": f"{k.group_id}-stage-a-{self._worker_id}",
                   "session.timeout.ms": 10_000, "enable.auto.commit": False, "auto.offset.reset": "earliest",
                   "isolation.level": "read_committed", "enable.partition.eof": False,

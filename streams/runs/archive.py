@@ -31,7 +31,7 @@ from streams.sources.archive_schema import ARCHIVE_ARROW_SCHEMA
 from streams.config import Config
 from streams.core.decode import DecodeFailure, Decoder
 from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS
-from streams.kafka.clients import KafkaUnavailable, client_conf, preflight, topic_partitions
+from streams.kafka.clients import KafkaUnavailable, consumer_conf, preflight, topic_partitions
 from streams.sources.kafka import PartitionReader, offset_ranges
 
 CHECKPOINT = "_checkpoint.json"
@@ -94,7 +94,7 @@ def archive_topic(config: Config, topic: str, out_dir: str, *, from_ms: int | No
         raise KafkaUnavailable(f"{out_dir} archives topic {checkpoint.get('topic')}, not {topic}: use another --out")
     partitions = topic_partitions(preflight(k), k, topic)
     decoder = Decoder(config.input)
-    consumer = Consumer(client_conf(k, **{"group.id": f"truesli-archive-{uuid.uuid4().hex[:8]}",
+    consumer = Consumer(consumer_conf(k, **{"group.id": f"truesli-archive-{uuid.uuid4().hex[:8]}",
                                           "enable.auto.commit": False, "isolation.level": "read_committed",
                                           "enable.partition.eof": True}))
     result = ArchiveResult()

@@ -31,7 +31,7 @@ from streams.core.pipeline import Origin, Outputs, Pipeline, Tally
 from streams.runs.detection import AbuseCollector
 from streams.runs.embedded import run_embedded
 from streams.runs.result import RunResult
-from streams.kafka.clients import client_conf, preflight, topic_partitions
+from streams.kafka.clients import consumer_conf, preflight, topic_partitions
 from streams.sources.kafka import PartitionReader, ReadRecords, finish_by_partition, offset_ranges, \
     read_by_partition
 from streams.sources.prefetch import prefetched
@@ -114,7 +114,7 @@ def replay_topic(config: Config, topic: str, *, from_ms: int | None = None, to_m
 
 def _replay_consumer(config: Config) -> Consumer:
     """A consumer of committed records only, in a throwaway group (offsets are never committed)."""
-    return Consumer(client_conf(config.kafka, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
+    return Consumer(consumer_conf(config.kafka, **{"group.id": f"truesli-replay-{uuid.uuid4().hex[:8]}",
                                                  "enable.auto.commit": False, "isolation.level": "read_committed",
                                                  "enable.partition.eof": True}))
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from streams.config import ConfigError, config_from_dict, load_config
-from streams.kafka.clients import client_conf
+from streams.kafka.clients import client_conf, consumer_conf
 from streams.kafka.security import RedactSecrets, faust_credentials, librdkafka_settings, redact_client_logs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,6 +46,16 @@ def test_default_is_plaintext_and_adds_only_the_protocol():
     assert client_conf(k) == {"bootstrap.servers": "127.0.0.1:9092", "client.id": "truesli-truesli",
                               "security.protocol": "PLAINTEXT"}
     assert faust_credentials(k.security) is None
+
+
+def test_consumers_fetch_again_soon_after_a_full_queue_unless_kafka_client_says_otherwise():
+    k = config_from_dict({}).kafka
+    assert consumer_conf(k, **{"group.id": "g"}) == {
+        "bootstrap.servers": "127.0.0.1:9092", "client.id": "truesli-truesli", "fetch.queue.backoff.ms": 10,
+        "security.protocol": "PLAINTEXT", "group.id": "g"}
+    assert "fetch.queue.backoff.ms" not in client_conf(k)  # a producer would log it as a consumer property
+    k = config_from_dict({"kafka": {"client": {"fetch.queue.backoff.ms": "250"}}}).kafka
+    assert consumer_conf(k)["fetch.queue.backoff.ms"] == "250"
 
 
 def test_inline_passwords_are_rejected_naming_file_and_env():
