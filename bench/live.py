@@ -282,13 +282,17 @@ def rate_from(first_n: int, t_first: float, n_last: int, t_last: float) -> tuple
 # -- leg (a): the ceiling ---------------------------------------------------------------------------------------------
 def leg_ceiling(ctx: "Context") -> Leg:
     from streams.cli import COLLECTOR_THRESHOLDS
+    from streams.kafka.clients import CONSUMER_DEFAULTS
 
     leg = Leg("ceiling", ctx.events)
     # The collector thresholds truesli's worker runs with: at CPython's default the loop's 10,000 Message
     # objects per call make it 1.7-3.3x slower (docs/benchmarks.md "Fourth round"), a ceiling below its own.
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    # And the consumer defaults truesli's own consumers have (a stall of a second whenever the queue fills
+    # at librdkafka's fetch.queue.backoff.ms: docs/benchmarks.md, seventh round).
     c = Consumer({"bootstrap.servers": ctx.bootstrap, "group.id": f"bench-ceiling-{ctx.tag}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": False})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": False,
+                  **CONSUMER_DEFAULTS})
     deadline = time.monotonic() + ctx.leg_timeout
     t_sub = time.monotonic()
     c.subscribe([ctx.topic])

@@ -32,6 +32,7 @@ from confluent_kafka import Consumer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from streams.cli import COLLECTOR_THRESHOLDS  # noqa: E402
+from streams.kafka.clients import CONSUMER_DEFAULTS  # noqa: E402
 from streams.runs.archive import archive_topic  # noqa: E402
 from streams.config import config_from_dict  # noqa: E402
 from streams.core.timeparse import parse_rfc3339  # noqa: E402
@@ -43,8 +44,10 @@ from streams.sources.parquet import archive_files  # noqa: E402
 
 
 def consume_only(bootstrap: str, topic: str, n: int) -> float:
+    # With the consumer defaults truesli's own consumers have: at librdkafka's fetch.queue.backoff.ms the
+    # loop stalls a second whenever its queue fills (docs/benchmarks.md, seventh round), a ceiling below its own.
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ceiling-{uuid.uuid4().hex[:8]}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, **CONSUMER_DEFAULTS})
     c.subscribe([topic])
     seen, t0 = 0, None
     while seen < n:
