@@ -5,7 +5,8 @@ One broker, one topic, one run. The generated mix (streams.tools.gen, 90 % non-u
 client IP, to a topic with --partitions partitions; then each leg reads all of it from the beginning with
 a fresh consumer group, one leg after another (never two at once, so each has the machine to itself):
 
-  ceiling      a consume-only confluent-kafka loop (Consumer.consume(10000)), in this process
+  ceiling      a consume-only confluent-kafka loop (Consumer.consume(10000)), in this process, with the
+               settings truesli's consumers start from (kafka/clients.CONSUMER_DEFAULTS)
   truesli      `python -m streams.cli run` (the live worker: Stage A batches + transactions, Stage B
                faust agent) until /metrics shows every record consumed, then until sli.counters holds
                every window (checked against embedded mode on the same records)

@@ -3,7 +3,8 @@
 
 One fresh broker (or --bootstrap), one generated mix (90% non-users) produced once to a 6-partition topic
 with event-time message timestamps, archived once with `truesli archive`, then measured in one run:
-  consume-only   confluent-kafka Consumer.consume(10000) over the whole topic (the ceiling)
+  consume-only   confluent-kafka Consumer.consume(10000) over the whole topic (the ceiling), with the
+                 settings truesli's consumers start from (kafka/clients.CONSUMER_DEFAULTS)
   replay topic   streams.runs.replay.replay_topic over the whole topic (no time range), one process
   replay topic ×N  the same with one process per usable CPU (--workers; runs/replay_workers.py)
   archive        streams.runs.archive.archive_topic (topic → Parquet)
