@@ -125,19 +125,18 @@ def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | pa.Buffer | No
 def _screen_lines(batch: ArrowLines, max_bytes: int) -> pa.Buffer | None:
     """:func:`arrow_screen` of an ArrowLines batch: its lines are exactly bytes, none empty, none holding
     a newline, and ``longest`` is exact — so the same checks need no pass over Python objects."""
-    if not len(batch) or batch.longest > max_bytes:
-        return None
     lines = batch.lines
+    if not len(batch) or batch.longest > max_bytes or lines[0].as_py()[:1] != b"{":  # a text format: no join
+        return None
     if batch.longest >= _DEPTH_GUARD:
         long = pc.filter(lines, pc.greater_equal(pc.binary_length(lines), _DEPTH_GUARD))
         brackets = pc.add(pc.count_substring(long, "["), pc.count_substring(long, "{"))
         if pc.any(pc.greater_equal(brackets, _DEPTH_GUARD)).as_py():
             return None
     value = batch.joined()
-    joined = value_buffer(value)
-    if joined.slice(0, 1).to_pybytes() != b"{" or not pc.string_is_ascii(value.view(pa.large_string()))[0].as_py():
+    if not pc.string_is_ascii(value.view(pa.large_string()))[0].as_py():
         return None
-    return None if _screen_hit(value) else joined
+    return None if _screen_hit(value) else value_buffer(value)
 
 
 def _screen_hit(value: pa.Array) -> bool:
