@@ -147,12 +147,6 @@ class _ArrowReader:
         self.rest: bytes | None = None
         self.line_no = 0
 
-    def _read(self) -> bytes:
-        try:
-            return self._f.read(_READ_HINT)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"cannot read {self._name}: {exc}") from None
-
     def _plain_line(self, line: bytes) -> bool:
         return 0 < len(line) < self._keep and line[:1] not in _BLANK_FIRST and b"\r" not in line
 
@@ -168,7 +162,7 @@ class _ArrowReader:
             self.rest = done + carry + unread
 
         while True:
-            chunk = self._read()
+            chunk = self._f.read(_READ_HINT)
             if not chunk:
                 break
             first = chunk.find(b"\n")
@@ -283,7 +277,7 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
     inner = getattr(f, "fileobj", None)  # a GzipFile's compressed stream: its position = bytes consumed
     guarded = GuardedReader(f, name, limits, caps, inner.tell if inner is not None else None)
     try:
-        source: BinaryIO | _Prefixed = guarded  # type: ignore[assignment]
+        source: Any = guarded
         line_no = 0
         if arrow:
             fast = _ArrowReader(guarded, name, batch_lines, max_line_bytes + 2, limits.max_lines)
@@ -292,6 +286,8 @@ def iter_line_batches(path: str, batch_lines: int = BATCH_LINES, max_line_bytes:
                 return
             source, line_no = _Prefixed(fast.rest, guarded), fast.line_no
         yield from _list_batches(source, name, batch_lines, max_line_bytes, limits, caps, line_no)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:  # a read failing mid-input, either reader's
+        raise InputError(f"cannot read {name}: {exc}") from None
     finally:
         if f is not sys.stdin.buffer:
             f.close()
@@ -313,10 +309,7 @@ def _list_batches(source: Any, name: str, batch_lines: int, max_line_bytes: int,
             if cut or next(lists, None) is not None:
                 caps.append(Cap(name, "max_input_lines", f"not read past line {line_no:,}"))
             break
-        try:
-            lines = next(lists, None)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"cannot read {name}: {exc}") from None
+        lines = next(lists, None)  # a read error: InputError, raised by iter_line_batches
         if lines is None:
             break
         if len(lines) > limits.max_lines - line_no:

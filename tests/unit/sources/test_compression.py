@@ -44,6 +44,16 @@ def test_other_compressions_are_named_with_the_fix(tmp_path, magic, kind, tool):
                               f"`{tool} {path} | truesli process -`")
 
 
+@pytest.mark.parametrize("arrow", [False, True])
+def test_a_gzip_cut_short_is_an_input_error_naming_the_file_from_either_reader(tmp_path, arrow):
+    path = tmp_path / "access.log.gz"
+    path.write_bytes(gzip.compress(b"\n".join(LINES * 2_000) + b"\n")[:-12])  # no end-of-stream marker
+    with pytest.raises(InputError) as exc:
+        list(iter_line_batches(str(path), arrow=arrow))
+    assert str(exc.value) == (f"cannot read {path}: Compressed file ended before the end-of-stream marker "
+                              "was reached")
+
+
 def test_gzip_on_stdin_and_in_a_file_without_gz_name_count_the_same(tmp_path):
     plain = (b'{"ts":"2026-08-01T00:00:00Z","client_ip":"10.0.0.1","method":"GET","path":"/","status":200}\n'
              b'{"ts":"2026-08-01T00:00:01Z","client_ip":"10.0.0.2","method":"GET","path":"/","status":500}\n')
