@@ -121,7 +121,11 @@ class Child:
             raise BenchError(f"{self.name} exited early (code {code}); last log lines:\n{self.tail()}")
 
     def cpu_seconds(self) -> float | None:
-        return proc_cpu_seconds(self.proc.pid) if self.proc else None
+        """CPU of the leg's process and its children (the truesli worker runs Stage A in a child)."""
+        if not self.proc:
+            return None
+        own = proc_cpu_seconds(self.proc.pid)
+        return None if own is None else own + sum(proc_cpu_seconds(c) or 0.0 for c in child_pids(self.proc.pid))
 
     def stop(self, timeout: float = 30.0) -> int | None:
         if self.proc is None:
@@ -163,6 +167,15 @@ def proc_cpu_seconds(pid: int | None) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(data[11]) + int(data[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live children of ``pid`` (every thread's), from /proc."""
+    out: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            out.extend(int(c) for c in children.read_text().split())
+    return out
 
 
 def self_cpu_seconds() -> float:

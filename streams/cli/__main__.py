@@ -4,4 +4,5 @@ import sys
 
 from streams.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned child (Stage A's process) imports the parent's main
+    sys.exit(main())

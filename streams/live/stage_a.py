@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from streams.kafka.health import LIBRDKAFKA_LOGGER, BrokerProbe, Reachability
+from streams.kafka.health import LIBRDKAFKA_LOGGER, Reachability
 from streams.config import Config
 from streams.core.decode import Decoder
 from streams.core.pipeline import Origin, Outputs, Tally
-from streams.kafka.clients import client_conf, consumer_conf
+from streams.kafka.clients import consumer_conf
 from streams.live.changelog import (ChangelogUnavailable, PartitionState, changelog_records, read_changelog,
                                     restore_partition)
 from streams.live.transactions import ProducerWedged, TransactionalProducer
@@ -47,7 +47,8 @@ def partial_partition(journey: str, slo: str, partitions: int) -> int:
 @dataclass(slots=True)
 class StageAStats:
     """What /metrics and /health show about Stage A (Stage B's counters are live.stage_b.StageBStats).
-    Written by the Stage A thread, read by the web thread."""
+    Written by the Stage A loop in its own process; the worker's web server reads a mirror of it
+    (streams.live.stage_a_process), whose ``broker`` the worker's own probe writes."""
 
     batches: int = 0
     transactions: int = 0
@@ -149,14 +150,17 @@ class StageA:
         self._subscribe()
         self.stats.consumer_rebuilds += 1
 
-    def run(self) -> None:
+    def run(self, on_tick: Callable[[], None] | None = None) -> None:
+        """Consume, process and commit until :meth:`stop`; ``on_tick`` is called on this thread once per
+        loop (between batches, while the stats are consistent). The broker probe is the caller's."""
         k = self.config.kafka
-        probe = BrokerProbe(client_conf(k), self.stats.broker, topic=k.topics.requests).start()
         self.txn.init(first=True)
         self._subscribe()
         last_commit = time.monotonic()
         try:
             while not self._stop.is_set():
+                if on_tick is not None:
+                    on_tick()
                 try:
                     if time.monotonic() < self._paused_until:
                         # The remote-write receiver is down: wait at the last committed state (the restore
@@ -181,7 +185,6 @@ class StageA:
             if self._dirty:
                 self._commit()
         finally:
-            probe.stop()
             if self.txn.in_txn:
                 self._abort()
             self.consumer.close()

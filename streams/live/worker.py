@@ -1,8 +1,9 @@
 """The live worker (``truesli run``): a faust-streaming app.
 
-- Stage A (high volume) runs on a confluent-kafka consumer + transactional producer in a thread owned by
-  a faust Service: faust's per-event stream machinery costs tens of µs per record, and Stage A needs
-  batches and exactly-once transactions (see docs/design.md for the measurement behind this choice).
+- Stage A (high volume) runs on a confluent-kafka consumer + transactional producer in its own process,
+  owned by a faust Service (streams.live.stage_a_process): faust's per-event stream machinery costs tens
+  of µs per record, Stage A needs batches and exactly-once transactions, and on a thread beside faust's
+  loop it got about three quarters of the GIL it needed (see docs/design.md for the measurements).
 - Stage B (low volume) is a faust agent over the partials topic with a changelog-backed Table holding the
   latest partial of every (journey, slo, window, partition); it reads partials in short runs and, per
   run, publishes each updated merged counter once to ``sli.counters`` (compacted, keyed
@@ -20,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import faust
@@ -34,7 +35,7 @@ from streams.config import Config
 from streams.kafka.clients import ensure_topics, preflight
 from streams.kafka.security import faust_credentials, redact_client_logs
 from streams.live.metrics import render
-from streams.live.stage_a import StageA
+from streams.live.stage_a_process import StageAProcess
 from streams.live.stage_b import StageB
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
 
@@ -88,13 +89,17 @@ def default_transactional_id(config: Config, worker_id: str) -> str:
     return f"{config.kafka.group_id}-stage-a-{worker_id}"
 
 
-def build_app(config: Config, *, worker_id: str, web_port: int | None = None) -> tuple[faust.App, StageA]:
-    """Create topics, the faust app and the Stage A runner. Raises KafkaUnavailable on broker problems."""
+def build_app(config: Config, *, worker_id: str, web_port: int | None = None) -> tuple[faust.App, StageAProcess]:
+    """Create topics, the faust app and the Stage A process handle (started with faust's services).
+    Raises KafkaUnavailable on broker problems."""
     k = config.kafka
     admin = preflight(k)
     parts = ensure_topics(admin, k)
-    stage_a = StageA(config, worker_id=worker_id, transactional_id=default_transactional_id(config, worker_id),
-                     partials_partitions=parts[k.topics.partials])
+    crashed: list[Callable[[str], None]] = []  # the service's crash hook, set once faust runs it
+    stage_a = StageAProcess(config, worker_id=worker_id,
+                            transactional_id=default_transactional_id(config, worker_id),
+                            partials_partitions=parts[k.topics.partials],
+                            on_exit=lambda reason: crashed[0](reason) if crashed else None)
     redact_client_logs(k.security)
     data_dir = Path(config.worker.data_dir) / f"worker-{worker_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -183,33 +188,30 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
         await send_anomalies(b.tick())
 
     class StageAService(faust.Service):
-        """Owns the Stage A thread; a crash there stops the worker with an error."""
+        """Owns the Stage A process; its failure stops the worker with an error."""
 
         logger = logging.getLogger("mode.truesli.stage_a")  # its Starting/Stopping banners go with mode's
 
         async def on_started(self) -> None:
             # faust has configured logging by now: hold back the retry storm every Kafka client logs
-            # during a broker outage (the outage itself is logged once by streams.kafka.health).
+            # during a broker outage (the outage itself is logged once by streams.kafka.health). Stage A's
+            # records come through these handlers too.
             install_rate_limit()
             loop = asyncio.get_running_loop()
 
-            def target() -> None:
-                try:
-                    stage_a.run()
-                except Exception as exc:  # the thread must report, not die silently
-                    log.error("Stage A stopped: %s", exc)
-                    asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
+            def failed(reason: str) -> None:  # the reader thread: Stage A's process ended unasked
+                log.error("Stage A stopped: %s", reason)
+                asyncio.run_coroutine_threadsafe(self.crash(StageAFailed(reason)), loop)
 
-            self._thread = threading.Thread(target=target, name="truesli-stage-a", daemon=True)
-            self._thread.start()
+            crashed.append(failed)
+            stage_a.start()  # on the event loop's thread, the main one: the child's death signal follows it
             for feed in feeds:
                 feed.start()
 
         async def on_stop(self) -> None:
             for feed in feeds:
                 await asyncio.get_running_loop().run_in_executor(None, feed.stop)
-            stage_a.stop()
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)
+            await asyncio.get_running_loop().run_in_executor(None, stage_a.stop, 30)
 
     app.service(StageAService())
     app.truesli_input_partitions = parts[k.topics.requests]  # for the start-up lines
@@ -270,6 +272,10 @@ class _Worker(faust.Worker):
     async def on_stop(self) -> None:
         log.info("stopping: the open transaction is committed or rolled back, nothing is lost")
         await super().on_stop()
+
+
+class StageAFailed(Exception):
+    """Stage A's process reported an error or exited without being asked to."""
 
 
 class WebPortInUse(Exception):

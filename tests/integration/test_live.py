@@ -3,6 +3,8 @@ SIGKILLs and a broker restart without losing or double-counting anything."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -230,6 +232,68 @@ def test_fenced_consumer_is_replaced_and_nothing_is_lost(kafka_broker, tmp_path)
     finally:
         w.stop()
     assert sum("Kafka consumer failed" in line for line in w.tail(10_000).splitlines()) == 1
+
+
+def _stage_a_child(worker_pid: int) -> int:
+    """The pid of the worker's Stage A process (a multiprocessing spawn child; its resource tracker, the
+    other child, is not it)."""
+    from pathlib import Path
+
+    found = []
+    for children in Path(f"/proc/{worker_pid}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                found.append(int(pid))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (an orphan nobody reaped yet has ended)."""
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_stage_a_process_dies_with_the_worker_and_its_failure_stops_the_worker(kafka_broker, tmp_path):
+    """Stage A runs in a child process (streams/live/stage_a_process.py). A SIGKILLed worker leaves no
+    Stage A behind holding its partitions; a Stage A that dies makes the worker exit non-zero with the
+    reason; and across both, every record is still counted exactly once."""
+    case = live_case(tmp_path, kafka_broker.bootstrap, partitions=2, events=6_000, seed=28)
+    bs, cfg, lines, expected = case.bootstrap, case.config, case.lines, case.expected
+    log = tmp_path / "parent.log"
+    w = Worker(case.config_path, "parent", log).start()
+    try:
+        w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 2)
+        produce(bs, cfg.kafka.topics.requests, lines[:3_000])
+        w.wait_metrics(lambda m: _consumed(m) > 0)
+        child = _stage_a_child(w.proc.pid)
+        w.kill()
+        deadline = time.monotonic() + 5
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(child), "Stage A outlived its SIGKILLed worker"
+
+        w = Worker(case.config_path, "parent", log, web_port=w.web_port).start()
+        w.wait_metrics(lambda m: m.get("truesli_assigned_partitions") == 2)
+        child = _stage_a_child(w.proc.pid)
+        os.kill(child, signal.SIGKILL)
+        assert w.proc.wait(60) != 0
+        assert w.log_count("Stage A stopped: its process exited unexpectedly (exit code -9)") == 1, w.tail()
+
+        w = Worker(case.config_path, "parent", log, web_port=w.web_port).start()
+        produce(bs, cfg.kafka.topics.requests, lines[3_000:])
+        got = wait_for_counters(bs, cfg.kafka.topics.counters, expected, timeout=120)
+        assert got == expected, w.tail()
+        m = w.wait_metrics(lambda m: _consumed(m) == len(lines))
+        assert m["truesli_state_restores_total"] == 2
+    finally:
+        w.stop()
+    assert w.proc.returncode == 0, w.tail()
 
 
 def test_unreachable_broker_is_one_clear_error(tmp_path):
