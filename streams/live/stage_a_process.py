@@ -15,6 +15,10 @@ the parent serves:
 - **Logs.** The child's log records come over the same pipe and are handled by the parent's loggers:
   one format, one level, one rate limit and one secrets filter for the whole worker.
 
+Every message is JSON (``[kind, payload]``); nothing truesli sends is pickled. Only the child's start
+arguments (the config) travel the way multiprocessing's spawn sends them — pickled by the parent to its
+own child; no outside input is ever unpickled.
+
 Lifecycle contract: the parent starts the child when faust's services start and stops it with SIGTERM
 (the child finishes its batch, commits and exits 0; SIGINT from a terminal is left to the parent). The
 child gets SIGKILL if the parent dies (``PR_SET_PDEATHSIG``): a killed worker leaves no Stage A running
@@ -30,7 +34,6 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -38,10 +41,13 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
+import orjson
+
 from streams.config import Config
 from streams.kafka.clients import client_conf
 from streams.kafka.health import BrokerProbe
 from streams.kafka.security import redact_client_logs
+from streams.core.pipeline import Tally
 from streams.live.stage_a import StageA, StageAStats
 
 log = logging.getLogger("truesli.app")
@@ -50,6 +56,7 @@ REPORT_INTERVAL_S = 0.25
 """How often (at most) the child sends its stats: /metrics is at most this much behind the child."""
 
 _MIRRORED = tuple(f.name for f in dataclasses.fields(StageAStats) if f.name != "broker")
+_BY_PARTITION = ("lag", "tallies", "state_ips", "next_close_ms")  # keyed by input partition (JSON: strings)
 _PR_SET_PDEATHSIG = 1
 _RECORD_ATTRS = ("created", "msecs", "relativeCreated", "thread", "threadName", "process", "processName",
                  "exc_text", "stack_info")
@@ -118,7 +125,7 @@ class StageAProcess:
         try:
             while True:
                 try:
-                    message = conn.recv()
+                    message = conn.recv_bytes()
                 except (EOFError, OSError):
                     break
                 error = self.dispatch(message) or error
@@ -131,13 +138,15 @@ class StageAProcess:
             code = self._proc.exitcode
             self._on_exit(error or f"its process exited unexpectedly (exit code {code})")
 
-    def dispatch(self, message: tuple) -> str | None:
-        """Apply one message from the child: stats to the mirror, a log record to the parent's logger of
-        the same name. Returns the reason of an ``error`` message, else None."""
-        kind, payload = message
+    def dispatch(self, message: bytes) -> str | None:
+        """Apply one message from the child (JSON ``[kind, payload]``): stats to the mirror, a log record
+        to the parent's logger of the same name. Returns the reason of an ``error`` message, else None."""
+        kind, payload = orjson.loads(message)
         if kind == "stats":
             # Whole values replaced, never mutated in place: the web thread reads one consistent value.
-            for name, value in pickle.loads(payload).items():
+            for name, value in payload.items():
+                if name in _BY_PARTITION:
+                    value = {int(p): Tally(**v) if name == "tallies" else v for p, v in value.items()}
                 setattr(self.stats, name, value)
         elif kind == "log":
             record = logging.LogRecord(payload["name"], payload["levelno"], payload["pathname"],
@@ -153,14 +162,16 @@ class StageAProcess:
 
 
 def snapshot(stats: StageAStats) -> bytes:
-    """The mirrored fields of ``stats``, pickled now (the Stage A loop mutates them right after)."""
-    return pickle.dumps({name: getattr(stats, name) for name in _MIRRORED}, protocol=pickle.HIGHEST_PROTOCOL)
+    """The ``stats`` message of the mirrored fields, serialised now (the Stage A loop mutates them right
+    after)."""
+    return orjson.dumps(["stats", {name: getattr(stats, name) for name in _MIRRORED}],
+                        option=orjson.OPT_NON_STR_KEYS)
 
 
 class _PipeHandler(logging.Handler):
     """In the child: every record to the parent, message formatted here (args may not pickle)."""
 
-    def __init__(self, send: Callable[[tuple], None]) -> None:
+    def __init__(self, send: Callable[[bytes], None]) -> None:
         super().__init__()
         self._send = send
 
@@ -171,7 +182,7 @@ class _PipeHandler(logging.Handler):
                      funcName=record.funcName, msg=record.getMessage())
             if record.exc_info:
                 d["exc_text"] = logging.Formatter().formatException(record.exc_info)
-            self._send(("log", d))
+            self._send(orjson.dumps(["log", d]))
         except Exception:  # noqa: BLE001 - a log line must never take Stage A down
             self.handleError(record)
 
@@ -192,10 +203,10 @@ def child_main(config: Config, worker_id: str, transactional_id: str, partials_p
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     lock = threading.Lock()
 
-    def send(message: tuple) -> None:
+    def send(message: bytes) -> None:
         with lock:
             try:
-                conn.send(message)
+                conn.send_bytes(message)
             except (BrokenPipeError, OSError):
                 os._exit(1)  # the parent is gone: nobody serves this worker's metrics or owns its exit
 
@@ -214,15 +225,15 @@ def child_main(config: Config, worker_id: str, transactional_id: str, partials_p
             now = time.monotonic()
             if now - last >= REPORT_INTERVAL_S:
                 last = now
-                send(("stats", snapshot(stage_a.stats)))
+                send(snapshot(stage_a.stats))
 
         try:
             stage_a.run(on_tick=report)
         finally:
-            send(("stats", snapshot(stage_a.stats)))
+            send(snapshot(stage_a.stats))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which stops the worker with it
         logging.getLogger("truesli.stage_a").debug("Stage A failed", exc_info=True)
-        send(("error", str(exc) or type(exc).__name__))
+        send(orjson.dumps(["error", str(exc) or type(exc).__name__]))
         conn.close()
         sys.exit(1)
     conn.close()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 
+import orjson
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Config
@@ -41,9 +43,10 @@ def test_a_snapshot_gives_the_parent_every_stat_but_the_broker_state_it_owns():
         child.broker.observe(False)  # the child's own copy says "down": not what the parent shows
     parent = _handle()
     own_broker = parent.stats.broker
-    assert parent.dispatch(("stats", snapshot(child))) is None
+    assert parent.dispatch(snapshot(child)) is None
     got = parent.stats
     assert got.broker is own_broker and got.broker.up is True and got.broker.outages == 0
+    assert set(got.tallies) == {0, 2} and all(isinstance(t, Tally) for t in got.tallies.values())
     for name in ("batches", "transactions", "aborts", "restores", "anomalies", "last_batch_seconds",
                  "batch_seconds_sum", "lag", "tallies", "state_ips", "broker_errors", "producer_replacements",
                  "remote_write_sent", "remote_write_dropped", "last_error", "last_ok_monotonic",
@@ -65,12 +68,12 @@ def test_a_snapshot_is_taken_when_made_not_when_sent():
     child.tallies[0].consumed += 100
     child.lag[0] = 99
     parent = _handle()
-    parent.dispatch(("stats", taken))
+    parent.dispatch(taken)
     assert parent.stats.tallies[0].consumed == 10 and parent.stats.lag[0] == 7
 
 
 def test_child_log_records_reach_the_parents_logger_formatted_with_the_childs_pid(caplog):
-    sent: list[tuple] = []
+    sent: list[bytes] = []
     handler = _PipeHandler(sent.append)
     child_log = logging.getLogger("truesli.stage_a.test_child")
     child_log.addHandler(handler)
@@ -84,9 +87,11 @@ def test_child_log_records_reach_the_parents_logger_formatted_with_the_childs_pi
     finally:
         child_log.removeHandler(handler)
         child_log.propagate = True
-    assert [m[0] for m in sent] == ["log", "log"]
-    assert sent[0][1]["process"] == os.getpid()
-    sent[0][1]["process"] = 4242  # as if from another process: the line must show that one's pid
+    messages = [orjson.loads(m) for m in sent]
+    assert [kind for kind, _ in messages] == ["log", "log"]
+    assert messages[0][1]["process"] == os.getpid()
+    messages[0][1]["process"] = 4242  # as if from another process: the line must show that one's pid
+    sent = [orjson.dumps(m) for m in messages]
     parent = _handle()
     with caplog.at_level(logging.INFO, logger="truesli.stage_a.test_child"):
         for m in sent:
@@ -100,5 +105,5 @@ def test_child_log_records_reach_the_parents_logger_formatted_with_the_childs_pi
 
 def test_an_error_message_is_the_reason_the_worker_stops_with():
     parent = _handle()
-    assert parent.dispatch(("error", "not authorised to use transactional id t")) == (
+    assert parent.dispatch(orjson.dumps(["error", "not authorised to use transactional id t"])) == (
         "not authorised to use transactional id t")
