@@ -18,6 +18,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import orjson
@@ -33,7 +34,7 @@ from streams.live.changelog import (ChangelogUnavailable, PartitionState, change
 from streams.live.transactions import ProducerWedged, TransactionalProducer
 from streams.sinks.publish import make_sink
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
-from streams.sources.kafka import decoded_by_partition
+from streams.sources.kafka import finish_by_partition, read_by_partition
 
 log = logging.getLogger("truesli.stage_a")
 
@@ -72,6 +73,17 @@ class StageAStats:
     next_close_ms: dict[int, int | None] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _InFlight:
+    """One consume call between its consumption and its processing: Arrow's read of its records (None
+    when nothing was kept), each partition's epoch when consumed, and whether the call returned any
+    message (for the batch statistics)."""
+
+    read: Future | None
+    epochs: dict[int, int]
+    had_messages: bool
+
+
 class ConsumerFailed(Exception):
     """The consumer reported a fatal error (e.g. its static membership was fenced after an outage)."""
 
@@ -94,6 +106,11 @@ class StageA:
         self._parts: dict[int, PartitionState] = {}
         self._decoder = Decoder(config.input)  # the pipelines' decoder (same config): one decode per consume call
         self._needs_restore: set[int] = set()
+        # Bumped whenever partition p's pipeline is replaced or dropped: rows consumed under an older one
+        # are never processed (see _process).
+        self._epoch: dict[int, int] = {}
+        self._in_flight: _InFlight | None = None
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="truesli-decode")
         self._dirty = False
         self._worker_id = worker_id
         self._kafka_log = logging.getLogger(LIBRDKAFKA_LOGGER)
@@ -140,6 +157,7 @@ class StageA:
         self._dirty = False
         self._parts.clear()
         self._needs_restore.clear()
+        self._in_flight = None  # consumed by the failed consumer: the restore refetches it
         self.stats.tallies.clear()
         self.stats.state_ips.clear()
         try:
@@ -187,6 +205,7 @@ class StageA:
         finally:
             if self.txn.in_txn:
                 self._abort()
+            self._reader.shutdown(wait=True, cancel_futures=True)
             self.consumer.close()
             self.txn.close()
 
@@ -202,6 +221,7 @@ class StageA:
             # Other partitions we keep must also roll back to their committed state.
             self._needs_restore.update(p for p in self._parts if p not in {tp.partition for tp in partitions})
         for tp in partitions:
+            self._epoch[tp.partition] = self._epoch.get(tp.partition, 0) + 1
             self._parts.pop(tp.partition, None)
             self._needs_restore.discard(tp.partition)
             self.stats.tallies.pop(tp.partition, None)
@@ -241,6 +261,7 @@ class StageA:
             state = restore_partition(self.config, p, read_changelog(self.config, p, self._kafka_log),
                                       remote_write=self.sink is not None)
             self._parts[p] = state
+            self._epoch[p] = self._epoch.get(p, 0) + 1
             offset = state.next_offset
             if offset is None:
                 committed = self.consumer.committed([TopicPartition(self.topics.requests, p)], timeout=30)[0]
@@ -270,8 +291,13 @@ class StageA:
 
     # -- processing ---------------------------------------------------------------------------------------
     def _process(self, msgs: list) -> None:
-        # One decode for the whole consume call, each partition's rows then to its own pipeline
-        # (sources/kafka.decoded_by_partition: equal to decoding per partition, one fixed cost, not six).
+        """Hand this consume call's records to the decode thread and run the pipelines on the previous
+        call's (one call in flight: Arrow's parse of the next call, which releases the GIL, overlaps
+        the core on this one).
+
+        A call's rows of partition p are processed only if p's pipeline is still the one that was current
+        when they were consumed (``_epoch``): a revoke, a restore or a rollback in between replaces the
+        pipeline and seeks p back to its committed offset, which refetches them."""
         kept = []
         parts, restoring = self._parts, self._needs_restore
         for m in msgs:
@@ -285,13 +311,24 @@ class StageA:
             if p not in parts or p in restoring:
                 continue
             kept.append(m)
+        epoch = self._epoch
+        flight = _InFlight(self._reader.submit(read_by_partition, kept, self._decoder, True) if kept else None,
+                           {p: epoch.get(p, 0) for p in parts if p not in restoring}, bool(msgs))
+        held, self._in_flight = self._in_flight, flight
+        self._run_pipelines(held)
+
+    def _run_pipelines(self, held: "_InFlight | None") -> None:
         now = self.now_ms()
         t0 = time.perf_counter()
-        decoded = decoded_by_partition(kept, self._decoder)
+        decoded = {}
+        if held is not None and held.read is not None:
+            read = held.read.result()  # Messages are not kept past read_by_partition
+            decoded = finish_by_partition(read, self._decoder)
+        epoch = self._epoch
         for p, state in self._parts.items():
             if p in self._needs_restore:
                 continue
-            if p in decoded:
+            if p in decoded and held.epochs.get(p) == epoch.get(p, 0):
                 batch, offsets = decoded[p]
                 out = state.pipeline.process(batch, now, Origin(self.topics.requests, p, offsets=offsets))
                 state.next_offset = offsets[-1] + 1
@@ -316,7 +353,7 @@ class StageA:
             self.stats.tallies[p] = state.pipeline.tally
             self.stats.next_close_ms[p] = state.pipeline.windows.next_close_ms(now)
             self.stats.state_ips[p] = len(state.pipeline.filters.store)
-        if msgs:
+        if held is not None and held.had_messages:
             took = time.perf_counter() - t0
             self.stats.batches += 1
             self.stats.last_batch_seconds = took

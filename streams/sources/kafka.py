@@ -72,29 +72,22 @@ def by_partition(msgs: Iterable[Message]) -> tuple[list[bytes], dict[int, tuple[
     return values, groups
 
 
-def decoded_by_partition(msgs: Iterable[Message], decoder: "Decoder") -> dict[int, tuple[ColumnBatch, list[int]]]:
-    """A consume call's records, decoded once and split: partition → (its rows as a ColumnBatch, their
-    offsets), for a pipeline per partition (live Stage A, replay from a topic). Equal to decoding each
-    partition's records alone (``Decoder.finish_groups``). Arrow parses on its CPU pool: the caller
-    (live Stage A) decodes on the thread that bounds it."""
-    return finish_by_partition(read_by_partition(msgs, decoder, parallel=True), decoder)
-
-
 ReadRecords = tuple[list[bytes], dict[int, tuple[list[int], list[int]]], Any]
 """What :func:`read_by_partition` hands to :func:`finish_by_partition`: values, groups, Arrow's read."""
 
 
 def read_by_partition(msgs: Iterable[Message], decoder: "Decoder", parallel: bool = False) -> ReadRecords:
-    """The half of :func:`decoded_by_partition` a read-ahead thread can do (mostly C without the GIL): the
-    records grouped by partition and Arrow's read of their values (``parallel``: on Arrow's CPU pool). No
-    Message is kept past this call."""
+    """The half of a consume call's decode a read-ahead thread can do (mostly C without the GIL): the
+    records grouped by partition and Arrow's read of their values (``parallel``: on Arrow's CPU pool, as
+    live Stage A asks). No Message is kept past this call. Live Stage A and replay from a topic run it on
+    a thread of their own, and :func:`finish_by_partition` on the thread that owns the pipelines."""
     values, groups = by_partition(msgs)
     return values, groups, decoder.read_raw(values, parallel) if groups else None
 
 
 def finish_by_partition(read: ReadRecords, decoder: "Decoder") -> dict[int, tuple[ColumnBatch, list[int]]]:
-    """The other half: ``finish_by_partition(read_by_partition(m, d), d)`` equals
-    ``decoded_by_partition(m, d)``."""
+    """The other half: partition → (its rows as a ColumnBatch, their offsets), one decode for the whole
+    call, equal to decoding each partition's records alone (``Decoder.finish_groups``)."""
     values, groups, raw = read
     batches = decoder.finish_groups(raw, values, {p: rows for p, (rows, _) in groups.items()})
     return {p: (batches[p], offsets) for p, (_, offsets) in groups.items()}

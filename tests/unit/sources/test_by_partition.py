@@ -1,13 +1,19 @@
 """Grouping a consume call's records by partition (sources/kafka.py ``by_partition``): values in delivery
 order, each partition's positions into them and its offsets, a null value as an empty record; and
-``decoded_by_partition``, one decode split by partition, equal to decoding each partition alone, and its
-two halves (``read_by_partition`` on a read-ahead thread, ``finish_by_partition``) equal to it."""
+one decode split by partition in two halves (``read_by_partition`` on a read-ahead thread, with Arrow's
+pool as live Stage A runs it or without, ``finish_by_partition``), equal to decoding each partition
+alone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.sources.kafka import by_partition, decoded_by_partition, finish_by_partition, read_by_partition
+from streams.sources.kafka import by_partition, finish_by_partition, read_by_partition
+
+
+def decoded_by_partition(msgs: list, decoder) -> dict:  # noqa: ANN001
+    """The two halves as live Stage A runs them (Arrow's parse on its CPU pool)."""
+    return finish_by_partition(read_by_partition(msgs, decoder, parallel=True), decoder)
 
 
 @dataclass
@@ -57,7 +63,7 @@ def test_decoded_by_partition_equals_decoding_each_partition_alone() -> None:
 
 
 def test_read_then_finish_by_partition_equals_decoded_by_partition() -> None:
-    """The halves topic replay runs on two threads give what the one call gives: batches, offsets, the bad
+    """The halves as topic replay runs them (no Arrow pool) give what Stage A's way gives: batches, offsets, the bad
     record's failure; every item is a clean JSON line and Arrow reads the values, or the batch goes per
     record — both cases, and no records at all."""
     from streams.config import InputConfig
