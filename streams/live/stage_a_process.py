@@ -67,16 +67,15 @@ thread and process (a line from Stage A shows the child's pid)."""
 class StageAProcess:
     """The parent's handle on the Stage A child process. ``stats`` is what the web server reads.
 
-    ``on_exit(reason)`` is called once, from the reader thread, when the child ends without being asked
-    to (``reason`` names why: its error, or its exit code); not called after :meth:`stop`.
+    ``on_exit(reason)``, set before :meth:`start`, is called once, from the reader thread, when the child
+    ends without being asked to (``reason`` names why: its error, or its exit code); not after :meth:`stop`.
     """
 
-    def __init__(self, config: Config, *, worker_id: str, transactional_id: str, partials_partitions: int,
-                 on_exit: Callable[[str], None]) -> None:
+    def __init__(self, config: Config, *, worker_id: str, transactional_id: str, partials_partitions: int) -> None:
         self.config = config
         self.stats = StageAStats()
+        self.on_exit: Callable[[str], None] | None = None
         self._args = (config, worker_id, transactional_id, partials_partitions)
-        self._on_exit = on_exit
         self._stopping = False
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._reader: threading.Thread | None = None
@@ -134,9 +133,9 @@ class StageAProcess:
         assert self._proc is not None
         with self._reaping:
             self._proc.join(10)
-        if not self._stopping:
+        if not self._stopping and self.on_exit is not None:
             code = self._proc.exitcode
-            self._on_exit(error or f"its process exited unexpectedly (exit code {code})")
+            self.on_exit(error or f"its process exited unexpectedly (exit code {code})")
 
     def dispatch(self, message: bytes) -> str | None:
         """Apply one message from the child (JSON ``[kind, payload]``): stats to the mirror, a log record

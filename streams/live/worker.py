@@ -23,7 +23,6 @@ import logging
 import socket
 import time
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 
 import faust
@@ -95,11 +94,9 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
     k = config.kafka
     admin = preflight(k)
     parts = ensure_topics(admin, k)
-    crashed: list[Callable[[str], None]] = []  # the service's crash hook, set once faust runs it
     stage_a = StageAProcess(config, worker_id=worker_id,
                             transactional_id=default_transactional_id(config, worker_id),
-                            partials_partitions=parts[k.topics.partials],
-                            on_exit=lambda reason: crashed[0](reason) if crashed else None)
+                            partials_partitions=parts[k.topics.partials])
     redact_client_logs(k.security)
     data_dir = Path(config.worker.data_dir) / f"worker-{worker_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +200,7 @@ def build_app(config: Config, *, worker_id: str, web_port: int | None = None) ->
                 log.error("Stage A stopped: %s", reason)
                 asyncio.run_coroutine_threadsafe(self.crash(StageAFailed(reason)), loop)
 
-            crashed.append(failed)
+            stage_a.on_exit = failed
             stage_a.start()  # on the event loop's thread, the main one: the child's death signal follows it
             for feed in feeds:
                 feed.start()

@@ -18,9 +18,8 @@ from streams.live.stage_a import StageAStats
 from streams.live.stage_a_process import StageAProcess, _PipeHandler, snapshot
 
 
-def _handle(exits: list[str] | None = None) -> StageAProcess:
-    return StageAProcess(Config(), worker_id="w", transactional_id="t", partials_partitions=6,
-                         on_exit=(exits if exits is not None else []).append)
+def _handle() -> StageAProcess:
+    return StageAProcess(Config(), worker_id="w", transactional_id="t", partials_partitions=6)
 
 
 def _child_stats() -> StageAStats:
