@@ -127,7 +127,10 @@ class StageAProcess:
                     message = conn.recv_bytes()
                 except (EOFError, OSError):
                     break
-                error = self.dispatch(message) or error
+                try:
+                    error = self.dispatch(message) or error
+                except Exception:  # noqa: BLE001 - this thread must live as long as the child to report its end
+                    log.exception("could not apply a message from Stage A's process")
         finally:
             conn.close()
         assert self._proc is not None

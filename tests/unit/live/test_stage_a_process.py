@@ -106,3 +106,33 @@ def test_an_error_message_is_the_reason_the_worker_stops_with():
     parent = _handle()
     assert parent.dispatch(orjson.dumps(["error", "not authorised to use transactional id t"])) == (
         "not authorised to use transactional id t")
+
+
+def test_a_message_that_cannot_be_applied_is_logged_and_the_child_is_still_watched(caplog):
+    """The reader thread reports the child's end; a message it cannot apply must not end the thread."""
+    import multiprocessing
+    import threading
+
+    parent = _handle()
+    exits: list[str] = []
+    parent.on_exit = exits.append
+    receive, send = multiprocessing.Pipe(duplex=False)
+
+    class _Exited:
+        exitcode = 1
+
+        def join(self, timeout: float | None = None) -> None:
+            return None
+
+    parent._proc = _Exited()
+    reader = threading.Thread(target=parent._read, args=(receive,))
+    with caplog.at_level(logging.ERROR, logger="truesli.app"):
+        reader.start()
+        send.send_bytes(b'["stats", {"tallies": {"0": {"no_such_field": 1}}}]')
+        send.send_bytes(orjson.dumps(["error", "boom"]))
+        send.close()
+        reader.join(5)
+    assert not reader.is_alive()
+    assert exits == ["boom"]
+    assert [r.getMessage() for r in caplog.records if r.name == "truesli.app"] == [
+        "could not apply a message from Stage A's process"]
