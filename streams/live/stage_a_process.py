@@ -171,7 +171,7 @@ def snapshot(stats: StageAStats) -> bytes:
 
 
 class _PipeHandler(logging.Handler):
-    """In the child: every record to the parent, message formatted here (args may not pickle)."""
+    """In the child: every record to the parent as JSON, its message formatted here (args may be any object)."""
 
     def __init__(self, send: Callable[[bytes], None]) -> None:
         super().__init__()
