@@ -36,6 +36,8 @@ store would pass ``state.max_tracked_ips``), because eviction order depends on t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -91,27 +93,41 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     if any_settled:
         quiet = pc.or_(quiet, settled)
     counted = pc.invert(settled) if any_settled else filled(True, n)
-    table = pa.table({"ip": ip_enc.indices, "b": pc.divide(ts, w), "quiet": pc.cast(quiet, pa.int8()),
-                      "ts": ts, "pos": pos, "counted": pc.cast(counted, _INT64)})
+    b = pc.divide(ts, w)
+    # The rate bucket of each counted row (null for a settled one): an IP whose counted rows share one
+    # bucket — most of them — needs nothing but its count; only the others are grouped per bucket.
+    table = pa.table({"ip": ip_enc.indices, "quiet": pc.cast(quiet, pa.int8()), "ts": ts, "pos": pos,
+                      "counted": pc.cast(counted, _INT64),
+                      "b": pc.if_else(counted, b, pa.scalar(None, _INT64)) if any_settled else b})
+    # In the order of each IP's last row: the touch order rebuilt at the end.
     per_ip = table.group_by(["ip"], use_threads=False).aggregate(
-        [("quiet", "min"), ("ts", "min"), ("ts", "max"), ("counted", "sum"), ("pos", "max")]).to_pydict()
-    per_bucket = (table.filter(counted) if any_settled else table).group_by(["ip", "b"], use_threads=False).aggregate(
-        [("pos", "count"), ("pos", "min"), ("pos", "max")]).to_pydict()
-    buckets: dict[int, list[tuple[int, int, int, int]]] = {}
-    for k, b, c, lo, hi in zip(per_bucket["ip"], per_bucket["b"], per_bucket["pos_count"], per_bucket["pos_min"],
-                               per_bucket["pos_max"]):
-        buckets.setdefault(k, []).append((b, c, lo, hi))
+        [("quiet", "min"), ("ts", "min"), ("ts", "max"), ("counted", "sum"), ("pos", "max"), ("b", "min"),
+         ("b", "max")]).sort_by("pos_max").to_pydict()
+    b_min, b_max = per_ip["b_min"], per_ip["b_max"]
+    buckets: dict[int, list[tuple[int, int, int, int]]] = {}  # the IPs of more than one bucket only
+    spread = [k for k, lo, hi in zip(per_ip["ip"], b_min, b_max) if lo != hi]
+    if spread:
+        rows_of = table.filter(pc.is_in(ip_enc.indices, value_set=pa.array(spread, ip_enc.indices.type)))
+        if any_settled:
+            rows_of = rows_of.filter(pc.cast(rows_of.column("counted"), pa.bool_()))
+        per_bucket = rows_of.group_by(["ip", "b"], use_threads=False).aggregate(
+            [("pos", "count"), ("pos", "min"), ("pos", "max")]).to_pydict()
+        for k, bb, c, lo, hi in zip(per_bucket["ip"], per_bucket["b"], per_bucket["pos_count"],
+                                    per_bucket["pos_min"], per_bucket["pos_max"]):
+            buckets.setdefault(k, []).append((bb, c, lo, hi))
 
     limit = rate._max if rate is not None else n
     walk_ips: set[int] = set()
-    bulk: list[tuple[int, int]] = []  # (ip code, max ts): the rate window advanced in bulk
+    # ip code → (max ts, its counted rows' rate buckets as (bucket, count), or () when all are settled):
+    # the rate window advanced in bulk
+    bulk: dict[int, tuple[int, Sequence[tuple[int, int, int, int]]]] = {}
     partial: set[int] = set()  # IPs whose non-quiet requests only are walked (optimistically)
-    for k, q, tmin, tmax, cnt in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["ts_min"], per_ip["ts_max"],
-                                     per_ip["counted_sum"]):
+    for k, q, tmin, tmax, cnt, lo_b, hi_b in zip(per_ip["ip"], per_ip["quiet_min"], per_ip["ts_min"],
+                                                 per_ip["ts_max"], per_ip["counted_sum"], b_min, b_max):
         st = states.get(ips[k])
-        runs = buckets.get(k)  # None: every request of the IP is settled
         ok = True
-        if runs is not None and len(runs) > 1:
+        if lo_b != hi_b:
+            runs = buckets[k]
             runs.sort()
             ok = all(runs[i][3] < runs[i + 1][2] for i in range(len(runs) - 1))
         if ok:
@@ -126,7 +142,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
         if not ok:
             walk_ips.add(k)
             continue
-        bulk.append((k, tmax))
+        bulk[k] = (tmax, ((lo_b, cnt, 0, 0),) if lo_b == hi_b else buckets[k]) if lo_b is not None else (tmax, ())
         if q != 1:
             partial.add(k)
 
@@ -162,8 +178,8 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
                 else:
                     before = state_of(saved[k])
                     st.rate_idx, st.rate_cur, st.rate_prev = before.rate_idx, before.rate_cur, before.rate_prev
-        if walk_ips:
-            bulk = [(k, tmax) for k, tmax in bulk if k not in walk_ips]
+        for k in walk_ips:
+            bulk.pop(k, None)
     if walk_ips:
         if codes is None:
             codes = ip_enc.indices.to_pylist()
@@ -188,12 +204,12 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     # Touch order and change sequence, as record-by-record touching leaves them: every IP popped and put
     # back in the order of its last row. A bulk IP's new state is made on the way (new to the store or
     # packed: a packed int; an IpState: in place); a walked IP left plain is packed here.
-    bulk_tmax = dict(bulk)
-    for last, k in sorted(zip(per_ip["pos_max"], per_ip["ip"])):
+    for last, k in zip(per_ip["pos_max"], per_ip["ip"]):  # sorted by pos_max above
         a = ips[k]
         st = states.pop(a, None)
-        tmax = bulk_tmax.get(k)
-        if tmax is not None:
+        got = bulk.get(k)
+        if got is not None:
+            tmax, runs = got
             if st is None or type(st) is int:
                 if st is None:
                     last_ms, idx, cur, prev = tmax, -1, 0, 0
@@ -208,7 +224,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
                     st.last_ms = tmax
                 idx, cur, prev = st.rate_idx, st.rate_cur, st.rate_prev
             if rate is not None:
-                for b, c, _, _ in buckets.get(k, ()):  # sorted above
+                for b, c, _, _ in runs:  # sorted above
                     if b <= idx:
                         cur += c
                     elif b == idx + 1:
