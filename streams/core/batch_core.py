@@ -319,14 +319,19 @@ def _windows(p: "Pipeline", in_journey, row_journey, ts, status, duration, ip, r
         if is_late:
             late_n += c
     counted = 0
+    # Each SLO's verdict once per (journey, status, duration bucket): the groups repeat them per window and
+    # drop reason (a few hundred distinct against tens of thousands of groups per batch).
+    verdicts_of: dict[tuple[int, int, int], tuple[int, ...]] = {}
     for jj, ss, d, s, b, c in zip(g["j"], g["start"], g["drop"], g["status"], g["bucket"], g["n_count"]):
         acc = accs[(jj, ss)]
-        dur = None if b < 0 else reps[b]
+        vs = verdicts_of.get((jj, s, b))
+        if vs is None:
+            dur = None if b < 0 else reps[b]
+            vs = verdicts_of[(jj, s, b)] = tuple(judge.judge(s, dur) for judge in judges[jj])
         raw_good, raw_total = acc.raw_good, acc.raw_total
         if d < 0:
             good, total = acc.good, acc.total
-            for k, judge in enumerate(judges[jj]):
-                v = judge.judge(s, dur)
+            for k, v in enumerate(vs):
                 if v < 0:
                     acc.no_duration[k] += c
                     continue
@@ -337,8 +342,7 @@ def _windows(p: "Pipeline", in_journey, row_journey, ts, status, duration, ip, r
                     good[k] += c
             counted += c
         else:
-            for k, judge in enumerate(judges[jj]):
-                v = judge.judge(s, dur)
+            for k, v in enumerate(vs):
                 if v >= 0:
                     raw_total[k] += c
                     raw_good[k] += v * c
@@ -363,19 +367,12 @@ def _windows(p: "Pipeline", in_journey, row_journey, ts, status, duration, ip, r
         nets_of = list(net_code)
         nt = pa.table({"j": pc.take(j, which), "start": pc.take(start, which),
                        "net": pc.take(pa.array(codes, _INT64), ip_enc.indices), "first": which})
+        # Sorted by first appearance (row positions are distinct): each window's networks come in its own
+        # first-appearance order, which decides the ones it tracks (networks.tally_network).
         d = nt.group_by(["j", "start", "net"], use_threads=False).aggregate(
-            [("first", "min"), ("first", "count")]).to_pydict()
-        per_window: dict[tuple[int, int], list[tuple[int, str, int]]] = {}
-        for jj, ss, nc, first, c in zip(d["j"], d["start"], d["net"], d["first_min"], d["first_count"]):
-            per_window.setdefault((jj, ss), []).append((first, nets_of[nc], c))
-        for key, nets in per_window.items():
-            tally = accs[key].networks
-            for _, net, c in sorted(nets):  # first appearance (row positions are distinct)
-                tally_network(tally, net)
-                if c > 1:
-                    # tally_network decided where this network's rows go (itself or OTHER); the rest follow.
-                    target = net if net in tally else "other"
-                    tally[target] += c - 1
+            [("first", "min"), ("first", "count")]).sort_by("first_min").to_pydict()
+        for jj, ss, nc, c in zip(d["j"], d["start"], d["net"], d["first_count"]):
+            tally_network(accs[(jj, ss)].networks, nets_of[nc], c)
     return counted, late_n
 
 

@@ -29,10 +29,12 @@ def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 48) -> str:
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
 
 
-def tally_network(tally: dict[str, int], network: str) -> None:
+def tally_network(tally: dict[str, int], network: str, count: int = 1) -> None:
+    """Add ``count`` requests of ``network`` to a window's tally: a network the window does not track yet
+    goes to OTHER once it tracks TRACKED_PER_WINDOW, so the first networks to appear are the ones kept."""
     if network not in tally and len(tally) >= TRACKED_PER_WINDOW:
         network = OTHER
-    tally[network] = tally.get(network, 0) + 1
+    tally[network] = tally.get(network, 0) + count
 
 
 def top_networks(tally: dict[str, int], n: int = TOP_N) -> dict[str, int]:

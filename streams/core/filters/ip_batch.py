@@ -78,7 +78,7 @@ def stateful_batch(chain, requests_of, ts: pa.Array, ip: pa.Array, status: pa.Ar
     ip_enc = pc.dictionary_encode(ip)
     ips = ip_enc.dictionary.to_pylist()
     states = store._states
-    new_ips = sum(1 for a in ips if a not in states)
+    new_ips = len(ips) - sum(map(states.__contains__, ips))
     if len(states) + new_ips > store.max_entries:
         return _walk(chain, requests_of(list(range(n))), journeys, flags)
     store.reordered()  # below, entries are written and moved in place, not through touch
