@@ -47,9 +47,10 @@ _FUTURE = ("future_timestamp", "ahead of the clock by more than windows.max_futu
 _INT64 = pa.int64()
 
 
-def _codes(arr: pa.Array) -> tuple[pa.Array, list]:
-    """(per-row index into the distinct values, the distinct values) of a column without nulls."""
-    enc = pc.dictionary_encode(arr)
+def _codes(arr: pa.Array, enc: pa.Array | None = None) -> tuple[pa.Array, list]:
+    """(per-row index into the distinct values, the distinct values) of a column without nulls; ``enc``:
+    its dictionary encoding when the decode already made it."""
+    enc = pc.dictionary_encode(arr) if enc is None else enc
     return enc.indices.cast(_INT64), enc.dictionary.to_pylist()
 
 
@@ -110,6 +111,8 @@ def process(p: "Pipeline", cols: RequestColumns, now_ms: int | None, origin: "Or
     else:
         rows = None
         take = lambda col: col  # noqa: E731
+    # The decode's own encodings of these columns hold for the batch's rows; after a take they do not.
+    encoded = (cols.encoded or {}) if rows is None else {}
     ts = take(cols.ts_ms)
     ip = take(cols.client_ip)
     method = take(cols.method)
@@ -126,8 +129,9 @@ def process(p: "Pipeline", cols: RequestColumns, now_ms: int | None, origin: "Or
         ip = _resolve_proxies(p, ip, take(cols.forwarded_for))
 
     # -- routes and exclusions, per distinct (method, host, path) [and user agent where it matters] -------
-    ua_idx, ua_values = _codes(ua)
-    m_enc, h_enc, p_enc = pc.dictionary_encode(method), pc.dictionary_encode(host), pc.dictionary_encode(path)
+    ua_idx, ua_values = _codes(ua, encoded.get("user_agent"))
+    m_enc, h_enc, p_enc = (pc.dictionary_encode(col) if encoded.get(name) is None else encoded[name]
+                           for name, col in (("method", method), ("host", host), ("path", path)))
     m_idx, h_idx, p_idx = (e.indices.cast(_INT64) for e in (m_enc, h_enc, p_enc))
     n_h, n_p = len(h_enc.dictionary), len(p_enc.dictionary)
     route_enc = pc.dictionary_encode(_combine(_combine(m_idx, h_idx, n_h), p_idx, n_p))

@@ -43,6 +43,10 @@ class RequestColumns:
     synthetic: pa.Array
     forwarded_for: pa.Array
     failures: dict[int, DecodeFailure] = field(default_factory=dict)
+    encoded: dict[str, pa.Array] | None = None
+    """Column name → ``pc.dictionary_encode`` of that column exactly as it is here, for the columns whose
+    builder already encoded them (core/batch_columns.py); the batch core reuses them instead of encoding
+    again. Not carried by :func:`take_rows` (its rows are others)."""
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -381,3 +382,25 @@ def test_finish_groups_equals_decoding_each_group_alone(batch_of: str, parallel:
     whole = _oracle(decoder, items).failures
     assert failed == len(whole) and (len(whole) > 20 if batch_of == "mangled" else not whole)
     assert decoder.finish_groups(decoder.read_raw(items), items, {}) == {}
+
+
+def test_the_decode_hands_on_its_encodings_of_unchanged_columns() -> None:
+    """The batch core reuses the decode's dictionary encodings: each equals encoding the finished column
+    itself; a batch with a row patched per record hands none on (its columns were rebuilt)."""
+    decoder = Decoder(InputConfig())
+    lines = _mix(3_000, 9)
+    got = _check(decoder, lines, arrow=True)
+    _assert_encodings(got)
+    lines[5] = MANGLED[0][0]  # "get", "Shop.Example.com:443", "/checkout?step=2#top": mapped, still encoded
+    _assert_encodings(_check(decoder, lines, arrow=True))
+    lines[6] = next(line for line, reason in MANGLED if reason == "bad_timestamp")
+    assert _check(decoder, lines, arrow=True).encoded is None
+    assert decoder.decode_columns([b"not json"] * 3).encoded is None  # per record: nothing to hand on
+
+
+def _assert_encodings(got: RequestColumns) -> None:
+    assert sorted(got.encoded) == ["host", "method", "path", "user_agent"]
+    for name, enc in got.encoded.items():
+        want = pc.dictionary_encode(getattr(got, name))
+        assert enc.indices.to_pylist() == want.indices.to_pylist(), name
+        assert enc.dictionary.to_pylist() == want.dictionary.to_pylist(), name

@@ -117,6 +117,9 @@ def test_oversized_rows_are_dead_lettered_and_never_expanded(tmp_path) -> None:
 @pytest.mark.parametrize("column,array", [
     ("status", pa.array(["200"] * 20)),
     ("ts", pa.array(["2026-01-01T00:00:01.000Z"] * 19 + ["2026-01-01T00:00:01Z"])),
+    # Non-ASCII timestamps: cut by code points, not bytes (finish checks; the JSON screen proves ASCII).
+    ("ts", pa.array(["2026-01-01T00:00:01.000Z"] * 16 + ["2026-01-01T00:0é:01.000Z", "２０２６-01-01T00:00:01.000Z",
+                                                          "2026-01-01T00:00:0１.000Z", "2026-01-01T00:00:01.00é"])),
     ("ts", pa.array([1_767_225_601.5] * 20)),
     ("ts", pa.array([1_767_225_601] * 20, pa.int64())),
     ("duration_ms", pa.array([12] * 19 + [2 ** 60], pa.int64())),
