@@ -16,7 +16,7 @@ batch the per-record way.
 Where pyarrow's reader and orjson disagree, the screen sends the batch the per-record way, whole: every
 item bytes (exactly ``bytes``: ``OverlongLine``/``OversizedRow`` are subclasses the decoder treats
 specially), none empty, none over the record cap, none holding a newline, each starting with ``{`` (so
-each line is one row; the row count is asserted too); all ASCII; no ``NaN``/``Inf`` literal (Arrow accepts
+each line is one row; the row count is asserted too); all ASCII; no ``NaN``/``Inf`` where a value starts (Arrow accepts
 them, orjson does not); no number that could overflow a double (Arrow skips unknown fields' numbers
 unchecked: the RE2 screen of core/batch_decode.py); no line nested deeper than orjson allows (Arrow has
 no limit). Hostile input costs its own batch the per-record path, never more: every check is linear.
@@ -47,9 +47,13 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 """What Arrow reads each field as: a value of another JSON type is an Arrow error (whole batch per record)."""
 
-_SCREEN = r"NaN|Inf|\n(?:[^{]|$)|" + SUSPECT_NUMBER.decode()
+_SCREEN = r"[:,\[]\s*-?(?:NaN|Inf)|\n(?:[^{]|$)|" + SUSPECT_NUMBER.decode()
 """RE2 pattern of the screen's one pass, run by Arrow's RE2 kernel, which releases the GIL: on the
-read-ahead thread the pass then overlaps the core's counting instead of taking turns with it."""
+read-ahead thread the pass then overlaps the core's counting instead of taking turns with it. ``NaN`` and
+``Inf``(``inity``) are looked for where a JSON value can start (after ``:``, ``,`` or ``[``, blanks and a
+sign allowed), the only places Arrow's parser reads them as numbers: an old IE's "InfoPath" or a query's
+"id=NaN" is text, and real logs carry such text in most batches. Text that merely looks like a value
+(``"x:NaN"``) is declined too: the screen is conservative, never wrong."""
 _DEPTH_GUARD = 1000
 """A line with this many ``[``/``{`` bytes might be nested past orjson's limit (1024): per record."""
 _READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)

@@ -192,6 +192,8 @@ def test_suspect_lines_send_the_batch_per_record(line: bytes, reason: str | None
 ARROW_ONLY = [
     _line()[:-1] + b',"x":NaN}', _line()[:-1] + b',"x":Infinity}', _line()[:-1] + b',"x":-Infinity}',
     _line()[:-1] + b',"x":-Inf}', _line(duration_ms=_ABSENT)[:-1] + b',"duration_ms":NaN}',
+    _line()[:-1] + b',"x": NaN}', _line()[:-1] + b',"x":[1, NaN]}', _line()[:-1] + b',"x":[Inf]}',
+    _line()[:-1] + b',"x":\t-Infinity}',
     _line()[:-1] + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}",
     _line()[:-1] + b',"x":' + b"9" * 400 + b"}", _line()[:-1] + b',"x":2.5E+308}',
     _line() + b" " + _line(),                         # two objects on one line: two Arrow rows
@@ -215,9 +217,21 @@ def test_arrow_alone_would_read_them_as_rows() -> None:
     import pyarrow.json as pj
     decoder = Decoder(InputConfig())
     options = pj.ParseOptions(explicit_schema=decoder._arrow[0], unexpected_field_behavior="ignore")
-    for line in ARROW_ONLY[:9]:
+    for line in ARROW_ONLY[:13]:
         assert type(decoder.decode(line)) is DecodeFailure
         assert pj.read_json(pa.BufferReader(line), parse_options=options).num_rows >= 1
+
+
+def test_nan_and_inf_inside_strings_keep_the_batch_whole() -> None:
+    """The screen looks for NaN/Inf where a JSON value starts, not in text: an old IE's "InfoPath", a
+    "NaN" in a query string or a path are ordinary values (real logs carry them in most batches)."""
+    decoder = Decoder(InputConfig())
+    odd = [_line(user_agent="Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; InfoPath.2)"),
+           _line(path="/api/item?id=NaN&ref=Infinity"), _line(path="/Info")]
+    got = _check(decoder, _mix(40, 17) + odd, arrow=True)
+    assert not got.failures and got.path[41].as_py() == "/api/item" and got.path[42].as_py() == "/Info"
+    # Text that looks like a value after ":" "," or "[" is declined all the same (the screen does not parse).
+    _check(decoder, _mix(40, 17) + [_line(user_agent="x:NaN")], arrow=False)
 
 
 @pytest.mark.parametrize("odd", [b"", b"   ", b"\n", b" " + _line(), "a str item", bytearray(_line()),
