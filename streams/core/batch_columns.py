@@ -95,13 +95,14 @@ def arrow_schema(keys: dict[str, str]) -> tuple[pa.Schema, dict[str, str]] | Non
     return pa.schema([(key, _ARROW_TYPES[name]) for name, key in wanted.items()]), wanted
 
 
-def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | pa.Buffer | None:
+def arrow_screen(batch: Sequence[Any], max_bytes: int, pattern: bool = True) -> bytes | pa.Buffer | None:
     """The joined batch when every item may be read by Arrow as exactly one row equal to orjson's
     reading of it (module docstring), else None. C-speed passes over the joined bytes only; for
     :class:`ArrowLines` (core/line_arrays.py) the same checks in Arrow's kernels, without the GIL, and
-    the joined lines as an Arrow buffer."""
+    the joined lines as an Arrow buffer. ``pattern`` False: every check but the RE2 pass of
+    :data:`_SCREEN` (the caller runs :func:`pattern_hit` on the answer before trusting a read of it)."""
     if type(batch) is ArrowLines:
-        return _screen_lines(batch, max_bytes)
+        return _screen_lines(batch, max_bytes, pattern)
     n = len(batch)
     known = type(batch) is KnownLines
     if n == 0 or not (known and batch.plain) and set(map(type, batch)) != {bytes}:
@@ -121,12 +122,18 @@ def arrow_screen(batch: Sequence[Any], max_bytes: int) -> bytes | pa.Buffer | No
     # One RE2 pass: NaN/Inf literals, a line not starting "{" (an empty item, an item holding a newline
     # followed by anything else), a number that might overflow. An item holding "\n{" makes more rows
     # than items: the caller's row count check catches it.
-    if _screen_hit(one_value(joined)):
+    if pattern and _screen_hit(one_value(joined)):
         return None
     return joined
 
 
-def _screen_lines(batch: ArrowLines, max_bytes: int) -> pa.Buffer | None:
+def pattern_hit(joined: bytes | pa.Buffer) -> bool:
+    """Whether the RE2 pass of the screen declines ``joined`` (an answer of ``arrow_screen(...,
+    pattern=False)``)."""
+    return _screen_hit(one_value(joined))
+
+
+def _screen_lines(batch: ArrowLines, max_bytes: int, pattern: bool = True) -> pa.Buffer | None:
     """:func:`arrow_screen` of an ArrowLines batch: its lines are exactly bytes, none empty, none holding
     a newline, and ``longest`` is exact — so the same checks need no pass over Python objects."""
     lines = batch.lines
@@ -140,7 +147,7 @@ def _screen_lines(batch: ArrowLines, max_bytes: int) -> pa.Buffer | None:
     value = batch.joined()
     if not pc.string_is_ascii(value.view(pa.large_string()))[0].as_py():
         return None
-    return None if _screen_hit(value) else value_buffer(value)
+    return None if pattern and _screen_hit(value) else value_buffer(value)
 
 
 def _screen_hit(value: pa.Array) -> bool:
@@ -370,12 +377,27 @@ def patch(cols: dict[str, pa.Array], ok: pa.Array, batch: Sequence[Any],
                                for name, t in COLUMN_TYPES.items()), failures=failures, encoded=encoded or None)
 
 
+class Unscreened(dict):
+    """Field columns as :func:`read_raw` returns them, read before the screen's RE2 pass, which is left to
+    :func:`finish_raw` (its ``joined`` input): on the thread that finishes, where it fits better
+    (runs/embedded.py)."""
+
+    __slots__ = ("joined",)
+
+    def __init__(self, cols: dict[str, pa.Array], joined: bytes | pa.Buffer) -> None:
+        super().__init__(cols)
+        self.joined = joined
+
+
 def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
-             max_bytes: int, parallel: bool = False) -> dict[str, pa.Array] | None:
+             max_bytes: int, parallel: bool = False, defer_pattern: bool = False) -> dict[str, pa.Array] | None:
     """The batch's field columns as Arrow reads them (truesli names), or None when the screen or Arrow
     declines it. ``read`` is :func:`arrow_schema` of the decoder's field map (None: always declined). The
-    half of :func:`decode_columns` that runs in C, mostly without the GIL."""
-    joined = arrow_screen(batch, max_bytes) if read is not None else None
+    half of :func:`decode_columns` that runs in C, mostly without the GIL. ``defer_pattern``: the screen's
+    RE2 pass is left to :func:`finish_raw` (an :class:`Unscreened` answer); Arrow reads the batch first —
+    harmless: what that pass guards is equality with orjson, not Arrow's safety (the depth guard and the
+    size checks still run first)."""
+    joined = arrow_screen(batch, max_bytes, not defer_pattern) if read is not None else None
     if joined is None:
         return None
     schema, wanted = read
@@ -387,8 +409,9 @@ def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None
         return None
     if table.num_rows != len(batch):  # an item holding "\n{", or two objects on one line
         return None
-    return {name: pa.concat_arrays(table.column(key).chunks) if table.column(key).num_chunks != 1
+    cols = {name: pa.concat_arrays(table.column(key).chunks) if table.column(key).num_chunks != 1
             else table.column(key).chunk(0) for name, key in wanted.items()}
+    return Unscreened(cols, joined) if defer_pattern else cols
 
 
 def finish_raw(decoder: "Decoder", raw: dict[str, pa.Array] | None, batch: Sequence[Any], duration_factor: float,
@@ -397,6 +420,8 @@ def finish_raw(decoder: "Decoder", raw: dict[str, pa.Array] | None, batch: Seque
     None — per record through ``decoder.batch_decoder`` (the msgspec path for a batch Arrow may not read but
     msgspec may, e.g. a ``NaN`` inside a string; ``decode`` itself otherwise — equal to ``decode`` item for
     item either way, tests/unit/core/test_batch_decode.py)."""
+    if type(raw) is Unscreened and pattern_hit(raw.joined):
+        raw = None
     if raw is None:
         decode = decoder.batch_decoder(batch)
         return from_decoded([decode(x) for x in batch])

@@ -218,12 +218,14 @@ class Decoder:
         return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
                                self._path_cap, self._ua_cap)
 
-    def read_raw(self, batch: Sequence[bytes | str | dict], parallel: bool = False) -> Any:
+    def read_raw(self, batch: Sequence[bytes | str | dict], parallel: bool = False,
+                 defer_pattern: bool = False) -> Any:
         """The first half of :meth:`decode_columns`: the screen and Arrow's read (C, mostly without the
         GIL — what a read-ahead thread can do); hand the answer to :meth:`finish_raw` with the same batch.
         ``parallel``: Arrow parses on its CPU pool (for a caller decoding on the thread that bounds it:
-        core/batch_columns.py ``_PARALLEL``)."""
-        return _read_raw(batch, self._arrow, self._max_bytes, parallel)
+        core/batch_columns.py ``_PARALLEL``). ``defer_pattern``: the screen's RE2 pass runs in
+        :meth:`finish_raw` instead (batch_columns ``read_raw``)."""
+        return _read_raw(batch, self._arrow, self._max_bytes, parallel, defer_pattern)
 
     def finish_raw(self, raw: Any, batch: Sequence[bytes | str | dict]) -> RequestColumns:
         """The second half: ``finish_raw(read_raw(b), b)`` equals ``decode_columns(b)``."""

@@ -212,6 +212,22 @@ def test_what_arrow_accepts_and_orjson_rejects_goes_per_record(index: int) -> No
     assert got.failures.get(50) == (want if type(want) is DecodeFailure else None)
 
 
+@pytest.mark.parametrize("index", range(len(ARROW_ONLY)))
+def test_the_pattern_pass_left_to_the_finish_declines_the_same_batches(index: int) -> None:
+    """``defer_pattern``: Arrow reads before the RE2 pass, which the finish runs — a read it declines is
+    thrown away, and every value and failure is the per-record decoder's."""
+    decoder = Decoder(InputConfig())
+    batch = _mix(50, 12) + [ARROW_ONLY[index]] + _mix(5, 13)
+    raw = decoder.read_raw(batch, defer_pattern=True)
+    assert_columns_equal(decoder.finish_raw(raw, batch), _oracle(decoder, batch))
+    clean = _mix(300, 18)
+    raw = decoder.read_raw(clean, defer_pattern=True)
+    assert raw is not None and raw.joined is not None  # read whole, the pass still to run
+    got = decoder.finish_raw(raw, clean)
+    assert got.encoded is not None  # finished from Arrow's columns, not per record
+    assert_columns_equal(got, _oracle(decoder, clean))
+
+
 def test_arrow_alone_would_read_them_as_rows() -> None:
     """Why the screen exists: pyarrow reads these lines without an error, orjson rejects them."""
     import pyarrow.json as pj
