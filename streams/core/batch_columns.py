@@ -145,7 +145,7 @@ def _screen_lines(batch: ArrowLines, max_bytes: int, pattern: bool = True) -> pa
         if pc.any(pc.greater_equal(brackets, _DEPTH_GUARD)).as_py():
             return None
     value = batch.joined()
-    if not pc.string_is_ascii(value.view(pa.large_string()))[0].as_py():
+    if not batch.ascii and not pc.string_is_ascii(value.view(pa.large_string()))[0].as_py():
         return None
     return None if pattern and _screen_hit(value) else value_buffer(value)
 

@@ -221,3 +221,24 @@ def test_the_screen_answers_the_readers_batches_as_plain_lists(tmp_path, seed, a
         seen.add(got is None)
     assert seen == {True, False}  # batches the screen takes, and batches it refuses
     assert kinds == {ArrowLines if arrow else KnownLines}
+
+
+def test_batches_read_before_the_first_non_ascii_byte_skip_the_screens_ascii_check(tmp_path) -> None:
+    """The Arrow reader notes that every byte it read so far is ASCII (the screen then skips its own
+    check); from the read holding a non-ASCII byte on, batches are checked — the screen's answers are those
+    for plain lists either way."""
+    from streams.core.batch_columns import arrow_screen
+
+    lines = [b'{"ts":"2026-01-01T00:00:00Z","i":%d,"pad":"%s"}' % (i, b"p" * 40) for i in range(60_000)]
+    lines[45_000] = b'{"ua":"\xc3\xa9"}'  # past the first 1 MB reads
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    flags, declined = [], []
+    for batch, origin in iter_line_batches(str(path), 5_000, 65_536, arrow=True):
+        assert type(batch) is ArrowLines
+        got = arrow_screen(batch, 65_536)
+        assert (got.to_pybytes() if got is not None else None) == arrow_screen(list(batch), 65_536)
+        flags.append(batch.ascii)
+        declined.append(got is None)
+    assert declined == [k == 9 for k in range(12)]  # only the batch holding line 45,001
+    assert flags[0] and not flags[-1] and not flags[9]
