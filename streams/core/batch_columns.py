@@ -264,8 +264,7 @@ def _cut_query(path: pa.Array) -> pa.Array:
 
 
 def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: int,
-           ua_cap: int, ascii_known: bool = False, encoded: dict[str, pa.Array] | None = None
-           ) -> tuple[dict[str, pa.Array], pa.Array]:
+           ua_cap: int, encoded: dict[str, pa.Array] | None = None) -> tuple[dict[str, pa.Array], pa.Array]:
     """Request columns from raw field columns (truesli names; a field the map lacks is absent), as
     ``Decoder._from_mapping`` would build them, and ``ok``: False where a row is not of the common shape
     and must be decoded per record (its values here are then meaningless). The one implementation of the
@@ -273,7 +272,6 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
 
     Types: ``ts`` string (RFC 3339) or int64 (epoch ms: a Parquet timestamp[ms] read as integers),
     ``status`` int64, ``duration_ms`` float64, ``rate_limited``/``synthetic`` bool, the rest string.
-    ``ascii_known``: the caller proved every byte ASCII (the JSON screen does); otherwise it is checked.
     ``encoded``: filled with the dictionary encodings of the finished columns that came through unchanged
     (for :attr:`RequestColumns.encoded`; the rule already encoded them to decide per distinct value)."""
     ts = raw["ts"]
@@ -284,7 +282,9 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
     else:
         # The calendar once per distinct minute (in Python); seconds and milliseconds looked up in C.
         minute = _per_distinct(pc.utf8_slice_codeunits(ts, 0, 16), _minute_of, pa.int64())
-        if ascii_known or pc.all(pc.string_is_ascii(ts)).as_py() is not False:
+        # By bytes only where every value is ASCII — checked on the values: ASCII JSON bytes can still
+        # unescape to other characters ("\u0662"), and a shifted cut could then pass for a valid one.
+        if pc.all(pc.string_is_ascii(ts)).as_py() is not False:
             tb = ts.cast(pa.large_binary() if pa.types.is_large_string(ts.type) else pa.binary())
             sec = pc.index_in(pc.binary_slice(tb, 16, 19), value_set=_SECONDS_B)
             millis = pc.index_in(pc.binary_slice(tb, 19, 64), value_set=_SUFFIXES_B)
@@ -426,8 +426,7 @@ def finish_raw(decoder: "Decoder", raw: dict[str, pa.Array] | None, batch: Seque
         decode = decoder.batch_decoder(batch)
         return from_decoded([decode(x) for x in batch])
     encoded: dict[str, pa.Array] = {}
-    cols, ok = finish(raw, len(batch), duration_factor, path_cap, ua_cap, ascii_known=True,  # screened
-                      encoded=encoded)
+    cols, ok = finish(raw, len(batch), duration_factor, path_cap, ua_cap, encoded=encoded)
     return patch(cols, ok, batch, decoder.decode, encoded)
 
 

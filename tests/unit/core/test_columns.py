@@ -332,6 +332,19 @@ def test_timestamps_read_by_minute_and_seconds_equal_the_per_record_parser(ts: s
     assert (0 in got.failures) == (ms is None)
 
 
+@pytest.mark.parametrize("ts", ["\u0662\u0660\u06626-01-01T00:05.123Z", "\U0001d7d0026-01-01T00:05.123Z",
+                                "\u0662\u0660\u0662\u0666-01-01T00:05:01.123Z", "2026-01-01T00:05:0\u0661.123Z",
+                                "2026-01-\u00e91T00:05:01.123Z"])
+def test_escaped_non_ascii_timestamps_are_cut_by_code_points(ts: str) -> None:
+    """JSON bytes that are all ASCII can unescape to other characters: the seconds and the suffix are cut
+    by bytes only where the values themselves are ASCII, else a shifted cut of a timestamp without seconds
+    ("...T00:05.123Z" after three two-byte digits) would pass for a valid one."""
+    decoder = Decoder(InputConfig())
+    line = json.dumps({**orjson.loads(_line()), "ts": ts}).encode()
+    assert line.isascii()
+    _check(decoder, [line, _line()], arrow=True)
+
+
 @pytest.mark.parametrize("ip, want", [
     ("10.0.0.1", "10.0.0.1"), ("255.255.255.255", "255.255.255.255"), ("0.0.0.0", "0.0.0.0"),
     ("010.0.0.1", None), ("256.1.1.1", None), ("1.2.3", None), ("1.2.3.4.5", None),
