@@ -50,23 +50,21 @@ def split_lines(region: Any, below: int) -> pa.Array | None:
 class ArrowLines(Sequence):
     """Lines of one batch as a ``large_binary`` Arrow array (module contract), ``bytes`` on demand."""
 
-    __slots__ = ("lines", "longest", "nbytes", "ascii", "_items")
+    __slots__ = ("lines", "longest", "nbytes", "_items")
     plain = True  # the facts KnownLines carries (sources/files.py builds both)
 
-    def __init__(self, lines: pa.Array, longest: int, nbytes: int, ascii: bool = False) -> None:
+    def __init__(self, lines: pa.Array, longest: int, nbytes: int) -> None:
         self.lines = lines
         self.longest = longest
         self.nbytes = nbytes
-        self.ascii = ascii  # True: the reader saw only ASCII bytes (False: not known, not "not ASCII")
         self._items: list[bytes] | None = None
 
     @classmethod
-    def of(cls, pieces: Sequence[pa.Array], ascii: bool = False) -> "ArrowLines":
-        """One batch from the reader's pieces (each a ``large_binary`` array of lines), measured in C;
-        ``ascii``: the reader checked every byte of them is ASCII."""
+    def of(cls, pieces: Sequence[pa.Array]) -> "ArrowLines":
+        """One batch from the reader's pieces (each a ``large_binary`` array of lines), measured in C."""
         lines = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
         lengths = pc.binary_length(lines)
-        return cls(lines, pc.max(lengths).as_py() or 0, pc.sum(lengths).as_py() or 0, ascii)
+        return cls(lines, pc.max(lengths).as_py() or 0, pc.sum(lengths).as_py() or 0)
 
     def __len__(self) -> int:
         return len(self.lines)

@@ -183,9 +183,14 @@ def test_patched_rows_keep_their_positions_in_an_arrow_read() -> None:
 
 @pytest.mark.parametrize("line,reason", SUSPECT)
 def test_suspect_lines_send_the_batch_per_record(line: bytes, reason: str | None) -> None:
+    """…except valid non-ASCII UTF-8 (the msgspec path's screen wants ASCII, Arrow's takes it)."""
     decoder = Decoder(InputConfig())
     batch = _mix(100, 11) + [line]
-    got = _check(decoder, batch, arrow=False)
+    try:
+        text = not line.isascii() and bool(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        text = False
+    got = _check(decoder, batch, arrow=text)
     assert (got.failures[100].reason if 100 in got.failures else None) == reason
 
 
@@ -248,6 +253,22 @@ def test_nan_and_inf_inside_strings_keep_the_batch_whole() -> None:
     assert not got.failures and got.path[41].as_py() == "/api/item" and got.path[42].as_py() == "/Info"
     # Text that looks like a value after ":" "," or "[" is declined all the same (the screen does not parse).
     _check(decoder, _mix(40, 17) + [_line(user_agent="x:NaN")], arrow=False)
+
+
+def test_valid_utf8_is_read_whole_and_invalid_utf8_goes_per_record() -> None:
+    """Raw UTF-8 values (not \\u-escaped) are read by Arrow as orjson reads them; bytes that are not UTF-8 —
+    a stray byte, an overlong form, an encoded surrogate, past U+10FFFF, cut short — send the batch per
+    record, where orjson names them."""
+    decoder = Decoder(InputConfig())
+    raw = [_line(user_agent="Mozilla/5.0 (Linux; Android 12; Infinix X6816C) caf\u00e9 \u5fae\u4fe1 \U0001f600"),
+           _line(path="/\u00e9t\u00e9?q=\u00fc"), _line(host="b\u00fccher.example"), _line(method="g\u00e9t"),
+           _line(ts="2026-01-01T00:00:01.2\u0665\u0660Z"), _line(client_ip="\uff11.2.3.4"),
+           _line(forwarded_for="\u00e9, 1.2.3.4"), _line()[:-1] + ',"referer":"https://\u00e9.example/"}'.encode()]
+    assert not any(x.isascii() for x in raw[:7])
+    _check(decoder, _mix(40, 19) + raw, arrow=True)
+    for bad in (b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"):
+        line = _line()[:-1] + b',"x":"' + bad + b'"}'
+        _check(decoder, _mix(40, 19) + [line], arrow=False)
 
 
 @pytest.mark.parametrize("odd", [b"", b"   ", b"\n", b" " + _line(), "a str item", bytearray(_line()),
@@ -383,15 +404,17 @@ _TYPED = {
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.fixed_dictionaries({}, optional=_TYPED), min_size=1, max_size=10),
-       st.sampled_from(sorted(PRESETS)))
-def test_arbitrary_typed_objects_equal_the_per_record_decoder(objs: list[dict], preset: str) -> None:
+       st.sampled_from(sorted(PRESETS)), st.booleans())
+def test_arbitrary_typed_objects_equal_the_per_record_decoder(objs: list[dict], preset: str, escaped: bool) -> None:
     """Each field of the JSON type Arrow reads it as (so the batch is read whole unless a screen trips):
     arbitrary values, absences and nulls, patched or finished, equal the oracle."""
     keys = PRESETS[preset]
     decoder = Decoder(InputConfig(preset=preset))
     base = orjson.loads(_line(ts="2026-01-01T00:00:00.250Z"))
-    # stdlib json: \u-escapes non-ASCII and lone surrogates, writes integers past 64 bits
-    batch = [json.dumps({keys.get(k, k): v for k, v in {**base, **o}.items()}).encode() for o in objs]
+    # stdlib json: \u-escapes non-ASCII and lone surrogates (or, not ``escaped``, writes them as UTF-8 —
+    # hypothesis' text has no surrogates), writes integers past 64 bits
+    batch = [json.dumps({keys.get(k, k): v for k, v in {**base, **o}.items()}, ensure_ascii=escaped).encode()
+             for o in objs]
     _check(decoder, batch)
 
 

@@ -223,22 +223,20 @@ def test_the_screen_answers_the_readers_batches_as_plain_lists(tmp_path, seed, a
     assert kinds == {ArrowLines if arrow else KnownLines}
 
 
-def test_batches_read_before_the_first_non_ascii_byte_skip_the_screens_ascii_check(tmp_path) -> None:
-    """The Arrow reader notes that every byte it read so far is ASCII (the screen then skips its own
-    check); from the read holding a non-ASCII byte on, batches are checked — the screen's answers are those
-    for plain lists either way."""
+def test_non_ascii_utf8_keeps_the_batch_whole_and_invalid_utf8_declines_it(tmp_path) -> None:
+    """The screen asks for valid UTF-8, not ASCII: a batch of the Arrow reader holding an "é" is read
+    whole; one holding a byte that is not UTF-8 goes per record — the answers of plain lists either way."""
     from streams.core.batch_columns import arrow_screen
 
-    lines = [b'{"ts":"2026-01-01T00:00:00Z","i":%d,"pad":"%s"}' % (i, b"p" * 40) for i in range(60_000)]
-    lines[45_000] = b'{"ua":"\xc3\xa9"}'  # past the first 1 MB reads
+    lines = [b'{"ts":"2026-01-01T00:00:00Z","i":%d,"pad":"%s"}' % (i, b"p" * 40) for i in range(30_000)]
+    lines[12_000] = '{"ua":"caf\u00e9 \u5fae\u4fe1 \U0001f600"}'.encode().decode("unicode_escape").encode()
+    lines[25_000] = b'{"ua":"\xff"}'
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    flags, declined = [], []
-    for batch, origin in iter_line_batches(str(path), 5_000, 65_536, arrow=True):
+    declined = []
+    for batch, _ in iter_line_batches(str(path), 5_000, 65_536, arrow=True):
         assert type(batch) is ArrowLines
         got = arrow_screen(batch, 65_536)
         assert (got.to_pybytes() if got is not None else None) == arrow_screen(list(batch), 65_536)
-        flags.append(batch.ascii)
         declined.append(got is None)
-    assert declined == [k == 9 for k in range(12)]  # only the batch holding line 45,001
-    assert flags[0] and not flags[-1] and not flags[9]
+    assert declined == [k == 5 for k in range(6)]  # only the batch holding line 25,001
