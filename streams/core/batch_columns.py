@@ -123,7 +123,7 @@ def arrow_screen(batch: Sequence[Any], max_bytes: int, pattern: bool = True) -> 
     # One RE2 pass: NaN/Inf literals, a line not starting "{" (an empty item, an item holding a newline
     # followed by anything else), a number that might overflow. An item holding "\n{" makes more rows
     # than items: the caller's row count check catches it.
-    if pattern and _screen_hit(one_value(joined)):
+    if pattern and pattern_hit(joined):
         return None
     return joined
 
