@@ -19,7 +19,7 @@ specially), none empty, none over the record cap, none holding a newline, each s
 each line is one row; the row count is asserted too); valid UTF-8 (orjson rejects any other bytes; Arrow
 checks only the fields it keeps); no ``NaN``/``Inf`` where a value starts (Arrow accepts them, orjson
 does not); no number that could overflow a double (Arrow skips unknown fields' numbers
-unchecked: the RE2 screen of core/batch_decode.py); no line nested deeper than orjson allows (Arrow has
+unchecked: :data:`_OVERFLOW`); no line nested deeper than orjson allows (Arrow has
 no limit). Hostile input costs its own batch the per-record path, never more: every check is linear.
 """
 
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from streams.core.arrays import filled
-from streams.core.batch_decode import FAST_FIELDS, SUSPECT_NUMBER
+from streams.core.batch_decode import FAST_FIELDS
 from streams.core.columns import COLUMN_TYPES, RequestColumns, from_decoded
 from streams.core.line_arrays import ArrowLines, one_value, value_buffer
 from streams.core.timeparse import MAX_TS_MS, MIN_TS_MS, MINUTE_MS_CACHE, parse_rfc3339
@@ -48,7 +48,14 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 """What Arrow reads each field as: a value of another JSON type is an Arrow error (whole batch per record)."""
 
-_SCREEN = r"[:,\[]\s*-?(?:NaN|Inf)|\n(?:[^{]|$)|" + SUSPECT_NUMBER.decode()
+_OVERFLOW = r"\d{300}|\d{20}\d*(?:\.\d+)?[eE]|\d+(?:\.\d+)?[eE]\+?\d{3}"
+"""A number that might overflow a double — the only number orjson rejects (an integer past 64 bits it reads
+as a float) and Arrow skips unchecked in a field it does not keep: 300 or more integer digits, 20 or more
+with an exponent, or an exponent of three digits. A double overflows from ~1.8e308: with an exponent of at
+most 99 that needs 210 integer digits, without one 309. Narrower than batch_decode.SUSPECT_NUMBER (20
+digits, for msgspec), so a log with numeric 64-bit ids (trace ids) keeps its batches whole; a kept field
+needs no screen (Arrow raises on an int64 out of range, and reads a double as orjson does)."""
+_SCREEN = r"\n(?:[^{]|$)|[:,\[]\s*-?(?:NaN|Inf|" + _OVERFLOW + ")"
 """RE2 pattern of the screen's one pass, run by Arrow's RE2 kernel, which releases the GIL: on the
 read-ahead thread the pass then overlaps the core's counting instead of taking turns with it. ``NaN`` and
 ``Inf``(``inity``) are looked for where a JSON value can start (after ``:``, ``,`` or ``[``, blanks and a

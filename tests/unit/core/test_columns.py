@@ -198,7 +198,8 @@ ARROW_ONLY = [
     _line()[:-1] + b',"x":NaN}', _line()[:-1] + b',"x":Infinity}', _line()[:-1] + b',"x":-Infinity}',
     _line()[:-1] + b',"x":-Inf}', _line(duration_ms=_ABSENT)[:-1] + b',"duration_ms":NaN}',
     _line()[:-1] + b',"x": NaN}', _line()[:-1] + b',"x":[1, NaN]}', _line()[:-1] + b',"x":[Inf]}',
-    _line()[:-1] + b',"x":\t-Infinity}',
+    _line()[:-1] + b',"x":\t-Infinity}', _line()[:-1] + b',"x":' + b"1" * 250 + b'e99}',
+    _line()[:-1] + b',"x":-' + b"3" * 309 + b'}', _line()[:-1] + b',"x":[0,' + b"2" * 20 + b'.5E+290]}',
     _line()[:-1] + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}",
     _line()[:-1] + b',"x":' + b"9" * 400 + b"}", _line()[:-1] + b',"x":2.5E+308}',
     _line() + b" " + _line(),                         # two objects on one line: two Arrow rows
@@ -233,12 +234,30 @@ def test_the_pattern_pass_left_to_the_finish_declines_the_same_batches(index: in
     assert_columns_equal(got, _oracle(decoder, clean))
 
 
+def test_numbers_orjson_reads_are_read_whole() -> None:
+    """Only a number that may overflow a double declines the batch: orjson reads an integer past 64 bits
+    as a float, so numeric 64-bit ids (trace ids), long integers and long fractions stay on the whole-batch
+    path — in a field Arrow skips and in the kept duration alike; an int64 status out of range makes Arrow
+    raise (per record)."""
+    decoder = Decoder(InputConfig())
+    ok = [_line()[:-1] + b',"dd.trace_id":18446744073709551615}', _line()[:-1] + b',"x":-' + b"9" * 25 + b'}',
+          _line()[:-1] + b',"x":' + b"4" * 299 + b'}', _line()[:-1] + b',"x":' + b"1" * 19 + b'e99}',
+          _line()[:-1] + b',"x":[1.5e-400, 2E+99]}', _line(duration_ms=_ABSENT)[:-1] + b',"duration_ms":' + b"7" * 299 + b'}',
+          _line(duration_ms=_ABSENT)[:-1] + b',"duration_ms":1234567890123456789012345}',
+          _line(duration_ms=_ABSENT)[:-1] + b',"duration_ms":0.1000000000000000055511151231257827021181583404541015625}',
+          _line(user_agent="id " + "8" * 400)]
+    got = _check(decoder, _mix(40, 20) + ok, arrow=True)
+    assert got.duration_ms[45].as_py() == float("7" * 299) and got.duration_ms[46].as_py() == 1.2345678901234568e24
+    assert not got.failures
+    _check(decoder, _mix(40, 20) + [_line(status=12345678901234567890)], arrow=False)
+
+
 def test_arrow_alone_would_read_them_as_rows() -> None:
     """Why the screen exists: pyarrow reads these lines without an error, orjson rejects them."""
     import pyarrow.json as pj
     decoder = Decoder(InputConfig())
     options = pj.ParseOptions(explicit_schema=decoder._arrow[0], unexpected_field_behavior="ignore")
-    for line in ARROW_ONLY[:13]:
+    for line in ARROW_ONLY[:16]:
         assert type(decoder.decode(line)) is DecodeFailure
         assert pj.read_json(pa.BufferReader(line), parse_options=options).num_rows >= 1
 
