@@ -31,7 +31,7 @@ from streams.core.pipeline import Origin, Outputs, Tally
 from streams.kafka.clients import consumer_conf
 from streams.live.changelog import (ChangelogUnavailable, PartitionState, changelog_records, read_changelog,
                                     restore_partition)
-from streams.live.transactions import ProducerWedged, TransactionalProducer
+from streams.live.transactions import ProducerWedged, TransactionalProducer, written_off
 from streams.sinks.publish import make_sink
 from streams.sinks.serialize import counter_to_dict, dead_letter_to_dict
 from streams.sources.kafka import finish_by_partition, read_by_partition
@@ -407,6 +407,12 @@ class StageA:
             self._recover("the transactional producer stopped responding (broker outage?)")
         except KafkaException as exc:
             err = exc.args[0]
+            if written_off(err):  # fatal to this producer only (transactions.written_off)
+                self.txn.replace()
+                self.txn.init()
+                self.stats.aborts += 1
+                self._recover(f"the transactional producer failed ({err.str()}); replaced")
+                return
             if err.fatal():
                 raise
             self._abort()

@@ -34,6 +34,20 @@ class ProducerWedged(Exception):
     """A transactional call did not return within its deadline."""
 
 
+_CURED_BY_A_NEW_PRODUCER = frozenset({KafkaError.INVALID_TXN_STATE})
+"""Fatal errors that leave this producer unusable but not the worker. INVALID_TXN_STATE is what librdkafka
+raises when the broker restarts while AddOffsetsToTxn times out and the abort that follows finds a
+transaction it no longer tracks (seen in CI under load: tests/integration/test_live.py
+``test_broker_restart_mid_run``). A new producer with the same ``transactional.id`` fences this one and
+aborts its transaction, as for a wedged call. Being fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH) stays
+fatal: a newer instance owns the id, and taking it back would fence that one."""
+
+
+def written_off(err: KafkaError) -> bool:
+    """Whether ``err`` is fatal to the producer alone: replace it and restore, instead of stopping."""
+    return err.fatal() and err.code() in _CURED_BY_A_NEW_PRODUCER
+
+
 class TransactionalProducer:
     """One transactional producer of one Stage A (``transactional.id`` fixed for the worker)."""
 
@@ -116,9 +130,10 @@ class TransactionalProducer:
             self.replace()
             self.init()
         except KafkaException as exc:
-            if exc.args[0].fatal():
+            err = exc.args[0]
+            if err.fatal() and not written_off(err):
                 raise
-            log.warning("abort failed (%s); replacing the producer", exc.args[0].str())
+            log.warning("abort failed (%s); replacing the producer", err.str())
             self.replace()
             self.init()
         self.in_txn = False
