@@ -56,8 +56,9 @@ most 99 that needs 210 integer digits, without one 309. Narrower than batch_deco
 digits, for msgspec), so a log with numeric 64-bit ids (trace ids) keeps its batches whole; a kept field
 needs no screen (Arrow raises on an int64 out of range, and reads a double as orjson does)."""
 _SCREEN = r"\n(?:[^{]|$)|[:,\[]\s*-?(?:NaN|Inf|" + _OVERFLOW + ")"
-"""RE2 pattern of the screen's one pass, run by Arrow's RE2 kernel, which releases the GIL: on the
-read-ahead thread the pass then overlaps the core's counting instead of taking turns with it. ``NaN`` and
+"""RE2 pattern of the screen's one pass, run by Arrow's RE2 kernel, which releases the GIL: whichever
+thread runs it (embedded mode: the core's, after Arrow's read — ``read_raw(defer_pattern=True)``), it
+overlaps the other thread's work instead of taking turns with it. ``NaN`` and
 ``Inf``(``inity``) are looked for where a JSON value can start (after ``:``, ``,`` or ``[``, blanks and a
 sign allowed), the only places Arrow's parser reads them as numbers: an old IE's "InfoPath" or a query's
 "id=NaN" is text, and real logs carry such text in most batches. Text that merely looks like a value
