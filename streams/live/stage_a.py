@@ -401,22 +401,24 @@ class StageA:
             self.stats.transactions += 1
             self._update_lag()
         except ProducerWedged:
-            self.txn.replace()
-            self.txn.init()
-            self.stats.aborts += 1
-            self._recover("the transactional producer stopped responding (broker outage?)")
+            self._replace_producer("the transactional producer stopped responding (broker outage?)")
         except KafkaException as exc:
             err = exc.args[0]
             if written_off(err):  # fatal to this producer only (transactions.written_off)
-                self.txn.replace()
-                self.txn.init()
-                self.stats.aborts += 1
-                self._recover(f"the transactional producer failed ({err.str()}); replaced")
+                self._replace_producer(f"the transactional producer failed ({err.str()}); replaced")
                 return
             if err.fatal():
                 raise
             self._abort()
             self._recover(f"transaction failed ({err.str()})")
+
+    def _replace_producer(self, why: str) -> None:
+        """A new transactional producer (its init fences the old one and aborts its transaction), then every
+        partition back to its last committed state."""
+        self.txn.replace()
+        self.txn.init()
+        self.stats.aborts += 1
+        self._recover(why)
 
     def _deliver_remote_write(self) -> bool:
         """Flush remote-write before committing. False (and everything rolled back to the last commit,
