@@ -49,7 +49,8 @@ _TYPES: dict[str, tuple[Any, Any]] = {
 }
 
 SUSPECT_NUMBER = rb"[:,\[]\s*-?(?:\d{20}|\d+(?:\.\d+)?[eE]\+?\d{3})"
-"""A number token that might overflow a double or exceed 64 bits (RE2 syntax; core/batch_columns.py too)."""
+"""A number token that might overflow a double or exceed 64 bits (RE2 syntax): msgspec's screen. Arrow's
+screen has a narrower rule of its own (core/batch_columns.py ``_OVERFLOW``)."""
 _SUSPECT = re2.compile(SUSPECT_NUMBER)
 FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
