@@ -34,8 +34,9 @@ from typing import Any
 import orjson
 
 from streams.config import FIELD_NAMES, InputConfig
-from streams.core.batch_columns import arrow_schema, decode_columns as _decode_columns, finish_raw as _finish_raw, \
-    read_raw as _read_raw, row_columns as _row_columns
+from streams.core.batch_columns import arrow_schema, finish_raw as _finish_raw, read_raw as _read_raw, \
+    row_columns as _row_columns
+from streams.core.batch_clf import ClfFields, finish_clf, read_clf
 from streams.core.batch_decode import FAST_ERRORS, batch_is_clean, fast_struct_decoder
 from streams.core.columns import ColumnBatch, RequestColumns, take_rows
 from streams.core.formats import aws, clf, envelope, envoy, haproxy, jsonlogs
@@ -180,7 +181,7 @@ class Decoder:
     """Turns one raw record into a Request. Stateless apart from bounded caches; safe to share."""
 
     __slots__ = ("_cfg", "_keys", "_k", "_nested", "_duration_factor", "_max_bytes", "_ua_cap", "_path_cap",
-                 "_format", "_json_name", "_custom", "_fast", "_arrow")
+                 "_format", "_json_name", "_custom", "_fast", "_arrow", "_clf")
 
     def __init__(self, cfg: InputConfig) -> None:
         self._cfg = cfg
@@ -202,6 +203,8 @@ class Decoder:
         self._fast = fast_struct_decoder(keys) if cfg.format in ("auto", "jsonl") and not self._nested else None
         # The whole-batch Arrow read takes the field maps the msgspec Struct takes (flat, one key a field).
         self._arrow = arrow_schema(keys) if self._fast is not None else None
+        # Text lines read by clf.PLAIN before anything else: those formats may take whole batches too.
+        self._clf = cfg.format in ("auto", "combined") and self._custom is None
 
     def batch_decoder(self, items: Sequence[bytes | str | dict]) -> Callable[[Any], Request | DecodeFailure]:
         """The decode function for the items of this batch: ``decode`` itself, or — for a clean batch of
@@ -214,9 +217,9 @@ class Decoder:
 
     def decode_columns(self, batch: Sequence[bytes | str | dict]) -> RequestColumns:
         """The batch as Arrow columns, equal to ``from_decoded([self.decode(x) for x in batch])``: JSON
-        lines read whole by pyarrow where the batch allows it (core/batch_columns.py), else per record."""
-        return _decode_columns(self, batch, self._arrow, self._max_bytes, self._duration_factor,
-                               self._path_cap, self._ua_cap)
+        lines read whole by pyarrow (core/batch_columns.py) and Common/Combined lines split whole
+        (core/batch_clf.py) where the batch allows it, else per record."""
+        return self.finish_raw(self.read_raw(batch), batch)
 
     def read_raw(self, batch: Sequence[bytes | str | dict], parallel: bool = False,
                  defer_pattern: bool = False) -> Any:
@@ -224,11 +227,17 @@ class Decoder:
         GIL — what a read-ahead thread can do); hand the answer to :meth:`finish_raw` with the same batch.
         ``parallel``: Arrow parses on its CPU pool (for a caller decoding on the thread that bounds it:
         core/batch_columns.py ``_PARALLEL``). ``defer_pattern``: the screen's RE2 pass runs in
-        :meth:`finish_raw` instead (batch_columns ``read_raw``)."""
-        return _read_raw(batch, self._arrow, self._max_bytes, parallel, defer_pattern)
+        :meth:`finish_raw` instead (batch_columns ``read_raw``). A batch of text lines: their split
+        (batch_clf ``read_clf``)."""
+        raw = _read_raw(batch, self._arrow, self._max_bytes, parallel, defer_pattern)
+        if raw is None and self._clf:
+            return read_clf(batch, self._max_bytes)
+        return raw
 
     def finish_raw(self, raw: Any, batch: Sequence[bytes | str | dict]) -> RequestColumns:
         """The second half: ``finish_raw(read_raw(b), b)`` equals ``decode_columns(b)``."""
+        if type(raw) is ClfFields:
+            return finish_clf(self, raw, batch, self._path_cap, self._ua_cap)
         return _finish_raw(self, raw, batch, self._duration_factor, self._path_cap, self._ua_cap)
 
     def finish_groups(self, raw: Any, items: Sequence[bytes | str | dict], groups: dict[Any, list[int]]

@@ -115,15 +115,16 @@ def _record(peer: str, xff: str | None, host: str, time_text: str, request_line:
     duration = None
     layout = "plain"
     if rest:
-        duration, tail_xff, layout = _tail(rest)
+        duration, tail_xff, layout = read_tail(rest)
         if tail_xff is not None and xff is None:
             xff = tail_xff
     return (ts, peer, method, host, target, int(status), duration,
             "" if ua is None or ua == "-" else ua.replace('\\"', '"'), xff, layout)
 
 
-def _tail(rest: str) -> tuple[float | None, str | None, str]:
-    """(duration ms, X-Forwarded-For, layout name) from what follows the user agent (module doc)."""
+def read_tail(rest: str) -> tuple[float | None, str | None, str]:
+    """(duration ms, X-Forwarded-For, layout name) from what follows the user agent (module doc); ``rest``
+    is not empty. Also read once per distinct tail by the whole-batch decode (core/batch_clf.py)."""
     if rest[-1:] == "s":
         first, _, last = rest[1:].partition(" ")
         if first.isdigit() and first.isascii():
@@ -173,4 +174,4 @@ def _split_head(head: str, normalize_ip) -> tuple[str, str | None, str] | None:
     return tokens[-1], xff, host
 
 
-__all__ = ["NAME", "NO_REQUEST", "PLAIN", "looks_like", "parse", "parse_plain", "parse_variant"]
+__all__ = ["NAME", "NO_REQUEST", "PLAIN", "looks_like", "parse", "parse_plain", "parse_variant", "read_tail"]

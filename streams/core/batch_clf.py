@@ -1,0 +1,172 @@
+"""Whole-batch Common/Combined Log Format decode into Arrow columns: the text-line twin of batch_columns.py.
+
+Contract (the one of core/columns.py): ``finish_clf(decoder, read_clf(batch, cap), batch)`` equals
+``from_decoded([decoder.decode(x) for x in batch])`` — every column value, every null, the same
+DecodeFailure at the same row (tests/unit/core/test_batch_clf.py checks it differentially, on the real
+logs and on generated hostile lines). Only for a decoder whose ``format`` is ``auto`` or ``combined`` and
+that has no custom ``line_regex``: those read a text line with ``formats/clf.PLAIN`` first.
+
+How: one RE2 pass (Arrow's kernel, without the GIL) marks the lines of the plain layout's common shape,
+:data:`_COMBINED` (``combined``: referer and user agent quoted, anything after them) or :data:`_COMMON`
+(nothing after the bytes field). The shape is chosen so that on such a line the fields sit between fixed
+separators — the 1st, 2nd, 5th and 6th double quote, the last 28 characters before the first quote — and
+so that ``clf.PLAIN`` reads exactly the same fields from it: every character class here is narrower than
+PLAIN's (ASCII where PLAIN takes any non-space, no backslash anywhere, so no escapes to undo, no line
+break inside). Splitting at the quotes then yields the fields in C; what ``clf.parse_plain`` and
+``Decoder._from_clf`` do to them is done once per distinct value (time, address, method, user agent, the
+tail after the user agent) or vectorised (path cut and cap). A line of any other shape — a variant head,
+an escaped quote, a ``"-"`` request, a bad time — is decoded by ``Decoder.decode`` alone and patched in,
+which names its failure. A batch that is not valid UTF-8, holds a line over the record cap, or has no
+line of the shape at all is decoded per record whole.
+
+Why: per record, a combined line cost ~11 µs on the 2-core box against ~2.8 µs here
+(docs/benchmarks.md, "Text lines in whole batches").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streams.core.arrays import filled
+from streams.core.batch_columns import _CANONICAL_IPV4, _FWD_CAP, _cap, _distinct_path, _normalize_ip, \
+    _per_distinct, patch
+from streams.core.columns import RequestColumns
+from streams.core.formats.clf import read_tail
+from streams.core.line_arrays import ArrowLines
+from streams.core.timeparse import parse_clf
+
+if TYPE_CHECKING:
+    from streams.core.decode import Decoder
+
+_TIME = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
+# Address (no "{": that is JSON), ident and user, then status and bytes: ASCII without a quote, so that
+# the quotes that split a line are the request's, the referer's and the user agent's.
+_HEAD = (r"^[!#-z|}~]+ [!#-~]+ [!#-~]+ \[" + _TIME + r"\] "
+         r'"[A-Za-z]{1,16} /[^ "\\\n\r]*(?: [^ "\\\n\r]*)?" [0-9]{3} [!#-~]+')  # "METHOD /target [proto]"
+_COMBINED = _HEAD + r' "[^"\\\n]*" "[^"\\\n]*"[^\\\n\r]*[\r\n]*$'
+"""Referer and user agent quoted; after them anything without a quote escape or an inner line break (a
+request time, Traefik's count/router/URL/duration, nginx ``main``'s X-Forwarded-For)."""
+_COMMON = _HEAD + r"[\r\n]*$"
+"""Nothing after the bytes field (Apache ``common``)."""
+_NO_AGENT = ' "" ""'
+"""Appended to a ``common`` line so that every line splits at the same quotes: its user agent then reads
+as "" and its tail as "", as ``clf.parse_plain`` reads them."""
+_STAND_IN = '- - - [01/Jan/2000:00:00:00 +0000] "GET / HTTP/1.1" 200 0 "" ""'
+"""Put in place of a line of no handled shape before the split, so that the split stays regular; the
+row is decoded per record (its ``ok`` is False)."""
+
+
+class ClfFields(dict):
+    """Field columns of a batch (``read_clf``'s answer, its ``ok`` mask beside them): text as split out
+    of the lines, not yet checked or converted. Produced off the core's thread, finished on it."""
+
+    __slots__ = ("ok",)
+
+    def __init__(self, cols: dict[str, pa.Array], ok: pa.Array) -> None:
+        super().__init__(cols)
+        self.ok = ok
+
+
+def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
+    """The batch as one ``string`` array, or None when it may not take this path: not exactly
+    ``bytes`` items, a line over the cap, a JSON first line, bytes that are not UTF-8."""
+    if type(batch) is ArrowLines:
+        if not len(batch) or batch.longest > max_bytes:
+            return None
+        lines = batch.lines
+    else:
+        if not len(batch) or set(map(type, batch)) != {bytes}:
+            return None
+        lines = pa.array(batch, pa.large_binary())
+        longest = pc.max(pc.binary_length(lines)).as_py()
+        if longest is None or longest > max_bytes:
+            return None
+    if lines[0].as_py()[:1] == b"{":
+        return None
+    text = lines.view(pa.large_string())
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    return text.cast(pa.string())  # the columns' type: every rule below then keeps the arrays it can
+
+
+def read_clf(batch: Sequence[Any], max_bytes: int) -> ClfFields | None:
+    """The plain-layout fields of every line of ``batch`` (C only, no GIL), or None when the batch is to
+    be decoded per record (module docstring)."""
+    text = _line_array(batch, max_bytes)
+    if text is None:
+        return None
+    ok = pc.match_substring_regex(text, _COMBINED)
+    if not pc.all(ok).as_py():
+        common = pc.match_substring_regex(text, _COMMON)
+        either = pc.or_(ok, common)
+        if not pc.any(either).as_py():
+            return None
+        text = pc.if_else(common, pc.binary_join_element_wise(text, _NO_AGENT, ""),
+                          pc.if_else(ok, text, _STAND_IN))
+        ok = either
+    parts = pc.split_pattern(text, '"', max_splits=6)
+    head = pc.list_element(parts, 0)
+    request = pc.split_pattern(pc.list_element(parts, 1), " ", max_splits=2)
+    tail = pc.list_element(parts, 6)
+    if pc.any(pc.match_substring_regex(tail, r"[\r\n]$")).as_py():
+        tail = pc.utf8_rtrim(tail, characters="\r\n")  # what the per-record path's rstrip("\r\n") drops
+    cols = {
+        "peer": pc.list_element(pc.split_pattern(head, " ", max_splits=1), 0),
+        "time": pc.utf8_slice_codeunits(head, -28, -2),  # "[dd/Mon/yyyy:HH:MM:SS +zzzz] " ends the head
+        "method": pc.list_element(request, 0),
+        "target": pc.list_element(request, 1),
+        "status": pc.cast(pc.utf8_slice_codeunits(pc.list_element(parts, 2), 1, 4), pa.int64()),
+        "user_agent": pc.list_element(parts, 5),
+        "tail": tail,
+    }
+    return ClfFields(cols, ok)
+
+
+def _time_ms(text: str) -> int | None:
+    try:
+        return parse_clf(text)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _tail_columns(tail: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(duration ms, X-Forwarded-For) of every row from what follows its user agent, as ``clf.read_tail``
+    reads it — once per distinct tail."""
+    enc = pc.dictionary_encode(tail)
+    durations: list[float | None] = []
+    forwarded: list[str | None] = []
+    for value in enc.dictionary.to_pylist():
+        duration, xff = read_tail(value)[:2] if value else (None, None)
+        durations.append(duration)
+        forwarded.append(xff)
+    fwd = pa.array(forwarded, pa.string())
+    if fwd.null_count == len(fwd):
+        fwd_col = pa.nulls(len(tail), pa.string())
+    else:
+        fwd_col = _cap(pc.take(fwd, enc.indices), _FWD_CAP)
+    return pc.take(pa.array(durations, pa.float64()), enc.indices), fwd_col
+
+
+def finish_clf(decoder: "Decoder", raw: ClfFields, batch: Sequence[Any], path_cap: int,
+               ua_cap: int) -> RequestColumns:
+    """RequestColumns of ``batch`` from :func:`read_clf`'s answer for it (module contract)."""
+    n = len(batch)
+    encoded: dict[str, pa.Array] = {}
+    ts_ms = _per_distinct(raw["time"], _time_ms, pa.int64())
+    client_ip = _per_distinct(raw["peer"], _normalize_ip, pa.string(), same=_CANONICAL_IPV4)
+    method = _per_distinct(raw["method"], str.upper, pa.string(), keep=encoded, name="method")
+    path, _slash = _distinct_path(raw["target"], path_cap, encoded)  # every target starts "/" here
+    ua = _per_distinct(raw["user_agent"], lambda v: "" if v == "-" else v[:ua_cap], pa.string(),
+                       keep=encoded, name="user_agent")
+    duration, fwd = _tail_columns(raw["tail"])
+    ok = pc.and_(raw.ok, pc.and_(pc.is_valid(ts_ms), pc.is_valid(client_ip)))
+    cols = {"ts_ms": ts_ms, "client_ip": client_ip, "method": method, "host": filled("", n, pa.string()),
+            "path": path, "status": raw["status"], "duration_ms": duration, "user_agent": ua,
+            "rate_limited": filled(False, n), "synthetic": filled(False, n), "forwarded_for": fwd}
+    return patch(cols, ok, batch, decoder.decode, encoded)
