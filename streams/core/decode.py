@@ -15,6 +15,8 @@ Accepted input, per record:
 Formats are recognised per record (a file may mix them) in a fixed order whose first steps are the
 common cases: the configured JSON mapping, then the plain CLF layout; the rest is tried only when those
 do not apply. :meth:`Decoder.classify` also names the format that read a record (``truesli sniff``).
+Whole batches take faster routes to the same answers, line for line: JSON lines read by Arrow
+(core/batch_columns.py), Common/Combined lines split at their quotes (core/batch_clf.py).
 
 Failures come back as ``DecodeFailure(reason, error)``. Reasons are stable identifiers meant for
 dashboards: ``oversized``, ``empty``, ``invalid_utf8``, ``malformed_json``, ``not_an_object``,
