@@ -54,6 +54,9 @@ def _line(fmt: str, i: int) -> bytes:
     if fmt == "traefik_clf":
         return (f'{v["ip"]} - - [{clf}] "GET {v["path"]} HTTP/1.1" {v["status"]} 512 "-" "{ua}" {i} "r@docker" '
                 f'"http://10.0.0.3:80" {v["ms"]}ms').encode()
+    if fmt == "ingress_nginx":
+        return (f'{v["ip"]} - - [{clf}] "GET {v["path"]} HTTP/1.1" {v["status"]} 512 "-" "{ua}" 345 0.{v["ms"]:03d} '
+                f'[default-shop-80] [] 10.0.0.9:80 512 0.{v["ms"]:03d} {v["status"]} {i:032x}').encode()
     if fmt == "haproxy_syslog":
         return (f'Jan  1 {t} lb1 haproxy[1]: {v["ip"]}:4000 [01/{MONTH}/2026:{t}.{v["frac"]}] fe be/s1 '
                 f'0/0/1/{v["ms"]}/{v["ms"] + 1} {v["status"]} 512 - - ---- 1/1/0/0/0 0/0 "GET {v["path"]} HTTP/1.1"').encode()
@@ -85,7 +88,7 @@ def _line(fmt: str, i: int) -> bytes:
     raise ValueError(fmt)
 
 
-FORMATS = ("truesli_json", "combined", "combined_xff_list", "traefik_clf", "haproxy_syslog", "aws_alb", "envoy_text",
+FORMATS = ("truesli_json", "combined", "combined_xff_list", "traefik_clf", "ingress_nginx", "haproxy_syslog", "aws_alb", "envoy_text",
            "cri_combined", "docker_json_combined", "envoy_json", "caddy_json", "gcp_lb_json")
 
 

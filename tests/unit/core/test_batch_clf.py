@@ -6,6 +6,7 @@ split (``ok``) and which batches are declined whole is asserted directly."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.config import InputConfig
-from streams.core.batch_clf import ClfFields, read_clf
+from streams.core.batch_clf import ClfFields, _tail_columns, read_clf
 from streams.core.columns import from_decoded
 from streams.core.decode import Decoder
+from streams.core.formats.clf import read_tail
 from streams.core.line_arrays import ArrowLines
 from streams.sources.files import iter_line_batches
 from tests.unit.core.test_columns import assert_columns_equal
@@ -189,3 +191,36 @@ def test_lines_built_from_the_family_s_pieces(edits) -> None:
         batch.append(out.encode())
     _check(decoder, _lines(batch) if all(x and x[:1] not in b" \t\x0b\x0c" and b"\n" not in x for x in batch)
            else batch, None)
+
+
+def _tails_as_read_tail(tails: list[str]) -> list[tuple]:
+    return [read_tail(t)[:2] if t else (None, None) for t in tails]
+
+
+def _tails_split(tails: list[str]) -> list[tuple]:
+    duration, fwd = _tail_columns(pa.array(tails, pa.string()))
+    return list(zip(duration.to_pylist(), fwd.to_pylist()))
+
+
+def test_tails_read_in_arrow_equal_read_tail() -> None:
+    # Request times, ingress-nginx and Traefik tails are read by Arrow (the number cast as Python's float()
+    # reads it: both round correctly); every other tail by read_tail itself.
+    rng = random.Random(5)
+    tails = ["", " 0.049", " 7", " 0", " 123456789012345.123456789012345", " 1234567890123456", " -1", " 0.1 x",
+             " 345 0.120 [default-svc-80] [] 10.0.0.9:80 512 0.118 200 abc", " 345 - [x] y",
+             " 345 0.120 [a] ends", " 1 2.5 [", ' 7 "r@docker" "http://10.0.0.3:80" 12ms',
+             " 7 12ms", " 7  1.5s", "  7 12ms", " 7 12ns", " 7 12µs", " x 12ms", ' "203.0.113.9, 10.0.0.1"',
+             ' "-"', ' "a" 0.5', " 1e3", " nan", " inf", " 0.5s", " 12 0.5 [x]s"]
+    for _ in range(2_000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 17)))
+        frac = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 17)))
+        number = digits + ("." + frac if frac else "")
+        tails += [f" {number}", f" {rng.randint(0, 999)} {number} [up] 0.1 ab",
+                  f' {rng.randint(0, 9)} "r" "u" {number}{rng.choice(["ms", "s", "us"])}']
+    assert _tails_split(tails) == _tails_as_read_tail(tails)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from(" 0123456789.-[]\"msnuµxe"), max_size=24), min_size=1, max_size=20))
+def test_arbitrary_tails_equal_read_tail(tails: list[str]) -> None:
+    assert _tails_split(tails) == _tails_as_read_tail(tails)
