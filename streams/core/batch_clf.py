@@ -43,15 +43,27 @@ if TYPE_CHECKING:
     from streams.core.decode import Decoder
 
 _TIME = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
-# Address (no "{": that is JSON), ident and user, then status and bytes: ASCII without a quote, so that
-# the quotes that split a line are the request's, the referer's and the user agent's.
-_HEAD = (r"^[!#-z|}~]+ [!#-~]+ [!#-~]+ \[" + _TIME + r"\] "
-         r'"[A-Za-z]{1,16} /[^ "\\\n\r]*(?: [^ "\\\n\r]*)?" [0-9]{3} [!#-~]+')  # "METHOD /target [proto]"
-_COMBINED = _HEAD + r' "[^"\\\n]*" "[^"\\\n]*"[^\\\n\r]*[\r\n]*$'
-"""Referer and user agent quoted; after them anything without a quote escape or an inner line break (a
-request time, Traefik's count/router/URL/duration, nginx ``main``'s X-Forwarded-For)."""
-_COMMON = _HEAD + r"[\r\n]*$"
-"""Nothing after the bytes field (Apache ``common``)."""
+
+
+def _shapes(address: str) -> tuple[str, str]:
+    """(combined, common) shapes for an address field of the character class ``address``."""
+    # Address, ident and user, then status and bytes: ASCII without a quote, so that the quotes that
+    # split a line are the request's, the referer's and the user agent's.
+    head = ("^" + address + r"+ [!#-~]+ [!#-~]+ \[" + _TIME + r"\] "
+            r'"[A-Za-z]{1,16} /[^ "\\\n\r]*(?: [^ "\\\n\r]*)?" [0-9]{3} [!#-~]+')  # "METHOD /target [proto]"
+    return head + r' "[^"\\\n]*" "[^"\\\n]*"[^\\\n\r]*[\r\n]*$', head + r"[\r\n]*$"
+
+
+_COMBINED, _COMMON = _shapes(r"[!#-z|}~]")  # no "{" first: that is JSON
+"""``_COMBINED``: referer and user agent quoted; after them anything without a quote escape or an inner
+line break (a request time, Traefik's count/router/URL/duration, nginx ``main``'s X-Forwarded-For).
+``_COMMON``: nothing after the bytes field (Apache ``common``)."""
+_CRI = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2}) "
+        r"(?:stdout|stderr) [FP] ")
+"""The CRI envelope (containerd, CRI-O: ``formats/envelope.py``), which ``format: auto`` removes before
+reading the line inside; the shapes inside it take no "[" first either — on such a line ``clf.PLAIN``
+would try the envelope's fields as address, ident and user."""
+_CRI_COMBINED, _CRI_COMMON = _shapes(r"[!#-Z^-z|}~]")
 _NO_AGENT = ' "" ""'
 """Appended to a ``common`` line so that every line splits at the same quotes: its user agent then reads
 as "" and its tail as "", as ``clf.parse_plain`` reads them."""
@@ -95,15 +107,25 @@ def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
     return text.cast(pa.string())  # the columns' type: every rule below then keeps the arrays it can
 
 
-def read_clf(batch: Sequence[Any], max_bytes: int) -> ClfFields | None:
+def read_clf(batch: Sequence[Any], max_bytes: int, envelopes: bool = False) -> ClfFields | None:
     """The plain-layout fields of every line of ``batch`` (C only, no GIL), or None when the batch is to
-    be decoded per record (module docstring)."""
+    be decoded per record (module docstring). ``envelopes``: the decoder removes envelopes (``format:
+    auto``): a batch whose first line is CRI-enveloped is read inside the envelope."""
     text = _line_array(batch, max_bytes)
     if text is None:
         return None
-    ok = pc.match_substring_regex(text, _COMBINED)
+    combined, common_shape, enveloped = _COMBINED, _COMMON, None
+    if envelopes and pc.match_substring_regex(text.slice(0, 1), _CRI)[0].as_py():
+        enveloped = pc.match_substring_regex(text, _CRI)
+        text = pc.replace_substring_regex(text, _CRI, "", max_replacements=1)
+        combined, common_shape = _CRI_COMBINED, _CRI_COMMON
+    ok = pc.match_substring_regex(text, combined)
+    if enveloped is not None:
+        ok = pc.and_(ok, enveloped)
     if not pc.all(ok).as_py():
-        common = pc.match_substring_regex(text, _COMMON)
+        common = pc.match_substring_regex(text, common_shape)
+        if enveloped is not None:
+            common = pc.and_(common, enveloped)
         either = pc.or_(ok, common)
         if not pc.any(either).as_py():
             return None

@@ -233,7 +233,7 @@ class Decoder:
         (batch_clf ``read_clf``)."""
         raw = _read_raw(batch, self._arrow, self._max_bytes, parallel, defer_pattern)
         if raw is None and self._clf:
-            return read_clf(batch, self._max_bytes)
+            return read_clf(batch, self._max_bytes, self._format == "auto")
         return raw
 
     def finish_raw(self, raw: Any, batch: Sequence[bytes | str | dict]) -> RequestColumns:

@@ -224,3 +224,38 @@ def test_tails_read_in_arrow_equal_read_tail() -> None:
 @given(st.lists(st.text(st.sampled_from(" 0123456789.-[]\"msnuµxe"), max_size=24), min_size=1, max_size=20))
 def test_arbitrary_tails_equal_read_tail(tails: list[str]) -> None:
     assert _tails_split(tails) == _tails_as_read_tail(tails)
+
+
+_CRI = ["2025-01-29T00:00:00.123456789Z stdout F ", "2025-01-29T00:00:00Z stderr P ",
+        "2025-01-29T00:00:00.5+01:00 stdout F "]
+
+
+@pytest.mark.parametrize("fmt, whole", [("auto", True), ("combined", False)])
+def test_a_cri_enveloped_real_log_equals_the_per_record_decoder(fmt: str, whole: bool) -> None:
+    # format: auto removes the CRI envelope (containerd/CRI-O node logs) before reading the line; so does
+    # the split. format: combined reads no envelope: the per-record path decides those lines alone.
+    decoder = Decoder(InputConfig(format=fmt))
+    lines = (DATA / "logs" / "rootly_apache_access.log").read_bytes().splitlines()
+    batch = [_CRI[i % 3].encode() + line for i, line in enumerate(lines)]
+    raw = _check(decoder, _lines(batch), True if whole else None)
+    if whole:
+        assert raw.ok.to_pylist().count(True) == 4_554
+
+
+@pytest.mark.parametrize("line, split", [
+    (_CRI[0] + '198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "GET /x HTTP/1.1" 200 0 "-" "-" 0.1', True),
+    (_CRI[0] + '198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "GET /x HTTP/1.1" 200 0', True),
+    (_CRI[0] + '[2001:db8::1]:80 - - [01/Jan/2026:00:00:00 +0000] "GET /x HTTP/1.1" 200 0 "-" "-"', False),
+    (_CRI[0] + ' 198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "GET /x HTTP/1.1" 200 0 "-" "-"', False),
+    (_CRI[0] + '{"log": 1}', False),
+    (_CRI[0], False),
+    ("2025-01-29T00:00:00.1Z stdout X " + '198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "GET /x HTTP/1.1" 200 0', False),
+    ('198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "GET /x HTTP/1.1" 200 0 "-" "-"', False),  # not enveloped
+    ("\u0662025-01-29T00:00:00Z stdout F " + '198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 0', False),
+])
+def test_odd_lines_in_a_cri_batch(line: str, split: bool) -> None:
+    decoder = Decoder(InputConfig())
+    batch = [_CRI[0].encode() + _line(i) for i in range(20)]
+    batch[7] = line.encode()
+    raw = _check(decoder, _lines(batch), True)
+    assert raw.ok.to_pylist() == [True] * 7 + [split] + [True] * 12
