@@ -17,10 +17,11 @@ break inside). Splitting at the quotes then yields the fields in C; what ``clf.p
 tail after the user agent) or vectorised (path cut and cap). A line of any other shape — a variant head,
 an escaped quote, a ``"-"`` request, a bad time — is decoded by ``Decoder.decode`` alone and patched in,
 which names its failure. A batch that is not valid UTF-8, holds a line over the record cap, or has no
-line of the shape at all is decoded per record whole.
+line of the shape at all is decoded per record whole. Under ``format: auto`` a batch whose first line has
+a CRI envelope is read inside it (:data:`_CRI`), as the per-record path unwraps it.
 
-Why: per record, a combined line cost ~11 µs on the 2-core box against ~2.8 µs here
-(docs/benchmarks.md, "Text lines in whole batches").
+Why: per record, a combined line cost ~10.6 µs on the 2-core box against ~1.4 µs in a batch here
+(docs/benchmarks.md, twelfth round; docs/design.md §1, "Text lines in whole batches").
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
             return None
         lines = batch.lines
     else:
-        if not len(batch) or set(map(type, batch)) != {bytes}:
+        # The first item first: a consume call's JSON values that the JSON path declined end here cheaply.
+        if not len(batch) or type(batch[0]) is not bytes or batch[0][:1] == b"{" or set(map(type, batch)) != {bytes}:
             return None
         lines = pa.array(batch, pa.large_binary())
         longest = pc.max(pc.binary_length(lines)).as_py()
