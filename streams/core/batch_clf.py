@@ -36,26 +36,25 @@ from streams.core.arrays import filled
 from streams.core.batch_columns import _CANONICAL_IPV4, _FWD_CAP, _cap, _distinct_path, _normalize_ip, \
     _per_distinct, patch
 from streams.core.columns import RequestColumns
-from streams.core.formats.clf import read_tail
+from streams.core.formats.clf import read_tail, split_head
 from streams.core.line_arrays import ArrowLines
 from streams.core.timeparse import parse_clf
 
 if TYPE_CHECKING:
     from streams.core.decode import Decoder
 
-_TIME = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
-
-
-def _shapes(address: str) -> tuple[str, str]:
-    """(combined, common) shapes for an address field of the character class ``address``."""
+def _shapes(address: str, token: str = "[!#-~]+", month: str = "[A-Za-z]{3}") -> tuple[str, str]:
+    """(combined, common) shapes for an address field of the RE2 ``address``, ident and user fields of
+    ``token`` and a month of ``month``."""
     # Address, ident and user, then status and bytes: ASCII without a quote, so that the quotes that
     # split a line are the request's, the referer's and the user agent's.
-    head = ("^" + address + r"+ [!#-~]+ [!#-~]+ \[" + _TIME + r"\] "
+    time = r"[0-9]{2}/" + month + r"/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
+    head = ("^" + address + " " + token + " " + token + r" \[" + time + r"\] "
             r'"[A-Za-z]{1,16} /[^ "\\\n\r]*(?: [^ "\\\n\r]*)?" [0-9]{3} [!#-~]+')  # "METHOD /target [proto]"
     return head + r' "[^"\\\n]*" "[^"\\\n]*"[^\\\n\r]*[\r\n]*$', head + r"[\r\n]*$"
 
 
-_COMBINED, _COMMON = _shapes(r"[!#-z|}~]")  # no "{" first: that is JSON
+_COMBINED, _COMMON = _shapes(r"[!#-z|}~]+")  # no "{" first: that is JSON
 """``_COMBINED``: referer and user agent quoted; after them anything without a quote escape or an inner
 line break (a request time, Traefik's count/router/URL/duration, nginx ``main``'s X-Forwarded-For).
 ``_COMMON``: nothing after the bytes field (Apache ``common``)."""
@@ -64,7 +63,13 @@ _CRI = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:
 """The CRI envelope (containerd, CRI-O: ``formats/envelope.py``), which ``format: auto`` removes before
 reading the line inside; the shapes inside it take no "[" first either — on such a line ``clf.PLAIN``
 would try the envelope's fields as address, ident and user."""
-_CRI_COMBINED, _CRI_COMMON = _shapes(r"[!#-Z^-z|}~]")
+_CRI_COMBINED, _CRI_COMMON = _shapes(r"[!#-Z^-z|}~]+")
+_LIST, _ = _shapes(r"[0-9A-Fa-f.:]{1,45}(?:, [0-9A-Fa-f.:]{1,45}){1,8}", "[!#-Z^-~]{1,32}", "[A-Z][a-z]{2}")
+"""A combined line whose address field is an address list (nginx ``$proxy_add_x_forwarded_for`` first:
+``10.0.0.2, 10.0.0.1, 127.0.0.1 - - [...]``), which ``clf.parse_variant`` reads: two addresses or more,
+so that ``clf.PLAIN`` never reads it; ident and user without brackets and every field bounded, so that
+the CLF time lies inside the 512 characters ``clf.looks_like`` looks at and the variant's lazy head ends
+where the list does; its month as ``looks_like`` spells it."""
 _NO_AGENT = ' "" ""'
 """Appended to a ``common`` line so that every line splits at the same quotes: its user agent then reads
 as "" and its tail as "", as ``clf.parse_plain`` reads them."""
@@ -75,13 +80,16 @@ row is decoded per record (its ``ok`` is False)."""
 
 class ClfFields(dict):
     """Field columns of a batch (``read_clf``'s answer, its ``ok`` mask beside them): text as split out
-    of the lines, not yet checked or converted. Produced off the core's thread, finished on it."""
+    of the lines, not yet checked or converted. Produced off the core's thread, finished on it.
+    ``listed``: True where the line's address field is an address list (its ``head`` column holds the
+    list; None when no line has one)."""
 
-    __slots__ = ("ok",)
+    __slots__ = ("ok", "listed")
 
-    def __init__(self, cols: dict[str, pa.Array], ok: pa.Array) -> None:
+    def __init__(self, cols: dict[str, pa.Array], ok: pa.Array, listed: pa.Array | None = None) -> None:
         super().__init__(cols)
         self.ok = ok
+        self.listed = listed
 
 
 def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
@@ -124,16 +132,20 @@ def read_clf(batch: Sequence[Any], max_bytes: int, envelopes: bool = False) -> C
     ok = pc.match_substring_regex(text, combined)
     if enveloped is not None:
         ok = pc.and_(ok, enveloped)
+    listed = None
     if not pc.all(ok).as_py():
         common = pc.match_substring_regex(text, common_shape)
+        listed = pc.match_substring_regex(text, _LIST)
         if enveloped is not None:
-            common = pc.and_(common, enveloped)
-        either = pc.or_(ok, common)
+            common, listed = pc.and_(common, enveloped), pc.and_(listed, enveloped)
+        either = pc.or_(pc.or_(ok, common), listed)
         if not pc.any(either).as_py():
             return None
         text = pc.if_else(common, pc.binary_join_element_wise(text, _NO_AGENT, ""),
-                          pc.if_else(ok, text, _STAND_IN))
+                          pc.if_else(either, text, _STAND_IN))
         ok = either
+        if not pc.any(listed).as_py():
+            listed = None
     parts = pc.split_pattern(text, '"', max_splits=6)
     head = pc.list_element(parts, 0)
     request = pc.split_pattern(pc.list_element(parts, 1), " ", max_splits=2)
@@ -149,7 +161,11 @@ def read_clf(batch: Sequence[Any], max_bytes: int, envelopes: bool = False) -> C
         "user_agent": pc.list_element(parts, 5),
         "tail": tail,
     }
-    return ClfFields(cols, ok)
+    if listed is not None:
+        # "a, b, c ident user [time] ": the head without its last 30 characters, then without ident and user.
+        fields = pc.utf8_slice_codeunits(pc.if_else(listed, head, "- - - [01/Jan/2000:00:00:00 +0000] "), 0, -30)
+        cols["head"] = pc.list_element(pc.split_pattern(fields, " ", max_splits=2, reverse=True), 0)
+    return ClfFields(cols, ok, listed)
 
 
 def _time_ms(text: str) -> int | None:
@@ -208,6 +224,32 @@ def _tail_columns(tail: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pc.take(pa.array(durations, pa.float64()), enc.indices), fwd_col
 
 
+def _listed(raw: ClfFields, client_ip: pa.Array, fwd: pa.Array, host: pa.Array
+            ) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(client IP, X-Forwarded-For, host) with the rows of an address-list line read from their list by
+    ``clf.split_head`` — once per distinct list —, as ``clf.parse_variant`` and ``Decoder._from_clf`` read
+    it: the right-most address the peer, the ones before it the X-Forwarded-For (taking precedence over
+    one in the tail), a first field that is no address a virtual host; a list it declines is null."""
+    from streams.core.decode import _clean_host, normalize_ip  # decode imports this module
+
+    enc = pc.dictionary_encode(raw["head"])
+    peers: list[str | None] = []
+    lists: list[str | None] = []
+    hosts: list[str | None] = []
+    for value in enc.dictionary.to_pylist():
+        split = split_head(value, normalize_ip)
+        peer, xff, vhost = split if split is not None else (None, None, "")
+        peers.append(None if peer is None else normalize_ip(peer))
+        lists.append(None if xff is None else xff[:_FWD_CAP])
+        hosts.append(_clean_host(vhost) if vhost else "")
+    listed = raw.listed
+    client_ip = pc.if_else(listed, pc.take(pa.array(peers, pa.string()), enc.indices), client_ip)
+    head_xff = pc.take(pa.array(lists, pa.string()), enc.indices)
+    fwd = pc.if_else(pc.and_(listed, pc.is_valid(head_xff)), head_xff, fwd)
+    host = pc.if_else(listed, pc.take(pa.array(hosts, pa.string()), enc.indices), host)
+    return client_ip, fwd, host
+
+
 def finish_clf(decoder: "Decoder", raw: ClfFields, batch: Sequence[Any], path_cap: int,
                ua_cap: int) -> RequestColumns:
     """RequestColumns of ``batch`` from :func:`read_clf`'s answer for it (module contract)."""
@@ -220,8 +262,11 @@ def finish_clf(decoder: "Decoder", raw: ClfFields, batch: Sequence[Any], path_ca
     ua = _per_distinct(raw["user_agent"], lambda v: "" if v == "-" else v[:ua_cap], pa.string(),
                        keep=encoded, name="user_agent")
     duration, fwd = _tail_columns(raw["tail"])
+    host = filled("", n, pa.string())
+    if raw.listed is not None:
+        client_ip, fwd, host = _listed(raw, client_ip, fwd, host)
     ok = pc.and_(raw.ok, pc.and_(pc.is_valid(ts_ms), pc.is_valid(client_ip)))
-    cols = {"ts_ms": ts_ms, "client_ip": client_ip, "method": method, "host": filled("", n, pa.string()),
+    cols = {"ts_ms": ts_ms, "client_ip": client_ip, "method": method, "host": host,
             "path": path, "status": raw["status"], "duration_ms": duration, "user_agent": ua,
             "rate_limited": filled(False, n), "synthetic": filled(False, n), "forwarded_for": fwd}
     return patch(cols, ok, batch, decoder.decode, encoded)

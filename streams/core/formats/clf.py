@@ -88,7 +88,7 @@ def parse_variant(line: str, normalize_ip) -> Record | DecodeFailure | None:
         return fail(NAME, "unparseable_line", 'has a [dd/Mon/yyyy:…] time but not the layout '
                     '\'client ident user [time] "METHOD target protocol" status bytes\'')
     head, _ident, _user, time_text, request_line, status, _bytes, _ref, ua, rest = m.groups()
-    split = _split_head(head, normalize_ip)
+    split = split_head(head, normalize_ip)
     if split is None:
         return fail(NAME, "bad_type:client_ip", "the field before ident and user is not an address, an "
                     f"address list or 'vhost address': {head[:80]!r}")
@@ -149,8 +149,9 @@ def read_tail(rest: str) -> tuple[float | None, str | None, str]:
     return (value * 1000.0 if math.isfinite(value) and value >= 0 else None), None, "request_time"
 
 
-def _split_head(head: str, normalize_ip) -> tuple[str, str | None, str] | None:
-    """(peer, X-Forwarded-For or None, virtual host or "") of a head that is not a single address."""
+def split_head(head: str, normalize_ip) -> tuple[str, str | None, str] | None:
+    """(peer, X-Forwarded-For or None, virtual host or "") of a head that is not a single address (also
+    read once per distinct head by the whole-batch decode, core/batch_clf.py)."""
     xff = None
     if head[0] == '"':
         end = head.find('"', 1)
@@ -174,4 +175,5 @@ def _split_head(head: str, normalize_ip) -> tuple[str, str | None, str] | None:
     return tokens[-1], xff, host
 
 
-__all__ = ["NAME", "NO_REQUEST", "PLAIN", "looks_like", "parse", "parse_plain", "parse_variant", "read_tail"]
+__all__ = ["NAME", "NO_REQUEST", "PLAIN", "looks_like", "parse", "parse_plain", "parse_variant", "read_tail",
+           "split_head"]
