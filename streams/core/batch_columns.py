@@ -1,6 +1,6 @@
 """Whole-batch JSON decode straight into Arrow columns: ``Decoder.decode_columns`` for JSON-lines batches.
 
-Contract (the one of core/columns.py): ``decode_columns(batch)`` equals
+Contract (the one of core/columns.py): ``finish_raw(decoder, read_raw(batch, …), batch, …)`` equals
 ``from_decoded([decoder.decode(x) for x in batch])`` — every column value, every null, the same
 DecodeFailure at the same row. tests/unit/core/test_columns.py checks it differentially.
 
@@ -414,7 +414,7 @@ def read_raw(batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None
              max_bytes: int, parallel: bool = False, defer_pattern: bool = False) -> dict[str, pa.Array] | None:
     """The batch's field columns as Arrow reads them (truesli names), or None when the screen or Arrow
     declines it. ``read`` is :func:`arrow_schema` of the decoder's field map (None: always declined). The
-    half of :func:`decode_columns` that runs in C, mostly without the GIL. ``defer_pattern``: the screen's
+    half of ``Decoder.decode_columns`` that runs in C, mostly without the GIL. ``defer_pattern``: the screen's
     RE2 pass is left to :func:`finish_raw` (an :class:`Unscreened` answer); Arrow reads the batch first —
     harmless: what that pass guards is equality with orjson, not Arrow's safety (the depth guard and the
     size checks still run first)."""
@@ -449,13 +449,6 @@ def finish_raw(decoder: "Decoder", raw: dict[str, pa.Array] | None, batch: Seque
     encoded: dict[str, pa.Array] = {}
     cols, ok = finish(raw, len(batch), duration_factor, path_cap, ua_cap, encoded=encoded)
     return patch(cols, ok, batch, decoder.decode, encoded)
-
-
-def decode_columns(decoder: "Decoder", batch: Sequence[Any], read: tuple[pa.Schema, dict[str, str]] | None,
-                   max_bytes: int, duration_factor: float, path_cap: int, ua_cap: int) -> RequestColumns:
-    """The batch read whole by Arrow and finished (module contract) where the screen and Arrow allow it,
-    else per record: :func:`finish_raw` of :func:`read_raw`."""
-    return finish_raw(decoder, read_raw(batch, read, max_bytes), batch, duration_factor, path_cap, ua_cap)
 
 
 def row_columns(decoder: "Decoder", raw: dict[str, pa.Array] | None, rows: Sequence[Any],
