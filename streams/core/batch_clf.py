@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from streams.core.arrays import filled
 from streams.core.batch_columns import _CANONICAL_IPV4, _FWD_CAP, _cap, _distinct_path, _normalize_ip, \
-    _per_distinct, patch
+    _per_distinct, _valid_utf8, patch
 from streams.core.columns import RequestColumns
 from streams.core.formats.clf import read_tail, split_head
 from streams.core.line_arrays import ArrowLines
@@ -76,6 +76,10 @@ as "" and its tail as "", as ``clf.parse_plain`` reads them."""
 _STAND_IN = '- - - [01/Jan/2000:00:00:00 +0000] "GET / HTTP/1.1" 200 0 "" ""'
 """Put in place of a line of no handled shape before the split, so that the split stays regular; the
 row is decoded per record (its ``ok`` is False)."""
+_STAND_IN_HEAD = _STAND_IN[:_STAND_IN.index('"')]
+_PROBE = 64
+"""Lines of a batch looked at first: when none of them has a shape handled here (a HAProxy, ALB or Envoy
+log), the batch goes per record without the passes over all of it."""
 
 
 class ClfFields(dict):
@@ -94,7 +98,8 @@ class ClfFields(dict):
 
 def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
     """The batch as one ``string`` array, or None when it may not take this path: not exactly
-    ``bytes`` items, a line over the cap, a JSON first line, bytes that are not UTF-8."""
+    ``bytes`` items, a line over the cap, a JSON first line, no handled shape among the first
+    :data:`_PROBE` lines, bytes that are not UTF-8."""
     if type(batch) is ArrowLines:
         if not len(batch) or batch.longest > max_bytes:
             return None
@@ -107,14 +112,16 @@ def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
         longest = pc.max(pc.binary_length(lines)).as_py()
         if longest is None or longest > max_bytes:
             return None
-    if lines[0].as_py()[:1] == b"{":
+    if lines[0].as_py()[:1] == b"{" or not _any_shape(lines.slice(0, _PROBE)) or not _valid_utf8(lines):
         return None
-    text = lines.view(pa.large_string())
-    try:
-        text.validate(full=True)
-    except pa.ArrowInvalid:
-        return None
-    return text.cast(pa.string())  # the columns' type: every rule below then keeps the arrays it can
+    return lines.view(pa.large_string()).cast(pa.string())  # the columns' type: the rules keep what they can
+
+
+def _any_shape(lines: pa.Array) -> bool:
+    """Whether any of ``lines`` (binary: RE2 reads them byte by byte, and every shape here matches the
+    bytes of a UTF-8 line exactly when it matches its characters) has a shape handled here, enveloped or not."""
+    return any(pc.any(pc.match_substring_regex(lines, shape)).as_py()
+               for shape in (_COMBINED, _COMMON, _LIST, _CRI))
 
 
 def read_clf(batch: Sequence[Any], max_bytes: int, envelopes: bool = False) -> ClfFields | None:
@@ -163,7 +170,7 @@ def read_clf(batch: Sequence[Any], max_bytes: int, envelopes: bool = False) -> C
     }
     if listed is not None:
         # "a, b, c ident user [time] ": the head without its last 30 characters, then without ident and user.
-        fields = pc.utf8_slice_codeunits(pc.if_else(listed, head, "- - - [01/Jan/2000:00:00:00 +0000] "), 0, -30)
+        fields = pc.utf8_slice_codeunits(pc.if_else(listed, head, _STAND_IN_HEAD), 0, -30)
         cols["head"] = pc.list_element(pc.split_pattern(fields, " ", max_splits=2, reverse=True), 0)
     return ClfFields(cols, ok, listed)
 
@@ -230,16 +237,16 @@ def _listed(raw: ClfFields, client_ip: pa.Array, fwd: pa.Array, host: pa.Array
     ``clf.split_head`` — once per distinct list —, as ``clf.parse_variant`` and ``Decoder._from_clf`` read
     it: the right-most address the peer, the ones before it the X-Forwarded-For (taking precedence over
     one in the tail), a first field that is no address a virtual host; a list it declines is null."""
-    from streams.core.decode import _clean_host, normalize_ip  # decode imports this module
+    from streams.core.decode import _clean_host  # decode imports this module
 
     enc = pc.dictionary_encode(raw["head"])
     peers: list[str | None] = []
     lists: list[str | None] = []
     hosts: list[str | None] = []
     for value in enc.dictionary.to_pylist():
-        split = split_head(value, normalize_ip)
+        split = split_head(value, _normalize_ip)
         peer, xff, vhost = split if split is not None else (None, None, "")
-        peers.append(None if peer is None else normalize_ip(peer))
+        peers.append(None if peer is None else _normalize_ip(peer))
         lists.append(None if xff is None else xff[:_FWD_CAP])
         hosts.append(_clean_host(vhost) if vhost else "")
     listed = raw.listed

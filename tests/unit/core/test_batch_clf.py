@@ -277,3 +277,12 @@ def test_odd_lines_in_a_cri_batch(line: str, split: bool) -> None:
     batch[7] = line.encode()
     raw = _check(decoder, _lines(batch), True)
     assert raw.ok.to_pylist() == [True] * 7 + [split] + [True] * 12
+
+
+@pytest.mark.parametrize("odd, whole", [(63, True), (64, False)])
+def test_a_batch_is_probed_on_its_first_64_lines(odd: int, whole: bool) -> None:
+    # A log of another format (HAProxy here) is not passed over whole; a combined line among the first
+    # 64 keeps the batch on the split.
+    haproxy = (b"Jan  1 00:00:00 lb1 haproxy[1]: 198.51.100.1:4000 [01/Jan/2026:00:00:00.000] fe be/s1 "
+               b'0/0/1/2/3 200 512 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"')
+    _check(Decoder(InputConfig()), _lines([haproxy] * odd + [_line(i) for i in range(100)]), whole)
