@@ -33,8 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streams.core.arrays import filled
-from streams.core.batch_columns import _CANONICAL_IPV4, _FWD_CAP, _cap, _distinct_path, _normalize_ip, \
-    _per_distinct, _valid_utf8, patch
+from streams.core.batch_columns import _CANONICAL_IPV4, _FWD_CAP, _cap, _distinct_path, _method_of, \
+    _normalize_ip, _per_distinct, _valid_utf8, patch, user_agents
 from streams.core.columns import RequestColumns
 from streams.core.formats.clf import read_tail, split_head
 from streams.core.line_arrays import ArrowLines
@@ -104,6 +104,8 @@ def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
         if not len(batch) or batch.longest > max_bytes:
             return None
         lines = batch.lines
+        if lines[0].as_py()[:1] == b"{":
+            return None
     else:
         # The first item first: a consume call's JSON values that the JSON path declined end here cheaply.
         if not len(batch) or type(batch[0]) is not bytes or batch[0][:1] == b"{" or set(map(type, batch)) != {bytes}:
@@ -112,7 +114,7 @@ def _line_array(batch: Sequence[Any], max_bytes: int) -> pa.Array | None:
         longest = pc.max(pc.binary_length(lines)).as_py()
         if longest is None or longest > max_bytes:
             return None
-    if lines[0].as_py()[:1] == b"{" or not _any_shape(lines.slice(0, _PROBE)) or not _valid_utf8(lines):
+    if not _any_shape(lines.slice(0, _PROBE)) or not _valid_utf8(lines):
         return None
     return lines.view(pa.large_string()).cast(pa.string())  # the columns' type: the rules keep what they can
 
@@ -264,10 +266,9 @@ def finish_clf(decoder: "Decoder", raw: ClfFields, batch: Sequence[Any], path_ca
     encoded: dict[str, pa.Array] = {}
     ts_ms = _per_distinct(raw["time"], _time_ms, pa.int64())
     client_ip = _per_distinct(raw["peer"], _normalize_ip, pa.string(), same=_CANONICAL_IPV4)
-    method = _per_distinct(raw["method"], str.upper, pa.string(), keep=encoded, name="method")
+    method = _per_distinct(raw["method"], _method_of, pa.string(), keep=encoded, name="method")
     path, _slash = _distinct_path(raw["target"], path_cap, encoded)  # every target starts "/" here
-    ua = _per_distinct(raw["user_agent"], lambda v: "" if v == "-" else v[:ua_cap], pa.string(),
-                       keep=encoded, name="user_agent")
+    ua = user_agents(raw["user_agent"], ua_cap, encoded)
     duration, fwd = _tail_columns(raw["tail"])
     host = filled("", n, pa.string())
     if raw.listed is not None:

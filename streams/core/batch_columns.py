@@ -260,6 +260,12 @@ _CANONICAL_IPV4 = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:
 octets ≤ 255, no leading zeros, nothing around them): RE2 over the distinct IPs, in C."""
 
 
+def user_agents(ua: pa.Array, ua_cap: int, keep: dict[str, pa.Array] | None) -> pa.Array:
+    """The decoder's user-agent rule, once per distinct value: ``-`` is no agent (""), the rest is cut to
+    ``ua_cap`` characters (``keep`` as for :func:`_per_distinct`). Shared by the whole-batch decoders."""
+    return _per_distinct(ua, lambda v: "" if v == "-" else v[:ua_cap], pa.string(), keep=keep, name="user_agent")
+
+
 def _method_of(method: str) -> str | None:
     return method.upper() if 0 < len(method) <= 16 else None
 
@@ -340,8 +346,7 @@ def finish(raw: dict[str, pa.Array], n: int, duration_factor: float, path_cap: i
         if duration_factor != 1.0:
             dur = pc.multiply(dur, pa.scalar(duration_factor, pa.float64()))
     ua = raw.get("user_agent")
-    ua = pa.nulls(n, pa.string()) if ua is None else _per_distinct(ua, lambda v: "" if v == "-" else v[:ua_cap],
-                                                                     pa.string(), keep=encoded, name="user_agent")
+    ua = pa.nulls(n, pa.string()) if ua is None else user_agents(ua, ua_cap, encoded)
     ua = pc.fill_null(ua, "")
     flags = {name: filled(False, n) if raw.get(name) is None else pc.fill_null(raw[name], False)
              for name in ("rate_limited", "synthetic")}
